@@ -1,0 +1,29 @@
+# The two set-up commands of the README:
+#   make quickstart   install into .venv and run the main job
+#   make test         install into .venv (with the dev extra) and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: quickstart test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(PY) -m zoo quickstart
+
+test: $(STAMP)
+	$(PY) -m ruff check zoo tests bench
+	$(PY) -m ruff format --check zoo tests bench
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/layers.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
