@@ -1,15 +1,28 @@
-"""The `zoo` command line."""
+"""The `zoo` command line: one sub-command module per area, each with `register(subparsers)`.
+
+A command module adds its sub-parsers and sets `func` on each; `func(args) -> int` runs it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+
+# Modules that contribute sub-commands; each defines `register(subparsers) -> None`.
+COMMAND_MODULES: list[str] = [
+    "zoo.quickstart",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoo", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="zoo", description="integral-zoo: pretrained calculus-layer models for Keras."
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_subparsers(dest="command")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
@@ -21,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    parser.print_help()
-    return 0
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":
