@@ -1,0 +1,70 @@
+"""zoo.data.csv_input: a user's CSV column as floats, and clear errors for bad files."""
+
+import numpy as np
+import pytest
+
+from zoo.data.csv_input import read_array, read_images, read_series, read_table
+
+
+def _write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_read_series_matches_numpy_parse(tmp_path):
+    path = _write(
+        tmp_path, "date,value,other\n2020-01-01,1.5,a\n2020-01-02,-2e3,b\n2020-01-03, 7,c\n"
+    )
+    values = read_series(path, "value")
+    np.testing.assert_array_equal(values, np.array([1.5, -2000.0, 7.0]))
+    assert values.dtype == np.float64
+
+
+def test_missing_column_lists_the_columns(tmp_path):
+    path = _write(tmp_path, "date,value\n1,2\n")
+    with pytest.raises(KeyError, match=r"`column`.*'price'.*'date', 'value'"):
+        read_series(path, "price")
+
+
+@pytest.mark.parametrize("cell", ["", "nan", "NaN", "abc", "inf"])
+def test_bad_cell_names_row_and_text(tmp_path, cell):
+    path = _write(tmp_path, f"value\n1\n2\n{cell}\n4\n")
+    with pytest.raises(ValueError, match=r"`column` 'value'.*data row 3"):
+        read_series(path, "value")
+
+
+def test_missing_file_and_empty_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="`path`"):
+        read_series(tmp_path / "nope.csv", "value")
+    with pytest.raises(ValueError, match="`path`"):
+        read_series(_write(tmp_path, ""), "value")
+    with pytest.raises(ValueError, match="0 rows"):
+        read_series(_write(tmp_path, "value\n", "header_only.csv"), "value")
+
+
+def test_read_table_and_array(tmp_path):
+    path = _write(tmp_path, "a,b\n1,2\n3,4\n")
+    np.testing.assert_array_equal(read_table(path), [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(read_table(path, ["b"]), [[2.0], [4.0]])
+    np.testing.assert_array_equal(read_array(path, "a"), [1.0, 3.0])
+    npy = tmp_path / "x.npy"
+    np.save(npy, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(read_array(npy), np.arange(6.0).reshape(2, 3))
+    np.save(npy, np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="finite"):
+        read_array(npy)
+
+
+def test_read_images_from_csv_and_npy(tmp_path):
+    images = np.arange(2 * 8 * 8, dtype="float64").reshape(2, 8, 8) % 17
+    header = ",".join(f"p{i}" for i in range(64)) + ",label"
+    rows = [",".join(str(v) for v in im.ravel()) + ",3" for im in images]
+    path = _write(tmp_path, header + "\n" + "\n".join(rows) + "\n")
+    np.testing.assert_array_equal(read_images(path, 8, 8), images[..., None])
+    npy = tmp_path / "im.npy"
+    np.save(npy, images)
+    np.testing.assert_array_equal(read_images(npy, 8, 8), images[..., None])
+    np.save(npy, np.zeros((2, 7, 8)))
+    with pytest.raises(ValueError, match=r"shape \(8, 8\).*\(2, 7, 8\)"):
+        read_images(npy, 8, 8)
