@@ -1,0 +1,512 @@
+"""IntegralLayer against independent references: scipy's cumulative rules, closed forms, quad."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.integrate import cumulative_simpson, cumulative_trapezoid, quad
+
+from tests.layer_contract import check_layer_contract
+from zoo.layers import IntegralLayer
+
+RNG = np.random.default_rng(20261122)
+BAD_INPUT = (ValueError, tf.errors.InvalidArgumentError)
+
+
+def _f32(a):
+    return np.asarray(a, dtype="float32")
+
+
+def _stamps(n, batch=None, low=0.05, high=1.5):
+    """Strictly increasing irregular stamps, float64, shape (n,) or (batch, n)."""
+    shape = (n,) if batch is None else (batch, n)
+    return np.cumsum(RNG.uniform(low, high, size=shape), axis=-1) - 3.0
+
+
+def _left_riemann(x, t):
+    """y_i = Σ_{k<i} (t_{k+1} - t_k) x_k along axis 1; t of shape (time,) or (batch, time)."""
+    h = np.diff(t, axis=-1)
+    h = h[None, :, None] if h.ndim == 1 else h[:, :, None]
+    return np.concatenate([np.zeros_like(x[:, :1]), np.cumsum(h * x[:, :-1], axis=1)], axis=1)
+
+
+def _scipy(method, x, t=None, dx=1.0):
+    """The reference for each rule, in float64; per-sample t broadcast to x's shape for scipy."""
+    if t is not None and t.ndim == 2:
+        t = np.broadcast_to(t[:, :, None], x.shape)
+    if method == "trapezoid":
+        if t is None:
+            return cumulative_trapezoid(x, dx=dx, axis=1, initial=0)
+        return cumulative_trapezoid(x, t, axis=1, initial=0)
+    if method == "simpson":
+        if t is None:
+            return cumulative_simpson(x, dx=dx, axis=1, initial=0)
+        return cumulative_simpson(x, x=t, axis=1, initial=0)
+    if t is None:
+        t = dx * np.arange(x.shape[1], dtype="float64")
+    elif t.ndim == 3:
+        t = t[:, :, 0]
+    return _left_riemann(x, t)
+
+
+def _close(y, ref, scale=None):
+    """float32 agreement: errors relative to the size of the running integral."""
+    y = keras.ops.convert_to_numpy(y)
+    scale = np.max(np.abs(ref)) + 1.0 if scale is None else scale
+    np.testing.assert_allclose(y, ref, rtol=0, atol=2e-6 * scale)
+
+
+# ---------------------------------------------------------------- plain rules vs scipy
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 7, 64, 257])
+def test_trapezoid_unit_spacing_is_scipy_cumulative_trapezoid(n):
+    x = RNG.normal(size=(3, n, 4))
+    _close(IntegralLayer()(_f32(x)), cumulative_trapezoid(x, dx=1, axis=1, initial=0))
+
+
+@pytest.mark.parametrize("method", ["trapezoid", "rectangle", "simpson"])
+@pytest.mark.parametrize("n", [3, 4, 5, 6, 11, 64, 65])
+def test_uniform_spacing_dx(method, n):
+    x = RNG.normal(size=(2, n, 3))
+    layer = IntegralLayer(method=method, dx=0.37)
+    _close(layer(_f32(x)), _scipy(method, x, dx=0.37))
+
+
+@pytest.mark.parametrize("method", ["trapezoid", "rectangle", "simpson"])
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 10, 33, 100])
+def test_irregular_shared_stamps(method, n):
+    x = RNG.normal(size=(3, n, 2))
+    t = _stamps(n)
+    _close(IntegralLayer(method=method)(_f32(x), t=_f32(t)), _scipy(method, x, t))
+
+
+@pytest.mark.parametrize("method", ["trapezoid", "rectangle", "simpson"])
+@pytest.mark.parametrize("n", [3, 8, 9])
+def test_irregular_per_sample_stamps(method, n):
+    x = RNG.normal(size=(4, n, 2))
+    t = _stamps(n, batch=4)
+    _close(IntegralLayer(method=method)(_f32(x), t=_f32(t)), _scipy(method, x, t))
+
+
+def test_integral_of_sin_is_one_minus_cos():
+    n = 201
+    grid = np.linspace(0.0, np.pi, n)
+    x = np.sin(grid)[None, :, None]
+    exact = 1.0 - np.cos(grid)
+    h = np.pi / (n - 1)
+    trap = keras.ops.convert_to_numpy(IntegralLayer(dx=h)(_f32(x)))[0, :, 0]
+    simp = keras.ops.convert_to_numpy(IntegralLayer(method="simpson", dx=h)(_f32(x)))[0, :, 0]
+    # Trapezoid error bound h²/12 · max|f''| · t; Simpson's is O(h⁴), down to float32 rounding.
+    assert np.max(np.abs(trap - exact)) <= h**2 / 12 * np.pi * 1.01
+    assert np.max(np.abs(simp - exact)) < 2e-6
+    assert abs(trap[-1] - 2.0) < 5e-5
+
+
+def test_time_stamps_in_tf_function_and_functional_model():
+    n = 12
+    x = RNG.normal(size=(3, n, 2))
+    t = _stamps(n, batch=3)
+    ref = _scipy("simpson", x, t)
+    layer = IntegralLayer(method="simpson")
+    traced = tf.function(lambda a, b: layer(a, t=b))
+    _close(traced(_f32(x), _f32(t)), ref)
+
+    x_in = keras.Input(shape=(None, 2), name="x")
+    t_in = keras.Input(shape=(None,), name="t")
+    model = keras.Model([x_in, t_in], IntegralLayer(method="simpson")(x_in, t=t_in))
+    _close(model([_f32(x), _f32(t)]), ref)
+    _close(model.predict([_f32(x), _f32(t)], verbose=0), ref)
+
+
+# ---------------------------------------------------------------- learned kernel
+
+
+def test_learned_kernel_starts_as_the_plain_integral_within_its_support():
+    n, k = 20, 6
+    x = RNG.normal(size=(2, n, 3))
+    t = _stamps(n)
+    for method in ("trapezoid", "simpson"):
+        plain = _scipy(method, x, t)
+        y = keras.ops.convert_to_numpy(
+            IntegralLayer(method=method, kernel="learned", kernel_size=k)(_f32(x), t=_f32(t))
+        )
+        # Within the support (i ≤ k) the plain integral from t_0 ...
+        _close(y[:, : k + 1], plain[:, : k + 1], scale=np.abs(plain).max() + 1)
+        # ... beyond it, the integral over the last k intervals: Y(t_i) - Y(t_{i-k}).
+        _close(
+            y[:, k + 1 :], plain[:, k + 1 :] - plain[:, 1 : n - k], scale=np.abs(plain).max() + 1
+        )
+
+
+def test_learned_kernel_weights_each_interval_by_its_lag():
+    n, k = 15, 4
+    x = RNG.normal(size=(2, n, 2))
+    layer = IntegralLayer(kernel="learned", kernel_size=k, dx=0.5)
+    layer.build(x.shape)
+    taps = RNG.normal(size=(k, 2))
+    layer.set_weights([taps])
+    areas = np.diff(cumulative_trapezoid(x, dx=0.5, axis=1, initial=0), axis=1)  # (2, n-1, 2)
+    ref = np.zeros_like(x)
+    for i in range(1, n):
+        for j in range(min(k, i)):
+            ref[:, i] += taps[j] * areas[:, i - 1 - j]
+    _close(layer(_f32(x)), ref)
+
+
+def test_learned_kernel_trains_in_fit():
+    n, k = 24, 4
+    x = RNG.normal(size=(64, n, 1))
+    true_taps = np.array([1.0, 0.6, 0.3, 0.1])
+    areas = np.diff(cumulative_trapezoid(x, dx=1, axis=1, initial=0), axis=1)
+    target = np.zeros_like(x)
+    for i in range(1, n):
+        for j in range(min(k, i)):
+            target[:, i] += true_taps[j] * areas[:, i - 1 - j]
+    keras.utils.set_random_seed(0)
+    layer = IntegralLayer(kernel="learned", kernel_size=k)
+    model = keras.Sequential([keras.Input(shape=(n, 1)), layer])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    before = model.evaluate(_f32(x), _f32(target), verbose=0)
+    model.fit(_f32(x), _f32(target), epochs=60, batch_size=32, verbose=0)
+    after = model.evaluate(_f32(x), _f32(target), verbose=0)
+    assert after < before / 100
+    np.testing.assert_allclose(layer.get_weights()[0][:, 0], true_taps, atol=0.03)
+
+
+# ---------------------------------------------------------------- exponential kernel
+
+
+def _leaky_reference(x, t, rates, hold=False, power=0):
+    """∫_{t_0}^{t_i} (t_i - τ)^power e^{-λ(t_i - τ)} x̃(τ) dτ by quad, interval by interval.
+
+    x̃ interpolates the samples linearly (hold=False) or holds each at its left value (hold=True).
+    """
+    out = np.zeros_like(x)
+    for b in range(x.shape[0]):
+        tb = t if t.ndim == 1 else t[b]
+        for c in range(x.shape[2]):
+            xs, lam = x[b, :, c], rates[c]
+
+            def interp(tau, k, xs=xs, tb=tb):
+                if hold:
+                    return xs[k]
+                w = (tau - tb[k]) / (tb[k + 1] - tb[k])
+                return (1 - w) * xs[k] + w * xs[k + 1]
+
+            for i in range(1, len(tb)):
+                total = 0.0
+                for k in range(i):
+                    total += quad(
+                        lambda tau, k=k, ti=tb[i], lam=lam: (
+                            (ti - tau) ** power * np.exp(-lam * (ti - tau)) * interp(tau, k)
+                        ),
+                        tb[k],
+                        tb[k + 1],
+                        epsabs=1e-13,
+                        epsrel=1e-12,
+                    )[0]
+                out[b, i, c] = total
+    return out
+
+
+def _exponential(rates, method="trapezoid", n=None):
+    layer = IntegralLayer(method=method, kernel="exponential")
+    layer.build((None, n, len(rates)))
+    layer.set_weights([np.asarray(rates, dtype="float32")])
+    return layer
+
+
+@pytest.mark.parametrize("method", ["trapezoid", "rectangle"])
+def test_exponential_kernel_is_exact_on_irregular_steps(method):
+    n = 14
+    x = RNG.normal(size=(2, n, 3))
+    t = _stamps(n, batch=2, low=0.05, high=2.5)  # λΔ spans both sides of the series switch at 1
+    rates = [0.0, 0.4, 3.0]
+    ref = _leaky_reference(x, t, rates, hold=method == "rectangle")
+    _close(_exponential(rates, method)(_f32(x), t=_f32(t)), ref)
+
+
+def test_exponential_kernel_with_zero_rate_is_the_trapezoid():
+    x = RNG.normal(size=(2, 30, 2))
+    t = _stamps(30)
+    _close(
+        _exponential([0.0, 0.0])(_f32(x), t=_f32(t)), cumulative_trapezoid(x, t, axis=1, initial=0)
+    )
+    _close(_exponential([1e-9, 1e-8])(_f32(x)), cumulative_trapezoid(x, dx=1, axis=1, initial=0))
+
+
+def test_exponential_kernel_large_rates_and_long_horizons_stay_finite():
+    n = 400
+    x = RNG.normal(size=(1, n, 2)) + 1.0
+    rates = [50.0, 2.0]
+    y = keras.ops.convert_to_numpy(_exponential(rates)(_f32(x)))
+    assert np.all(np.isfinite(y))
+    # Far from the start, a constant input c settles at c/λ; here the input is not constant, so
+    # compare the last steps with quad over the last few intervals (older ones have decayed away).
+    tail = 8
+    ref = _leaky_reference(x[:, -tail:], np.arange(tail, dtype="float64"), rates)
+    np.testing.assert_allclose(y[0, -1, 0], ref[0, -1, 0], atol=1e-5)
+
+
+def test_exponential_rate_gradient_matches_quad():
+    n = 10
+    x = RNG.normal(size=(1, n, 2))
+    t = _stamps(n)
+    rates = [0.3, 1.7]
+    layer = _exponential(rates)
+    with tf.GradientTape() as tape:
+        y = layer(_f32(x), t=_f32(t))
+        total = tf.reduce_sum(y)
+    grad = keras.ops.convert_to_numpy(tape.gradient(total, layer.rate))
+    # d/dλ ∫ e^{-λ(t-τ)} x dτ = -∫ (t-τ) e^{-λ(t-τ)} x dτ
+    ref = -_leaky_reference(x, t, rates, power=1).sum(axis=(0, 1))
+    np.testing.assert_allclose(grad, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_exponential_rate_trains_in_fit_and_stays_non_negative():
+    n = 32
+    x = RNG.normal(size=(64, n, 2))
+    true_rates = np.array([0.8, 0.0])
+    target = keras.ops.convert_to_numpy(_exponential(true_rates)(_f32(x)))
+    layer = IntegralLayer(kernel="exponential", initial_rate=0.3)
+    model = keras.Sequential([keras.Input(shape=(n, 2)), layer])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    before = model.evaluate(_f32(x), target, verbose=0)
+    model.fit(_f32(x), target, epochs=40, batch_size=32, verbose=0)
+    after = model.evaluate(_f32(x), target, verbose=0)
+    learned = layer.get_weights()[0]
+    assert after < before / 20
+    assert np.all(learned >= 0)
+    np.testing.assert_allclose(learned, true_rates, atol=0.05)
+
+
+# ---------------------------------------------------------------- masking
+
+
+def _masked_reference(method, x, mask, t=None, dx=1.0, rates=None):
+    """scipy (or quad) on each row's unmasked samples at their stamps, held across masked steps."""
+    out = np.zeros_like(x)
+    for b in range(x.shape[0]):
+        stamps = dx * np.arange(x.shape[1]) if t is None else (t if t.ndim == 1 else t[b])
+        keep = np.flatnonzero(mask[b])
+        if keep.size == 0:
+            continue
+        xs, ts = x[b : b + 1, keep], stamps[keep]
+        if rates is not None:
+            compact = _leaky_reference(xs, ts, rates)[0]
+        elif keep.size == 1:
+            compact = np.zeros_like(xs[0])
+        else:
+            compact = _scipy(method, xs, ts)[0]
+        seen = np.cumsum(mask[b])
+        out[b] = compact[np.maximum(seen - 1, 0)]
+    return out
+
+
+MASK = np.array(
+    [
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],  # post-padding
+        [0, 0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1],  # leading and inner holes
+        [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1],  # every other step
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],  # a single sample
+        [0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0],  # two samples (simpson falls back to trapezoid)
+    ],
+    dtype=bool,
+)
+
+
+@pytest.mark.parametrize("method", ["trapezoid", "rectangle", "simpson"])
+def test_masked_steps_contribute_nothing(method):
+    x = RNG.normal(size=(*MASK.shape, 2))
+    x[~MASK] = 1e3  # whatever sits under the mask must not leak into the result
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(*MASK.shape[1:], 2)),
+            keras.layers.Masking(mask_value=1e3),
+            IntegralLayer(method=method, dx=0.5),
+        ]
+    )
+    _close(model(_f32(x)), _masked_reference(method, x, MASK, dx=0.5))
+
+
+@pytest.mark.parametrize("method", ["trapezoid", "simpson"])
+def test_masked_steps_with_time_stamps(method):
+    x = RNG.normal(size=(*MASK.shape, 2))
+    t = _stamps(MASK.shape[1], batch=MASK.shape[0])
+    t[~MASK] = 0.0  # stamps under the mask are ignored, even when they would break the order
+    layer = IntegralLayer(method=method)
+    y = layer(_f32(x), t=_f32(t), mask=tf.constant(MASK))
+    _close(y, _masked_reference(method, x, MASK, t=t))
+
+
+def test_masked_exponential_kernel():
+    x = RNG.normal(size=(*MASK.shape, 2))
+    t = _stamps(MASK.shape[1])
+    rates = [0.5, 2.0]
+    y = _exponential(rates)(_f32(x), t=_f32(t), mask=tf.constant(MASK))
+    _close(y, _masked_reference("trapezoid", x, MASK, t=t, rates=rates))
+
+
+def test_masked_learned_kernel_at_init_is_the_compacted_integral():
+    x = RNG.normal(size=(*MASK.shape, 1))
+    layer = IntegralLayer(kernel="learned", kernel_size=MASK.shape[1])
+    y = layer(_f32(x), mask=tf.constant(MASK))
+    _close(y, _masked_reference("trapezoid", x, MASK))
+
+
+def test_mask_is_propagated():
+    x = RNG.normal(size=(*MASK.shape, 3))
+    x[~MASK] = 0.0
+    x_in = keras.Input(shape=(*MASK.shape[1:], 3))
+    masked = keras.layers.Masking(mask_value=0.0)(x_in)
+    # GlobalAveragePooling1D averages over unmasked steps only when it receives the mask.
+    pooled = keras.layers.GlobalAveragePooling1D()(IntegralLayer()(masked))
+    y = keras.ops.convert_to_numpy(keras.Model(x_in, pooled)(_f32(x)))
+    integral = _masked_reference("trapezoid", x, MASK)
+    ref = np.stack([integral[b, MASK[b]].mean(axis=0) for b in range(MASK.shape[0])])
+    _close(y, ref)
+    layer = IntegralLayer()
+    mask = tf.constant(MASK)
+    assert layer.compute_mask(_f32(x), mask) is mask
+
+
+# ---------------------------------------------------------------- gradients
+
+
+def test_gradient_with_respect_to_inputs_is_the_quadrature_weights():
+    # d(Σ_i y_i)/dx_j for the trapezoid: each x_j has weight h/2 in every interval it touches.
+    n = 9
+    t = _stamps(n)
+    x = tf.constant(_f32(RNG.normal(size=(1, n, 1))))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(IntegralLayer()(x, t=_f32(t)))
+    grad = keras.ops.convert_to_numpy(tape.gradient(total, x))[0, :, 0]
+    eye = np.eye(n)[:, :, None]  # basis inputs e_j: Σ_i y_i(e_j) is the weight of x_j
+    ref = cumulative_trapezoid(eye, t, axis=1, initial=0).sum(axis=1)[:, 0]
+    np.testing.assert_allclose(grad, ref, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- the layer contract
+
+VARIANTS = {
+    "trapezoid": {},
+    "rectangle": {"method": "rectangle", "dx": 0.5},
+    "simpson": {"method": "simpson", "dx": 0.25},
+    "learned": {"kernel": "learned", "kernel_size": 5},
+    "learned-simpson": {"method": "simpson", "kernel": "learned", "kernel_size": 3},
+    "exponential": {"kernel": "exponential", "initial_rate": 0.7},
+    "exponential-rectangle": {"method": "rectangle", "kernel": "exponential", "dx": 2.0},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_layer_contract(variant, tmp_path):
+    x = RNG.normal(size=(4, 11, 3))
+    y = check_layer_contract(lambda: IntegralLayer(**VARIANTS[variant]), x, tmp_path, atol=1e-5)
+    assert y.shape == x.shape
+
+
+def test_config_has_one_key_per_argument_and_round_trips():
+    layer = IntegralLayer(method="simpson", dx=0.5, kernel="learned", kernel_size=3, name="i")
+    config = layer.get_config()
+    for key, value in {
+        "method": "simpson",
+        "dx": 0.5,
+        "kernel": "learned",
+        "kernel_size": 3,
+        "initial_rate": 0.1,
+    }.items():
+        assert config[key] == value
+    assert keras.saving.get_registered_name(IntegralLayer) == "zoo>IntegralLayer"
+    assert IntegralLayer.from_config(config).get_config() == config
+
+
+# ---------------------------------------------------------------- bad arguments and inputs
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"method": "midpoint"}, r"Unknown method 'midpoint'\. Choose one of: 'trapezoid', "),
+        ({"kernel": "gauss"}, r"Unknown kernel 'gauss'\. Choose one of: None, 'learned', "),
+        ({"kernel": "learned"}, r"`kernel_size` is required"),
+        ({"kernel": "learned", "kernel_size": 0}, r"`kernel_size` must be an int >= 1\. "),
+        ({"kernel": "learned", "kernel_size": 2.5}, r"Received: kernel_size=2\.5"),
+        ({"kernel_size": 3}, r"`kernel_size` is only used with kernel='learned'"),
+        ({"dx": 0.0}, r"`dx` must be a finite number > 0\. Received: dx=0\.0"),
+        ({"dx": float("nan")}, r"`dx`"),
+        ({"kernel": "exponential", "initial_rate": -1.0}, r"`initial_rate` must be .* >= 0"),
+        ({"kernel": "exponential", "method": "simpson"}, r"`method` 'simpson'.*'trapezoid'"),
+    ],
+)
+def test_bad_arguments(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        IntegralLayer(**kwargs)
+
+
+@pytest.mark.parametrize("shape", [(4, 10), (2, 4, 10, 1), (10,)])
+def test_wrong_rank_names_inputs(shape):
+    with pytest.raises(ValueError, match=r"`inputs` must be a 3D tensor .*Received: inputs.shape"):
+        IntegralLayer()(np.zeros(shape, dtype="float32"))
+    with pytest.raises(ValueError, match=r"`inputs`"):
+        keras.Sequential([keras.Input(shape=shape[1:]), IntegralLayer()])
+
+
+@pytest.mark.parametrize(
+    ("t", "pattern"),
+    [
+        (np.zeros((2, 6, 1)), r"`t` must have shape \(time,\) or \(batch, time\)"),
+        (np.arange(5.0), r"`t` must have one stamp per time step \(6\)"),
+        (np.arange(12.0).reshape(3, 4), r"`t` must have one stamp per time step"),
+        (np.arange(18.0).reshape(3, 6), r"`t` of shape \(batch, time\) must have the batch size"),
+    ],
+)
+def test_wrongly_shaped_stamps_name_t(t, pattern):
+    x = np.zeros((2, 6, 1), dtype="float32")
+    with pytest.raises(ValueError, match=pattern):
+        IntegralLayer()(x, t=_f32(t))
+
+
+BAD_STAMPS = {
+    "decreasing": [0.0, 1.0, 2.0, 1.5, 3.0, 4.0],
+    "repeated": [0.0, 1.0, 1.0, 2.0, 3.0, 4.0],
+    "nan": [0.0, 1.0, np.nan, 2.0, 3.0, 4.0],
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STAMPS))
+def test_non_increasing_stamps_raise_everywhere(case):
+    x = _f32(RNG.normal(size=(2, 6, 1)))
+    t = _f32(BAD_STAMPS[case])
+    pattern = r"`t` must be strictly increasing"
+    for method in ("trapezoid", "simpson"):
+        layer = IntegralLayer(method=method)
+        with pytest.raises(BAD_INPUT, match=pattern):  # eager
+            layer(x, t=t)
+        with pytest.raises(BAD_INPUT, match=pattern):  # tf.function
+            tf.function(lambda a, b, layer=layer: layer(a, t=b))(x, t)
+    x_in = keras.Input(shape=(6, 1))
+    t_in = keras.Input(shape=(6,))
+    model = keras.Model([x_in, t_in], IntegralLayer(kernel="exponential")(x_in, t=t_in))
+    batch_t = np.stack([np.arange(6.0), t]).astype("float32")
+    with pytest.raises(BAD_INPUT, match=pattern):  # functional model, eager call
+        model([x, batch_t])
+    with pytest.raises(BAD_INPUT, match=pattern):  # functional model, compiled predict
+        model.predict([x, batch_t], verbose=0)
+
+
+def test_stamp_length_checked_when_only_known_at_run_time():
+    layer = IntegralLayer()
+    traced = tf.function(
+        lambda a, b: layer(a, t=b),
+        input_signature=[
+            tf.TensorSpec([None, None, 1], tf.float32),
+            tf.TensorSpec([None], tf.float32),
+        ],
+    )
+    with pytest.raises(BAD_INPUT, match=r"`t` must have one stamp per time step"):
+        traced(np.zeros((2, 6, 1), dtype="float32"), np.arange(5, dtype="float32"))
