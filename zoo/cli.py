@@ -12,6 +12,7 @@ import sys
 # Modules that contribute sub-commands; each defines `register(subparsers) -> None`.
 COMMAND_MODULES: list[str] = [
     "zoo.quickstart",
+    "zoo.commands.serving",
 ]
 
 
