@@ -1,0 +1,430 @@
+"""LpPooling1D/2D and GlobalLpPooling1D/2D against independent numpy references.
+
+The reference below loops over the windows and applies the definition directly in float64 (no max
+scaling, no pooling kernels): |R| is counted from the window's index range clipped to the input, the
+way Keras' AveragePooling counts it with padding="same".
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.layer_contract import check_layer_contract
+from zoo.layers import GlobalLpPooling1D, GlobalLpPooling2D, LpPooling1D, LpPooling2D
+
+# -- independent references --------------------------------------------------------------------
+
+
+def _window_ranges(n, k, s, padding):
+    """[start, stop) of every window along one axis, clipped to the real input."""
+    if padding == "valid":
+        return [(i * s, i * s + k) for i in range((n - k) // s + 1)]
+    out = math.ceil(n / s)
+    before = max((out - 1) * s + k - n, 0) // 2
+    return [(max(i * s - before, 0), min(i * s - before + k, n)) for i in range(out)]
+
+
+def lp_norm(values, p, normalize):
+    """Definition of the (normalised) p-norm of the flattened `values` along axis 0, float64."""
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    if math.isinf(p):
+        return v.max(axis=0)
+    total = (v**p).sum(axis=0)
+    if normalize:
+        total = total / v.shape[0]
+    return total ** (1.0 / p)
+
+
+def lp_pool_reference(x, pool, strides, padding, p, normalize):
+    """Channels-last (batch, *spatial, channels) reference, spatial rank 1 or 2."""
+    x = np.asarray(x, dtype=np.float64)
+    rank = x.ndim - 2
+    ranges = [_window_ranges(x.shape[1 + d], pool[d], strides[d], padding) for d in range(rank)]
+    out_shape = (x.shape[0], *[len(r) for r in ranges], x.shape[-1])
+    y = np.zeros(out_shape)
+    for index in np.ndindex(*out_shape[1:-1]):
+        window = x[(slice(None), *[slice(*ranges[d][i]) for d, i in enumerate(index)])]
+        flat = np.moveaxis(window.reshape(x.shape[0], -1, x.shape[-1]), 1, 0)
+        y[(slice(None), *index)] = lp_norm(flat, p, normalize)
+    return y
+
+
+def _layer(rank, **kwargs):
+    return (LpPooling1D if rank == 1 else LpPooling2D)(**kwargs)
+
+
+def _generic_input(shape, seed=0):
+    """Values away from 0 and without ties, so |x| and the window max are differentiable."""
+    rng = np.random.default_rng(seed)
+    magnitude = rng.uniform(0.5, 2.0, size=shape)
+    return magnitude * rng.choice([-1.0, 1.0], size=shape)
+
+
+# -- forward values ----------------------------------------------------------------------------
+
+CASES_2D = [
+    ((2, 2), None, "valid"),
+    ((2, 2), None, "same"),
+    ((3, 2), (1, 2), "valid"),
+    ((3, 3), (2, 1), "same"),
+    ((2, 3), (3, 1), "same"),
+]
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5, math.inf])
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("pool,strides,padding", CASES_2D)
+def test_lp_pooling_2d_matches_definition(p, normalize, pool, strides, padding):
+    x = np.random.default_rng(1).normal(size=(2, 7, 6, 3)).astype("float32")
+    layer = LpPooling2D(pool, strides, padding, p=p, normalize=normalize)
+    expected = lp_pool_reference(x, pool, strides or pool, padding, p, normalize)
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 2.5, 7.0, math.inf])
+@pytest.mark.parametrize(
+    "pool,strides,padding", [(3, None, "valid"), (3, None, "same"), (4, 1, "same"), (2, 3, "valid")]
+)
+@pytest.mark.parametrize("normalize", [True, False])
+def test_lp_pooling_1d_matches_definition(p, pool, strides, padding, normalize):
+    x = np.random.default_rng(2).normal(size=(3, 11, 4)).astype("float32")
+    layer = LpPooling1D(pool, strides, padding, p=p, normalize=normalize)
+    expected = lp_pool_reference(x, (pool,), (strides or pool,), padding, p, normalize)
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=2e-5, atol=1e-6)
+
+
+def test_sum_form_is_pytorch_lppool_formula_on_nonnegative_input():
+    # PyTorch documents LPPool2d as f(X) = (Σ_{x∈X} x^p)^{1/p}; it computes it as
+    # (avg_pool(x^p) · kh·kw)^{1/p}. Written out here with numpy for 2x2 windows, stride 2.
+    x = np.random.default_rng(3).uniform(0.0, 3.0, size=(2, 8, 6, 5))
+    p = 3.0
+    blocks = x.reshape(2, 4, 2, 3, 2, 5)
+    expected = ((blocks**p).mean(axis=(2, 4)) * 4) ** (1.0 / p)
+    got = LpPooling2D(2, p=p, normalize=False)(x.astype("float32")).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_p1_is_average_pooling_of_abs_and_pinf_is_max_pooling_of_abs():
+    x = np.random.default_rng(4).normal(size=(2, 9, 7, 3)).astype("float32")
+    for padding in ("valid", "same"):
+        avg = keras.layers.AveragePooling2D(3, 2, padding=padding)(np.abs(x))
+        mx = keras.layers.MaxPooling2D(3, 2, padding=padding)(np.abs(x))
+        np.testing.assert_allclose(LpPooling2D(3, 2, padding, p=1.0)(x), avg, rtol=1e-6)
+        np.testing.assert_allclose(LpPooling2D(3, 2, padding, p=math.inf)(x), mx, rtol=1e-6)
+        # The generic path tends to the max as p grows, and p = 1.0000001 to the average.
+        np.testing.assert_allclose(LpPooling2D(3, 2, padding, p=400.0)(x), mx, rtol=1e-2)
+        np.testing.assert_allclose(LpPooling2D(3, 2, padding, p=1.0 + 1e-7)(x), avg, rtol=1e-5)
+
+
+def test_channels_first_is_channels_last_transposed():
+    x = np.random.default_rng(5).normal(size=(2, 8, 7, 3)).astype("float32")
+    for p in (2.0, 3.0):
+        last = LpPooling2D((3, 2), (2, 1), "same", "channels_last", p=p)(x).numpy()
+        first = LpPooling2D((3, 2), (2, 1), "same", "channels_first", p=p)(
+            x.transpose(0, 3, 1, 2)
+        ).numpy()
+        np.testing.assert_allclose(first.transpose(0, 2, 3, 1), last, rtol=1e-6)
+    x1 = x[:, :, 0, :]
+    last = LpPooling1D(3, 2, "same", "channels_last", p=3.0)(x1).numpy()
+    first = LpPooling1D(3, 2, "same", "channels_first", p=3.0)(x1.transpose(0, 2, 1)).numpy()
+    np.testing.assert_allclose(first.transpose(0, 2, 1), last, rtol=1e-6)
+
+
+def test_integer_input_is_pooled_as_float():
+    x = np.array([[[3], [-4], [0], [0]]], dtype="int32")
+    y = LpPooling1D(2, p=2.0, normalize=False)(x).numpy()
+    np.testing.assert_allclose(y, [[[5.0], [0.0]]])
+
+
+# -- large p: stability ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strides", [None, 1])
+def test_p64_on_values_near_1e3_is_finite_and_matches_float64(strides):
+    rng = np.random.default_rng(6)
+    x = rng.uniform(500.0, 2000.0, size=(2, 8, 8, 3)) * rng.choice([-1, 1], size=(2, 8, 8, 3))
+    x = x.astype("float32")
+    # float32 would overflow at 2000^64 ≈ 1e211; the float64 reference computes it directly.
+    expected = lp_pool_reference(x, (2, 2), (strides or 2,) * 2, "valid", 64.0, True)
+    for normalize in (True, False):
+        if not normalize:
+            expected = lp_pool_reference(x, (2, 2), (strides or 2,) * 2, "valid", 64.0, False)
+        y = LpPooling2D(2, strides, p=64.0, normalize=normalize)(x).numpy()
+        assert np.all(np.isfinite(y))
+        np.testing.assert_allclose(y, expected, rtol=1e-5)
+
+
+def test_large_p_scales_each_window_by_its_own_max():
+    # Windows of size ~1e-20 next to windows of size ~1e3: (1e-20)^64 underflows even float64,
+    # so the small windows are checked through homogeneity, Lp(c·x) = c·Lp(x) for c > 0.
+    base = _generic_input((1, 12, 3), seed=7)
+    x = base.copy()
+    x[:, :6] *= 1e3
+    x[:, 6:] *= 1e-20
+    for strides in (3, 1):
+        y = LpPooling1D(3, strides, p=64.0)(x.astype("float32")).numpy()
+        reference = lp_pool_reference(base, (3,), (strides,), "valid", 64.0, True)
+        n_big = (6 - 3) // strides + 1  # windows entirely inside the 1e3 block
+        np.testing.assert_allclose(y[:, :n_big], 1e3 * reference[:, :n_big], rtol=1e-5)
+        first_small = math.ceil(6 / strides)  # windows entirely inside the 1e-20 block
+        np.testing.assert_allclose(
+            y[:, first_small:], 1e-20 * reference[:, first_small:], rtol=1e-5
+        )
+
+
+def test_global_large_p_is_finite():
+    x = np.random.default_rng(8).uniform(500.0, 2000.0, size=(2, 6, 5, 3)).astype("float32")
+    y = GlobalLpPooling2D(p=64.0)(x).numpy()
+    expected = lp_norm(x.reshape(2, 30, 3).transpose(1, 0, 2), 64.0, True)
+    np.testing.assert_allclose(y, expected, rtol=1e-5)
+
+
+# -- gradients ---------------------------------------------------------------------------------
+
+
+def _central_difference(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        step = np.zeros_like(x)
+        step[i] = eps
+        grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize(
+    "rank,pool,strides,padding,p",
+    [
+        (2, (2, 2), None, "valid", 1.0),
+        (2, (2, 2), None, "same", 2.0),
+        (2, (2, 2), None, "valid", 3.5),
+        (2, (3, 2), (1, 1), "same", 3.5),
+        (1, (3,), (2,), "same", 5.0),
+        (1, (2,), None, "valid", math.inf),
+    ],
+)
+def test_input_gradient_matches_central_differences(rank, pool, strides, padding, p):
+    shape = (1, 5, 4, 2) if rank == 2 else (2, 7, 2)
+    x = _generic_input(shape, seed=9)
+    weights = np.random.default_rng(10).normal(size=(1, 100))
+
+    def reference(z):
+        y = lp_pool_reference(z, pool, strides or pool, padding, p, True)
+        return float((y.reshape(-1) * weights[0, : y.size]).sum())
+
+    layer = _layer(rank, pool_size=pool, strides=strides, padding=padding, p=p, dtype="float64")
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = layer(xt)
+        loss = tf.reduce_sum(tf.reshape(y, [-1]) * weights[0, : int(tf.size(y))])
+    grad = tape.gradient(loss, xt).numpy()
+    np.testing.assert_allclose(grad, _central_difference(reference, x), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("layer_cls", [LpPooling1D, GlobalLpPooling1D])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_gradient_with_respect_to_trainable_p(layer_cls, normalize):
+    x = _generic_input((2, 6, 3), seed=11)
+    p0 = 2.7
+    if layer_cls is LpPooling1D:
+        layer = layer_cls(3, p=p0, normalize=normalize, trainable_p=True, dtype="float64")
+
+        def reference(p):
+            return lp_pool_reference(x, (3,), (3,), "valid", p, normalize).sum()
+    else:
+        layer = layer_cls(p=p0, normalize=normalize, trainable_p=True, dtype="float64")
+
+        def reference(p):
+            return lp_norm(x.transpose(1, 0, 2), p, normalize).sum()
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(tf.constant(x)))
+    (grad,) = tape.gradient(loss, [layer.p_weight])
+    eps = 1e-6
+    expected = (reference(p0 + eps) - reference(p0 - eps)) / (2 * eps)
+    np.testing.assert_allclose(float(grad), expected, rtol=1e-6)
+    np.testing.assert_allclose(float(loss), reference(p0), rtol=1e-12)
+
+
+ZERO_LAYERS = [
+    lambda **kw: LpPooling2D(2, **kw),
+    lambda **kw: LpPooling2D(3, 1, "same", **kw),
+    lambda **kw: GlobalLpPooling2D(**kw),
+]
+
+
+@pytest.mark.parametrize("make", ZERO_LAYERS)
+@pytest.mark.parametrize(
+    "kwargs", [{"p": 1.0}, {"p": 2.0}, {"p": 3.0}, {"p": math.inf}, {"p": 1.0, "trainable_p": True}]
+)
+def test_all_zero_windows_give_zero_and_finite_gradients(make, kwargs):
+    x = np.zeros((2, 4, 4, 2), "float32")
+    x[1, :2, :2, 0] = [[1.0, -2.0], [0.5, 3.0]]  # one non-zero window; the rest are all zero
+    layer = make(**kwargs)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = layer(xt)
+        loss = tf.reduce_sum(y)
+    variables = [xt, *layer.trainable_weights]
+    grads = tape.gradient(loss, variables)
+    assert np.all(y.numpy()[0] == 0.0)
+    for g in grads:
+        assert np.all(np.isfinite(g.numpy())), f"non-finite gradient for {kwargs}"
+    assert np.all(grads[0].numpy()[0] == 0.0)
+
+
+# -- global layers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 4.5, math.inf])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_global_layers_match_definition(p, normalize):
+    x = np.random.default_rng(12).normal(size=(3, 5, 4, 2)).astype("float32")
+    expected = lp_norm(x.reshape(3, 20, 2).transpose(1, 0, 2), p, normalize)
+    y2 = GlobalLpPooling2D(p=p, normalize=normalize)(x).numpy()
+    np.testing.assert_allclose(y2, expected, rtol=2e-5)
+    y2f = GlobalLpPooling2D("channels_first", keepdims=True, p=p, normalize=normalize)(
+        x.transpose(0, 3, 1, 2)
+    ).numpy()
+    np.testing.assert_allclose(y2f, expected[:, :, None, None], rtol=2e-5)
+    x1 = x.reshape(3, 20, 2)
+    y1 = GlobalLpPooling1D(keepdims=True, p=p, normalize=normalize)(x1).numpy()
+    np.testing.assert_allclose(y1, expected[:, None, :], rtol=2e-5)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, math.inf])
+def test_global_1d_respects_keras_mask(p):
+    x = np.random.default_rng(13).normal(size=(3, 6, 2)).astype("float32")
+    lengths = [6, 2, 4]
+    x_padded = x.copy()
+    for i, n in enumerate(lengths):
+        x_padded[i, n:] = 0.0
+    model = keras.Sequential(
+        [keras.Input((6, 2)), keras.layers.Masking(0.0), GlobalLpPooling1D(p=p)]
+    )
+    y = model(x_padded).numpy()
+    for i, n in enumerate(lengths):
+        np.testing.assert_allclose(y[i], lp_norm(x[i, :n], p, True), rtol=2e-5)
+
+
+# -- the contract: shapes, config, .keras, SavedModel as TF Serving loads it ----------------------
+
+CONTRACT = [
+    (lambda: LpPooling1D(3, 2, "same", p=3.0), (2, 9, 3)),
+    (lambda: LpPooling1D(2, data_format="channels_first", p=math.inf), (2, 3, 8)),
+    (lambda: LpPooling2D((2, 3), padding="same", p=2.0, normalize=False), (2, 7, 8, 3)),
+    (lambda: LpPooling2D(3, 1, data_format="channels_first", p=4.0), (2, 3, 6, 6)),
+    (lambda: LpPooling2D(2, p=1.5, trainable_p=True), (2, 6, 6, 3)),
+    (lambda: GlobalLpPooling1D(p=3.0, trainable_p=True), (2, 7, 3)),
+    (lambda: GlobalLpPooling2D("channels_first", keepdims=True, p=1.0), (2, 3, 5, 4)),
+]
+
+
+@pytest.mark.parametrize("make,shape", CONTRACT)
+def test_layer_contract(make, shape, tmp_path):
+    x = np.random.default_rng(14).normal(size=shape)
+    layer = make()
+    if layer.trainable_p:
+        # A learned p other than the initial one must survive every round trip.
+        def make_trained():
+            fresh = make()
+            fresh.build((None, *shape[1:]))
+            fresh.p_weight.assign(2.25)
+            return fresh
+
+        check_layer_contract(make_trained, x, tmp_path, rtol=1e-5)
+    else:
+        check_layer_contract(make, x, tmp_path, rtol=1e-5)
+
+
+def test_config_has_one_key_per_argument():
+    layer = LpPooling2D((2, 3), (1, 2), "same", "channels_first", p=5.0, normalize=False)
+    config = layer.get_config()
+    assert config["pool_size"] == (2, 3)
+    assert config["strides"] == (1, 2)
+    assert config["padding"] == "same"
+    assert config["data_format"] == "channels_first"
+    assert config["p"] == 5.0
+    assert config["normalize"] is False
+    assert config["trainable_p"] is False
+    assert LpPooling2D.from_config(config).get_config() == config
+    glob = GlobalLpPooling1D(keepdims=True, p=math.inf).get_config()
+    assert glob["keepdims"] is True and math.isinf(glob["p"])
+    assert keras.saving.get_registered_object("zoo>LpPooling2D") is LpPooling2D
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target_p,start_p", [(math.inf, 2.0), (1.0, 2.5)])
+def test_p_is_learned_inside_fit(target_p, start_p):
+    """Targets made by max pooling pull p up; targets made by mean |x| pull it down to 1."""
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(15).normal(size=(256, 12, 2)).astype("float32")
+    target = lp_pool_reference(x, (4,), (4,), "valid", target_p, True).astype("float32")
+    layer = LpPooling1D(4, p=start_p, trainable_p=True)
+    model = keras.Sequential([keras.Input((12, 2)), layer])
+    model.compile(keras.optimizers.Adam(0.1), "mse")
+    before = model.evaluate(x, target, verbose=0)
+    model.fit(x, target, epochs=15, batch_size=64, verbose=0)
+    after = model.evaluate(x, target, verbose=0)
+    learned = float(layer.p_weight.numpy())
+    assert after < 0.5 * before
+    if math.isinf(target_p):
+        assert learned > start_p + 1.0
+    else:
+        assert 1.0 <= learned < 1.2  # the constraint keeps p >= 1 while it is pushed below
+
+
+# -- bad arguments and inputs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"p": 0.5}, r"`p` must be a number >= 1.*p=0.5"),
+        ({"p": -math.inf}, r"`p` must be a number >= 1"),
+        ({"p": math.nan}, r"`p` must be a number >= 1.*nan"),
+        ({"p": "2"}, r"`p` must be a number >= 1.*str"),
+        ({"p": None}, r"`p` must be a number >= 1"),
+        ({"p": True}, r"`p` must be a number >= 1.*bool"),
+        ({"p": math.inf, "trainable_p": True}, r"`p` must be finite when `trainable_p=True`"),
+        ({"trainable_p": "yes"}, r"`trainable_p` must be True or False"),
+        ({"normalize": 1}, r"`normalize` must be True or False"),
+        ({"pool_size": 0}, r"`pool_size` must be a positive int.*pool_size=\(0, 0\)"),
+        ({"pool_size": (2, 2, 2)}, r"`pool_size` must be .*2 positive ints"),
+        ({"pool_size": 2.5}, r"`pool_size`"),
+        ({"strides": -1}, r"`strides` must be a positive int"),
+        ({"padding": "full"}, r"Unknown padding 'full'. Choose one of: 'valid', 'same'"),
+        ({"data_format": "NHWC"}, r"Unknown data_format 'nhwc'. Choose one of"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LpPooling2D(**kwargs)
+
+
+def test_bad_global_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match=r"`keepdims` must be True or False"):
+        GlobalLpPooling2D(keepdims="no")
+    with pytest.raises(ValueError, match=r"`p` must be a number >= 1.*p=0.0"):
+        GlobalLpPooling1D(p=0.0)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match=r"`inputs` of LpPooling2D must have rank 4"):
+        LpPooling2D(2)(np.ones((2, 8, 3), "float32"))
+    with pytest.raises(ValueError, match=r"`inputs` of LpPooling1D must have rank 3"):
+        LpPooling1D(2)(np.ones((2, 8, 8, 3), "float32"))
+    with pytest.raises(ValueError, match=r"`inputs` of GlobalLpPooling2D must have rank 4"):
+        GlobalLpPooling2D()(np.ones((2, 8, 3), "float32"))
+    with pytest.raises(ValueError, match=r"`pool_size` \(4, 4\) is larger than the input"):
+        LpPooling2D(4)(np.ones((1, 3, 8, 2), "float32"))
+    with pytest.raises(ValueError, match=r"`inputs` of LpPooling1D must have rank 3"):
+        keras.Sequential([keras.Input((4, 4, 2)), LpPooling1D(2)])

@@ -1,0 +1,189 @@
+"""Global Lp pooling: the (normalised) p-norm of |x| over all spatial positions, per channel."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from zoo.layers.lp_pooling import (
+    _ARGS,
+    _REFERENCE,
+    _LpMixin,
+    _safe_root,
+    _safe_sqrt,
+    _validate_data_format,
+)
+
+
+class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
+    """Shared implementation of `GlobalLpPooling1D` and `GlobalLpPooling2D`."""
+
+    def __init__(
+        self,
+        rank,
+        data_format=None,
+        keepdims=False,
+        p=2.0,
+        normalize=True,
+        trainable_p=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.rank = rank
+        self.data_format = _validate_data_format(data_format)
+        if not isinstance(keepdims, bool):
+            raise ValueError(f"`keepdims` must be True or False. Received: keepdims={keepdims!r}")
+        self.keepdims = keepdims
+        self._init_p(p, normalize, trainable_p)
+
+    def _spatial_axes(self):
+        start = 1 if self.data_format == "channels_last" else 2
+        return list(range(start, start + self.rank))
+
+    def _check_input_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            spatial = "steps" if self.rank == 1 else "rows, cols"
+            if self.data_format == "channels_first":
+                layout = f"(batch, channels, {spatial})"
+            else:
+                layout = f"(batch, {spatial}, channels)"
+            raise ValueError(
+                f"`inputs` of {self.__class__.__name__} must have rank {self.rank + 2} {layout}. "
+                f"Received: shape={input_shape}"
+            )
+        return input_shape
+
+    def compute_output_shape(self, input_shape):
+        input_shape = self._check_input_shape(input_shape)
+        axes = self._spatial_axes()
+        if self.keepdims:
+            return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
+        return tuple(d for i, d in enumerate(input_shape) if i not in axes)
+
+    def build(self, input_shape):
+        self._check_input_shape(input_shape)
+        self._build_p()
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def call(self, inputs, mask=None):
+        x = tf.convert_to_tensor(inputs)
+        if not x.dtype.is_floating:
+            x = tf.cast(x, self.compute_dtype)
+        axes = self._spatial_axes()
+        a = tf.abs(x)
+        if mask is not None:
+            # Masked steps (1D only) are not in R: zero them, and count only the kept ones.
+            weight = tf.cast(mask, x.dtype)
+            weight = tf.expand_dims(weight, -1 if self.data_format == "channels_last" else 1)
+            a = a * weight
+            count = tf.maximum(tf.reduce_sum(weight, axis=axes, keepdims=True), 1.0)
+        else:
+            shape = tf.shape(x)
+            count = tf.cast(tf.reduce_prod(tf.gather(shape, axes)), x.dtype)
+
+        if not self.trainable_p and math.isinf(self.p):
+            y = tf.reduce_max(a, axis=axes, keepdims=True)
+        elif not self.trainable_p and self.p in (1.0, 2.0):
+            total = tf.reduce_sum(a if self.p == 1.0 else tf.square(a), axis=axes, keepdims=True)
+            if self.normalize:
+                total = total / count
+            y = total if self.p == 1.0 else _safe_sqrt(total)
+        else:
+            p = self._p_tensor(x.dtype) if self.trainable_p else tf.constant(self.p, x.dtype)
+            # Scale by the max |x| per (sample, channel): terms in [0, 1], no overflow for large p;
+            # the result does not depend on the scale, so it is a constant for the gradient.
+            m = tf.stop_gradient(tf.reduce_max(a, axis=axes, keepdims=True))
+            safe_m = tf.where(m > 0, m, tf.ones_like(m))
+            total = tf.reduce_sum(tf.pow(a / safe_m, p), axis=axes, keepdims=True)
+            if self.normalize:
+                total = total / count
+            y = _safe_root(total, p, m)
+        if not self.keepdims:
+            y = tf.squeeze(y, axes)
+        return y
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"data_format": self.data_format, "keepdims": self.keepdims, **self._p_config()}
+        )
+        return config
+
+
+_MATH = """
+    Per sample and channel, over all N spatial positions (N = unmasked steps when a Keras mask is
+    given to the 1D layer):
+
+        y = ((1/N) Σ |x_i|^p)^{1/p}    normalize=True  (p=1: mean |x|, p=2: RMS, p=∞: max |x|)
+        y = (Σ |x_i|^p)^{1/p}          normalize=False (the p-norm)
+
+    p = 1, 2 and inf use plain reductions; other p scale by the max |x| first (finite for large p),
+    and an all-zero input gives 0 with a finite gradient.
+"""
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GlobalLpPooling1D(BaseGlobalLpPooling):
+    __doc__ = (
+        """Global Lp pooling over the steps axis of (batch, steps, channels); supports masking.
+"""
+        + _MATH
+        + """
+    Args:
+        keepdims: keep the steps axis (length 1), as in `keras.layers.GlobalAveragePooling1D`."""
+        + _ARGS
+        + """
+
+    Input shape:
+        (batch, steps, channels), or (batch, channels, steps) with channels_first.
+
+    Output shape:
+        (batch, channels); with keepdims (batch, 1, channels) or (batch, channels, 1).
+
+    Example:
+        >>> GlobalLpPooling1D(p=2, normalize=False)(np.array([[[3.0], [4.0]]]))  # [[5.0]]
+"""
+        + _REFERENCE
+    )
+
+    def __init__(
+        self, data_format=None, keepdims=False, p=2.0, normalize=True, trainable_p=False, **kwargs
+    ):
+        super().__init__(1, data_format, keepdims, p, normalize, trainable_p, **kwargs)
+        self.supports_masking = True
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GlobalLpPooling2D(BaseGlobalLpPooling):
+    __doc__ = (
+        """Global Lp pooling over the spatial axes of (batch, rows, cols, channels).
+"""
+        + _MATH
+        + """
+    Args:
+        keepdims: keep the spatial axes (length 1), as in `keras.layers.GlobalAveragePooling2D`."""
+        + _ARGS
+        + """
+
+    Input shape:
+        (batch, rows, cols, channels), or (batch, channels, rows, cols) with channels_first.
+
+    Output shape:
+        (batch, channels); with keepdims (batch, 1, 1, channels) or (batch, channels, 1, 1).
+
+    Example:
+        >>> GlobalLpPooling2D(p=4.0)(np.ones((2, 5, 5, 3), "float32")).shape
+        TensorShape([2, 3])
+"""
+        + _REFERENCE
+    )
+
+    def __init__(
+        self, data_format=None, keepdims=False, p=2.0, normalize=True, trainable_p=False, **kwargs
+    ):
+        super().__init__(2, data_format, keepdims, p, normalize, trainable_p, **kwargs)
