@@ -32,7 +32,11 @@ def register(subparsers) -> None:
         "--base-path", required=True, help="directory holding one folder per model"
     )
     export_parser.add_argument(
-        "--version", type=int, default=None, help="version number (default: next free)"
+        "--version",
+        dest="export_version",  # `zoo --version` owns the name `version` in the namespace
+        type=int,
+        default=None,
+        help="version number (default: next free)",
     )
     export_parser.add_argument(
         "--model-name", default=None, help="folder name (default: registry name or file stem)"
@@ -105,7 +109,7 @@ def run_export(args: argparse.Namespace) -> int:
         path = export(
             model,
             Path(args.base_path) / name,
-            version=args.version,
+            version=args.export_version,
             warmup=not args.no_warmup,
             signatures=signatures,
             model_name=name,

@@ -1,0 +1,161 @@
+"""Hot reload, failed loads, config reload, and the `zoo export` / `zoo serve` commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from test_serving_support import half_plus_two, http
+
+from zoo.cli import main
+from zoo.serving import ModelManager, RestServer, export, write_models_config
+from zoo.serving.model_config import ModelEntry
+
+REPO = Path(__file__).resolve().parents[1]
+ONE = '{"instances": [[1.0]]}'
+
+
+def _wait_for(condition, timeout: float = 60.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")
+
+
+def _versions(url: str, model: str) -> dict[str, str]:
+    status, body = http(f"{url}/v1/models/{model}")
+    if status != 200:
+        return {}
+    return {s["version"]: s["state"] for s in body["model_version_status"]}
+
+
+@pytest.fixture
+def polling_server(tmp_path):
+    base = tmp_path / "hpt"
+    export(half_plus_two(), base)
+    manager = ModelManager([ModelEntry("hpt", str(base))], poll_wait_seconds=0.1)
+    manager.start()
+    server = RestServer(manager, port=0, threads=4).start()
+    try:
+        yield base, server.url
+    finally:
+        server.shutdown()
+        manager.stop()
+
+
+def test_new_version_is_picked_up_and_old_one_unloaded(polling_server):
+    base, url = polling_server
+    assert http(f"{url}/v1/models/hpt:predict", ONE)[1] == {"predictions": [[2.5]]}
+    export(half_plus_two(0.5, 3.0), base)
+    _wait_for(lambda: _versions(url, "hpt") == {"2": "AVAILABLE", "1": "END"})
+    assert http(f"{url}/v1/models/hpt:predict", ONE)[1] == {"predictions": [[3.5]]}
+    assert http(f"{url}/v1/models/hpt/versions/1:predict", ONE)[0] == 404
+
+
+def test_failed_load_keeps_previous_version_serving(polling_server):
+    base, url = polling_server
+    broken = base / "2"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"not a protobuf")
+    states = _wait_for(lambda: (v := _versions(url, "hpt")).get("2") == "END" and v)
+    assert states["1"] == "AVAILABLE"
+    status, body = http(f"{url}/v1/models/hpt/versions/2")
+    assert status == 200
+    error = body["model_version_status"][0]["status"]
+    assert error["error_code"] != "OK" and "Failed to load hpt version 2" in error["error_message"]
+    assert http(f"{url}/v1/models/hpt:predict", ONE)[1] == {"predictions": [[2.5]]}
+
+
+def test_hidden_directories_of_exports_in_progress_are_ignored(polling_server):
+    base, url = polling_server
+    in_progress = base / ".tmp-export-abc"
+    in_progress.mkdir()
+    (in_progress / "saved_model.pb").write_bytes(b"half written")
+    time.sleep(0.5)  # several polls
+    assert _versions(url, "hpt") == {"1": "AVAILABLE"}
+    assert http(f"{url}/v1/models/hpt:predict", ONE)[1] == {"predictions": [[2.5]]}
+
+
+def test_config_file_changes_are_applied(tmp_path):
+    export(half_plus_two(), tmp_path / "hpt")
+    export(half_plus_two(0.5, 3.0), tmp_path / "hpt")
+    config = write_models_config(tmp_path, version_policy={"latest": 1})
+    manager = ModelManager.from_config_file(config, poll_wait_seconds=0.1)
+    manager.start()
+    try:
+        assert manager.available_versions("hpt") == [2]
+        time.sleep(0.01)  # a distinct mtime for the rewritten file
+        write_models_config(
+            tmp_path, version_policy={"all": True}, version_labels={"hpt": {"stable": 1}}
+        )
+        _wait_for(lambda: manager.available_versions("hpt") == [1, 2])
+        with manager.servable("hpt", label="stable") as servable:
+            assert servable.version == 1
+    finally:
+        manager.stop()
+
+
+def test_zoo_export_command_with_keras_file(tmp_path, capsys):
+    model = half_plus_two()
+    model.save(tmp_path / "hpt.keras")
+    base = tmp_path / "saved_models"
+    assert (
+        main(["export", str(tmp_path / "hpt.keras"), "--base-path", str(base), "--write-config"])
+        == 0
+    )
+    assert (base / "hpt" / "1" / "saved_model.pb").is_file()
+    assert 'base_path: "/models/hpt"' in (base / "models.config").read_text()
+    assert (
+        main(["export", str(tmp_path / "hpt.keras"), "--base-path", str(base), "--version", "1"])
+        == 1
+    )
+    assert "already exists" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "missing.keras"), "--base-path", str(base)]) == 1
+
+
+def test_zoo_serve_command_end_to_end(tmp_path):
+    model = half_plus_two()
+    x = np.array([[1.0], [2.0], [5.0]], "float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    export(model, tmp_path / "saved_models" / "half_plus_two")
+    config = write_models_config(tmp_path / "saved_models")  # base_path /models/half_plus_two
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    command = [
+        sys.executable,
+        "-m",
+        "zoo",
+        "serve",
+        f"--model_config_file={config}",
+        "--rest_api_port=0",
+    ]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO
+    )
+    try:
+        ready = json.loads(child.stdout.readline())
+        assert ready["models"] == {"half_plus_two": [1]}
+        assert ready["rest_api"].startswith("http://127.0.0.1:")
+        status, body = http(
+            f"{ready['rest_api']}/v1/models/half_plus_two:predict",
+            '{"instances": [[1.0], [2.0], [5.0]]}',
+        )
+        assert status == 200
+        np.testing.assert_allclose(body["predictions"], expected)
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            assert child.wait(timeout=30) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()
