@@ -1,0 +1,253 @@
+"""The outer loop of `Trainer.fit`: epochs, validation, checkpoints, summaries, callbacks.
+
+It calls the Trainer's compiled, replicated train step once per batch and owns everything
+around it (orbit's split between a runner's step and its controller). Its position — epoch,
+step within the epoch, the partial sums of the epoch so far, the history, the callbacks'
+state — is saved with each checkpoint, so `fit(..., resume=True)` picks up at the exact batch.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo.training.callbacks import Callback
+from zoo.training.data import EpochData
+from zoo.training.optimizers import get_learning_rate
+from zoo.training.summaries import SummaryLogger
+
+
+class History:
+    """Per-epoch values of a `fit` run: `history.history["loss"][k]` is epoch k's loss."""
+
+    def __init__(self, history: dict[str, list[float]] | None = None) -> None:
+        self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
+
+    @property
+    def epoch(self) -> list[int]:
+        return list(range(len(next(iter(self.history.values()), []))))
+
+    def append(self, logs: dict[str, float]) -> None:
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(float(value))
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
+
+
+class FitLoop:
+    """One `fit` call. Built by `Trainer.fit`; see its docstring for the arguments."""
+
+    def __init__(
+        self,
+        trainer: Any,
+        train: Any,
+        validation: Any,
+        *,
+        epochs: int,
+        batch_size: int,
+        shuffle: bool,
+        steps_per_epoch: int | None,
+        validation_batch_size: int,
+        callbacks: Sequence[Any],
+        resume: bool,
+        verbose: int,
+    ) -> None:
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    "Each of `callbacks` must be a zoo.training.callbacks.Callback. "
+                    f"Received: {type(callback).__name__}"
+                )
+        if resume and trainer.checkpoint_dir is None:
+            raise ValueError("`resume=True` needs the Trainer's `checkpoint_dir`. Received: None")
+        self.trainer = trainer
+        self.epochs = epochs
+        self.callbacks = list(callbacks)
+        self.resume = resume
+        self.verbose = verbose
+        seed = trainer.seed
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**31))
+        self.train_data = EpochData(
+            train,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            steps_per_epoch=steps_per_epoch,
+            name="train",
+        )
+        self.validation_data = (
+            None
+            if validation is None
+            else EpochData(validation, batch_size=validation_batch_size, name="validation")
+        )
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "step": 0,
+            "global_step": 0,
+            "seed": seed,
+            "partial": {"loss": 0.0, "count": 0.0, "grad_norm": 0.0, "steps": 0},
+            "history": {},
+            "callbacks": [],
+            "stopped": False,
+        }
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def _restore(self) -> None:
+        keeper = self.trainer._keeper
+        if keeper is None:
+            return
+        if not self.resume:
+            if keeper.latest is not None:
+                warnings.warn(
+                    f"{keeper.directory} already holds checkpoints and `resume=False`: training "
+                    "starts from scratch and its checkpoints are added beside them.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            return
+        restored = keeper.restore_latest()
+        if restored is None:
+            return
+        path, values = restored
+        self.state.update(values)
+        self.train_data.seed = int(self.state["seed"])
+        for callback, state in zip(self.callbacks, self.state.get("callbacks", []), strict=False):
+            callback.set_state(state)
+        if self.verbose:
+            print(
+                f"Resumed from {path}: epoch {self.state['epoch'] + 1}, "
+                f"step {self.state['step']} of it done."
+            )
+
+    def _save(self) -> str | None:
+        keeper = self.trainer._keeper
+        if keeper is None:
+            return None
+        self.state["callbacks"] = [callback.get_state() for callback in self.callbacks]
+        return keeper.save(self.state, checkpoint_number=self.state["global_step"])
+
+    # ---------------------------------------------------------------- the loop
+
+    def run(self) -> History:
+        trainer = self.trainer
+        trainer.build(self.train_data)
+        self._restore()
+        history = History(self.state["history"])
+        if self.state.get("stopped"):
+            return history
+        logger = None
+        if trainer.log_dir:
+            logger = SummaryLogger(trainer.log_dir, trainer.summary_options)
+        trainer.stop_training = False
+        for callback in self.callbacks:
+            callback.trainer = trainer
+            callback.on_train_begin()
+        try:
+            while self.state["epoch"] < self.epochs and not trainer.stop_training:
+                logs = self._run_epoch()
+                history.append(logs)
+                self.state["history"] = history.history
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self.state["epoch"], logs)
+                if logger is not None:
+                    logger.write_epoch(self.state["epoch"], logs, trainer.model)
+                self.state.update(
+                    epoch=self.state["epoch"] + 1,
+                    step=0,
+                    partial={"loss": 0.0, "count": 0.0, "grad_norm": 0.0, "steps": 0},
+                    stopped=bool(trainer.stop_training),
+                )
+                self._save()
+        finally:
+            if logger is not None:
+                logger.close()
+        for callback in self.callbacks:
+            callback.on_train_end(history.history)
+        return history
+
+    def _run_epoch(self) -> dict[str, float]:
+        trainer = self.trainer
+        epoch, skip = self.state["epoch"], self.state["step"]
+        partial = self.state["partial"]
+        if skip == 0:
+            for metric in trainer.metrics:
+                metric.reset_state()
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch)
+        steps = self.train_data.steps_per_epoch
+        progbar = None
+        if self.verbose:
+            print(f"Epoch {epoch + 1}/{self.epochs}")
+            progbar = keras.utils.Progbar(target=steps, verbose=1, stateful_metrics=None)
+            if skip:
+                progbar.update(skip, values=None)
+        every = trainer.checkpoint_options.every_n_steps
+        train_function = trainer._function("train")
+        dataset = trainer._distributed(self.train_data.epoch_dataset(epoch, skip))
+        for batch in dataset:
+            outputs = train_function(batch)
+            loss = float(outputs["loss"])
+            self.state["step"] += 1
+            self.state["global_step"] += 1
+            if not math.isfinite(loss):
+                self._non_finite(loss)
+            count = float(outputs["count"])
+            partial["loss"] += loss * count
+            partial["count"] += count
+            partial["grad_norm"] += float(outputs["grad_norm"])
+            partial["steps"] += 1
+            logs = {"loss": partial["loss"] / partial["count"]}
+            if progbar is not None or self.callbacks:
+                logs.update({m.name: float(m.result()) for m in trainer.metrics})
+            for callback in self.callbacks:
+                callback.on_train_batch_end(self.state["step"], logs)
+            if progbar is not None:
+                progbar.update(self.state["step"], values=list(logs.items()), finalize=False)
+            if every and self.state["global_step"] % every == 0 and self.state["step"] != steps:
+                self._save()
+        if partial["steps"] == 0:
+            raise ValueError(
+                f"`train` is empty: epoch {epoch + 1} yielded no batch "
+                f"(after skipping {skip} already-trained steps)."
+            )
+        logs = {"loss": partial["loss"] / partial["count"]}
+        logs.update({m.name: float(m.result()) for m in trainer.metrics})
+        logs["learning_rate"] = get_learning_rate(trainer.optimizer)
+        logs["grad_norm"] = partial["grad_norm"] / partial["steps"]
+        if self.validation_data is not None:
+            val_logs = trainer._evaluate(self.validation_data)
+            logs.update({f"val_{name}": value for name, value in val_logs.items()})
+        if progbar is not None:
+            progbar.update(self.state["step"], values=list(logs.items()), finalize=True)
+        return logs
+
+    def _non_finite(self, loss: float) -> None:
+        from zoo.training.trainer import NonFiniteLossError
+
+        keeper = self.trainer._keeper
+        where = (
+            f"The loss became {loss} at epoch {self.state['epoch'] + 1}, step "
+            f"{self.state['step']} (global step {self.state['global_step']}); training stopped."
+        )
+        if keeper is not None and keeper.latest is not None:
+            latest = keeper.latest
+            keeper.checkpoint.restore(latest)
+            raise NonFiniteLossError(
+                f"{where} The last good checkpoint {latest} is kept and its weights were put back "
+                "into the model; lower the learning rate or check the inputs, then call "
+                "fit(..., resume=True)."
+            )
+        raise NonFiniteLossError(
+            f"{where} No checkpoint had been saved (set `checkpoint_dir` and "
+            "CheckpointOptions(every_n_steps=...) to keep one)."
+        )
