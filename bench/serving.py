@@ -1,0 +1,205 @@
+"""Serving benchmark: `zoo serve` over loopback vs the same SavedModel called in-process.
+
+    python bench/serving.py [--model lstm|cnn_digits|PATH.keras] [--clients 16] [--requests 40]
+
+Both rows run the exported SavedModel through the same TF1 session path (`SessionSignatureRunner`),
+one instance per request, from `--clients` concurrent threads:
+  * in-process (the floor): each thread calls `runner.run(...)` directly;
+  * REST: `zoo serve` runs as a separate process on 127.0.0.1 and each client thread sends
+    TF Serving-style JSON (`{"instances": [...]}`) on its own keep-alive connection.
+The overhead ratio is in-process requests/s divided by REST requests/s (1.0 = free HTTP + JSON).
+Every loop is bounded by a request count and by `--max-seconds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+
+from zoo.serving import SessionSignatureRunner, export
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def lstm_model() -> keras.Model:
+    """A zoo-like series model: (batch, 104, 1) -> LSTM(32) -> 8-step forecast and a score."""
+    keras.utils.set_random_seed(0)
+    series = keras.Input(shape=(104, 1), name="series")
+    hidden = keras.layers.LSTM(32)(series)
+    return keras.Model(
+        series,
+        {"forecast": keras.layers.Dense(8)(hidden), "score": keras.layers.Dense(1)(hidden)},
+    )
+
+
+def load_model(spec: str) -> tuple[keras.Model, str]:
+    if spec == "lstm":
+        return lstm_model(), "lstm"
+    if spec.endswith(".keras"):
+        import zoo.layers  # noqa: F401
+
+        return keras.saving.load_model(spec), Path(spec).stem
+    from zoo import registry
+
+    return registry.load(spec), spec
+
+
+def run_clients(call, clients: int, requests: int, max_seconds: float) -> dict:
+    """`clients` threads each doing `requests` calls of `call(client_index)`; latency stats."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+    deadline = time.monotonic() + max_seconds
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        try:
+            for _ in range(requests):
+                if time.monotonic() > deadline:
+                    break
+                start = time.perf_counter()
+                call(i)
+                latencies[i].append(time.perf_counter() - start)
+        except BaseException as error:  # reported below; the bench must not hang on one failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    flat = sorted(x for per in latencies for x in per)
+    return {
+        "requests": len(flat),
+        "rps": len(flat) / wall,
+        "p50_ms": 1e3 * statistics.median(flat),
+        "p99_ms": 1e3 * flat[min(len(flat) - 1, int(0.99 * len(flat)))],
+    }
+
+
+def start_server(config: Path, threads: int) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    command = [
+        sys.executable,
+        "-m",
+        "zoo",
+        "serve",
+        f"--model_config_file={config}",
+        "--rest_api_port=0",
+        f"--rest_api_num_threads={threads}",
+        "--file_system_poll_wait_seconds=0",
+    ]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO
+    )
+    line = child.stdout.readline()
+    if not line:
+        child.kill()
+        raise RuntimeError("zoo serve exited before it was ready")
+    return child, json.loads(line)["rest_api"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="lstm", help="lstm, a registry name, or a .keras path")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=40, help="requests per client")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="cap per row")
+    args = parser.parse_args()
+
+    model, name = load_model(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        path = export(model, root / name)
+        from zoo.serving import write_models_config
+
+        config = write_models_config(root)
+        runner = SessionSignatureRunner(path)
+        (input_name,) = runner.input_names()
+        spec = runner.signature_defs["serving_default"].inputs[input_name]
+        shape = [d.size for d in spec.tensor_shape.dim][1:]
+        rng = np.random.default_rng(0)
+        samples = [rng.standard_normal([1, *shape]).astype("float32") for _ in range(args.clients)]
+        bodies = [json.dumps({"instances": s.tolist()}).encode() for s in samples]
+
+        for s in samples[:2]:  # warm the in-process path as the server warms its own
+            runner.run({input_name: s})
+        floor = run_clients(
+            lambda i: runner.run({input_name: samples[i]}),
+            args.clients,
+            args.requests,
+            args.max_seconds,
+        )
+        runner.close()
+
+        child, url = start_server(config, threads=args.clients)
+        try:
+            host, port = url.removeprefix("http://").split(":")
+            local = threading.local()
+
+            def post(i: int) -> None:
+                connection = getattr(local, "connection", None)
+                if connection is None:
+                    connection = local.connection = http.client.HTTPConnection(
+                        host, int(port), timeout=60
+                    )
+                connection.request(
+                    "POST",
+                    f"/v1/models/{name}:predict",
+                    body=bodies[i],
+                    headers={"Content-Type": "application/json"},
+                )
+                response = connection.getresponse()
+                payload = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
+
+            run_clients(post, args.clients, 2, args.max_seconds)  # open connections, warm up
+            rest = run_clients(post, args.clients, args.requests, args.max_seconds)
+        finally:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    print(
+        f"model {name}, input {[None, *shape]}, {args.clients} concurrent clients, "
+        f"1 instance per request, {os.cpu_count()} CPU cores\n"
+    )
+    print("| path | requests | requests/s | p50 ms | p99 ms | overhead ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, row in (
+        ("in-process TF1 session (floor)", floor),
+        ("zoo serve REST, loopback", rest),
+    ):
+        ratio = floor["rps"] / row["rps"]
+        print(
+            f"| {label} | {row['requests']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
+            f"{row['p99_ms']:.2f} | {ratio:.2f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
