@@ -428,3 +428,16 @@ def test_bad_inputs_raise_clear_errors():
         LpPooling2D(4)(np.ones((1, 3, 8, 2), "float32"))
     with pytest.raises(ValueError, match=r"`inputs` of LpPooling1D must have rank 3"):
         keras.Sequential([keras.Input((4, 4, 2)), LpPooling1D(2)])
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 64.0])
+def test_mixed_float16_does_not_overflow(p):
+    # x² (p = 2) and the global sums pass float16's max of 65504 for |x| ~ 300: computed in float32.
+    x = np.random.default_rng(16).uniform(500.0, 2000.0, size=(2, 8, 8, 3)).astype("float32")
+    y = LpPooling2D(2, p=p, dtype="mixed_float16")(x)
+    g = GlobalLpPooling2D(p=p, dtype="mixed_float16")(x)
+    assert y.dtype == tf.float16 and g.dtype == tf.float16
+    expected = lp_pool_reference(x, (2, 2), (2, 2), "valid", p, True)
+    np.testing.assert_allclose(y.numpy().astype("float64"), expected, rtol=2e-3)
+    expected = lp_norm(x.reshape(2, 64, 3).transpose(1, 0, 2), p, True)
+    np.testing.assert_allclose(g.numpy().astype("float64"), expected, rtol=2e-3)

@@ -10,6 +10,7 @@ import tensorflow as tf
 from zoo.layers.lp_pooling import (
     _ARGS,
     _REFERENCE,
+    _as_compute_tensor,
     _LpMixin,
     _safe_root,
     _safe_sqrt,
@@ -71,9 +72,7 @@ class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
         return None
 
     def call(self, inputs, mask=None):
-        x = tf.convert_to_tensor(inputs)
-        if not x.dtype.is_floating:
-            x = tf.cast(x, self.compute_dtype)
+        x, out_dtype = _as_compute_tensor(inputs, self.compute_dtype)
         axes = self._spatial_axes()
         a = tf.abs(x)
         if mask is not None:
@@ -105,7 +104,7 @@ class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
             y = _safe_root(total, p, m)
         if not self.keepdims:
             y = tf.squeeze(y, axes)
-        return y
+        return tf.cast(y, out_dtype)
 
     def get_config(self):
         config = super().get_config()

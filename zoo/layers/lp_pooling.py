@@ -18,7 +18,6 @@ import math
 import numbers
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 _PADDINGS = ("valid", "same")
@@ -132,6 +131,21 @@ class _LpMixin:
         return {"p": self.p, "normalize": self.normalize, "trainable_p": self.trainable_p}
 
 
+def _as_compute_tensor(inputs, compute_dtype):
+    """The input as a float tensor to compute with, and the dtype to return.
+
+    float16 is computed in float32: x² of the p = 2 path and the sums of the global layers overflow
+    float16's 65504 already for |x| ~ 300.
+    """
+    x = tf.convert_to_tensor(inputs)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, compute_dtype)
+    out_dtype = x.dtype
+    if x.dtype == tf.float16:
+        x = tf.cast(x, tf.float32)
+    return x, out_dtype
+
+
 def _safe_root(total, p, scale):
     """scale * total^(1/p), 0 where scale == 0, with a finite gradient there."""
     positive = scale > 0
@@ -139,14 +153,18 @@ def _safe_root(total, p, scale):
     return tf.where(positive, scale * tf.pow(safe_total, 1.0 / p), tf.zeros_like(scale))
 
 
+# Smallest normal number per float dtype (float32 and bfloat16 share 2^-126).
+_SMALLEST_NORMAL = {tf.float16: 2.0**-14, tf.float64: 2.0**-1022}
+
+
 def _pow_01(r, p):
     """r^p for r in [0, 1] and p >= 1, as exp(p·log r) (about twice as fast as tf.pow on CPU).
 
-    r is floored at the dtype's smallest normal number, so log never sees 0: the floored terms are
-    below 1e-38 (float32), nothing next to a window's max term of 1, and the gradients with respect
-    to r and p stay finite where r = 0.
+    r is floored at the dtype's smallest normal number, so log never sees 0: the floored terms
+    are below 1.2e-38 (float32), nothing next to a window's max term of 1, and the gradients with
+    respect to r and p stay finite where r = 0.
     """
-    tiny = tf.constant(np.finfo(r.dtype.as_numpy_dtype).tiny, r.dtype)
+    tiny = tf.constant(_SMALLEST_NORMAL.get(r.dtype, 2.0**-126), r.dtype)
     return tf.exp(p * tf.math.log(tf.maximum(r, tiny)))
 
 
@@ -250,9 +268,7 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
     # -- computation ----------------------------------------------------------------------------
 
     def call(self, inputs):
-        x = tf.convert_to_tensor(inputs)
-        if not x.dtype.is_floating:
-            x = tf.cast(x, self.compute_dtype)
+        x, out_dtype = _as_compute_tensor(inputs, self.compute_dtype)
         if self.data_format == "channels_first":
             perm = [0, *range(2, self.rank + 2), 1]
             x = tf.transpose(x, perm)
@@ -267,7 +283,7 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
         if self.data_format == "channels_first":
             perm = [0, self.rank + 1, *range(1, self.rank + 1)]
             y = tf.transpose(y, perm)
-        return y
+        return tf.cast(y, out_dtype)
 
     def _counts(self, x, pool, strides):
         """|R| of every output window of input `x`, shape (out_rows, out_cols, 1), x's dtype."""
