@@ -10,9 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from test_serving_support import half_plus_two, http
 
 from zoo.cli import main
@@ -138,6 +141,7 @@ def test_zoo_serve_command_end_to_end(tmp_path):
         "serve",
         f"--model_config_file={config}",
         "--rest_api_port=0",
+        "--port=0",
     ]
     child = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO
@@ -152,6 +156,13 @@ def test_zoo_serve_command_end_to_end(tmp_path):
         )
         assert status == 200
         np.testing.assert_allclose(body["predictions"], expected)
+        with grpc.insecure_channel(ready["grpc"]) as channel:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = "half_plus_two"
+            request.inputs["x"].CopyFrom(tf.make_tensor_proto(x))
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            response = stub.Predict(request, timeout=30)
+        np.testing.assert_allclose(tf.make_ndarray(response.outputs["output"]), expected)
     finally:
         child.send_signal(signal.SIGTERM)
         try:

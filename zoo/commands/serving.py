@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     serve.add_argument("--model_name", default=None, help="name of a single model to serve")
     serve.add_argument("--model_base_path", default=None, help="its base path (numeric versions)")
     serve.add_argument("--model_config_file", default=None, help="a models.config file")
+    serve.add_argument(
+        "--port", type=int, default=None, help="gRPC port (default: no gRPC; 0: any free port)"
+    )
     serve.add_argument("--rest_api_port", type=int, default=8501, help="REST port (0: any free)")
     serve.add_argument("--rest_api_host", default="127.0.0.1", help="interface to bind")
     serve.add_argument(
@@ -125,7 +128,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from zoo.serving import ModelManager, RestServer
+    from zoo.serving import GrpcServer, ModelManager, RestServer
     from zoo.serving.model_config import ModelEntry
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -154,6 +157,17 @@ def run_serve(args: argparse.Namespace) -> int:
             threads=args.rest_api_num_threads,
             max_body_bytes=args.max_request_bytes,
         )
+        grpc_server = (
+            GrpcServer(
+                manager,
+                host=args.rest_api_host,
+                port=args.port,
+                threads=args.rest_api_num_threads or 8,
+                max_message_bytes=args.max_request_bytes,
+            )
+            if args.port is not None
+            else None
+        )
     except (OSError, ValueError) as error:
         print(f"zoo serve: {error}", file=sys.stderr)
         return 1
@@ -161,12 +175,19 @@ def run_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     server.start()
+    if grpc_server is not None:
+        grpc_server.start()
     models = {name: manager.available_versions(name) for name in manager.model_names}
     # One machine-readable line, so scripts (and tests) can find the port.
-    print(json.dumps({"rest_api": server.url, "models": models}), flush=True)
+    ready = {"rest_api": server.url, "models": models}
+    if grpc_server is not None:
+        ready["grpc"] = grpc_server.target
+    print(json.dumps(ready), flush=True)
     try:
         stop.wait()
     finally:
         server.shutdown()
+        if grpc_server is not None:
+            grpc_server.shutdown()
         manager.stop()
     return 0

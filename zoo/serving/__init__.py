@@ -5,6 +5,7 @@ Works for any Keras model; never imports `zoo.models`, `zoo.training` or the reg
 
 from zoo.serving.exporter import VersionExistsError, existing_versions, export
 from zoo.serving.graph_check import UnservableGraphError, check_servable, find_unservable_ops
+from zoo.serving.grpc_server import GrpcServer
 from zoo.serving.manager import ModelManager
 from zoo.serving.model_config import read_models_config, write_models_config
 from zoo.serving.rest import RestServer
@@ -12,6 +13,7 @@ from zoo.serving.session_runner import SessionSignatureRunner
 from zoo.serving.warmup import read_warmup_records, write_warmup_records
 
 __all__ = [
+    "GrpcServer",
     "ModelManager",
     "RestServer",
     "SessionSignatureRunner",
