@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES: list[str] = [
     "zoo.quickstart",
     "zoo.commands.serving",
+    "zoo.commands.models",
 ]
 
 

@@ -103,18 +103,22 @@ def read_array(path: str | Path, column: str | None = None) -> np.ndarray:
     return table[:, 0] if table.shape[1] == 1 else table
 
 
-def read_images(path: str | Path, height: int, width: int) -> np.ndarray:
+def read_images(
+    path: str | Path, height: int, width: int, exclude: Sequence[str] = ("label", "target")
+) -> np.ndarray:
     """Images as (n, height, width, 1) float32 from a `.npy` or a CSV with height*width columns.
 
     A `.npy` may hold (n, height, width), (n, height, width, 1) or (n, height*width); a CSV has one
-    image per row, pixels in row-major order (a `label`/`target` column, if present, is ignored).
+    image per row, pixels in row-major order; columns named in `exclude` (case-insensitive, e.g.
+    the label column) are ignored.
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
         array = read_array(path)
     else:
         frame = _read_csv(path)
-        names = [c for c in frame.columns if str(c).lower() not in ("label", "target")]
+        skip = {str(name).lower() for name in exclude}
+        names = [c for c in frame.columns if str(c).lower() not in skip]
         array = np.stack([_column_as_float(frame, name, path) for name in names], axis=1)
     pixels = height * width
     if array.ndim == 2 and array.shape[1] == pixels:
