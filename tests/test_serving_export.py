@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import keras
@@ -208,7 +209,12 @@ def test_kill_during_export_leaves_no_numeric_directory(tmp_path):
         child.wait(timeout=30)
     assert sorted(p.name for p in base.iterdir() if p.name.isdigit()) == ["1"]
     assert all(not p.name[0].isdigit() for p in base.iterdir() if p.name != "1")
+    leftovers = [p for p in base.iterdir() if not p.name.isdigit()]
+    day_old = time.time() - 2 * 24 * 3600
+    for leftover in leftovers:
+        os.utime(leftover, (day_old, day_old))
     assert export(half_plus_two(), base, warmup=False).name == "2"  # the next export still works
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]  # and swept the stale leftovers
 
 
 def test_models_config_is_tf_serving_text_format(tmp_path):

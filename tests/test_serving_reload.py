@@ -94,7 +94,9 @@ def test_config_file_changes_are_applied(tmp_path):
     export(half_plus_two(), tmp_path / "hpt")
     export(half_plus_two(0.5, 3.0), tmp_path / "hpt")
     config = write_models_config(tmp_path, version_policy={"latest": 1})
-    manager = ModelManager.from_config_file(config, poll_wait_seconds=0.1)
+    manager = ModelManager.from_config_file(
+        config, poll_wait_seconds=0, config_poll_wait_seconds=0.1
+    )
     manager.start()
     try:
         assert manager.available_versions("hpt") == [2]

@@ -75,7 +75,13 @@ def register(subparsers) -> None:
         "--file_system_poll_wait_seconds",
         type=float,
         default=1.0,
-        help="seconds between polls for new versions and config changes (0: no polling)",
+        help="seconds between polls for new versions (0: load at start only)",
+    )
+    serve.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="seconds between re-reads of --model_config_file (0: never)",
     )
     serve.add_argument(
         "--max_request_bytes",
@@ -147,7 +153,9 @@ def run_serve(args: argparse.Namespace) -> int:
             manager = ModelManager([entry], poll_wait_seconds=args.file_system_poll_wait_seconds)
         else:
             manager = ModelManager.from_config_file(
-                args.model_config_file, poll_wait_seconds=args.file_system_poll_wait_seconds
+                args.model_config_file,
+                poll_wait_seconds=args.file_system_poll_wait_seconds,
+                config_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
             )
         manager.start()
         server = RestServer(

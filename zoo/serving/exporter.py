@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ DEFAULT_SIGNATURE = "serving_default"
 SINGLE_OUTPUT_NAME = "output"
 _ANONYMOUS_INPUT = re.compile(r"^(keras_tensor|input_layer|input)(_\d+)?$")
 _TMP_PREFIX = ".tmp-export-"
+# A temporary directory this old belongs to an export that was killed: safe to sweep.
+_STALE_SECONDS = 24 * 3600
 
 
 class VersionExistsError(FileExistsError):
@@ -226,6 +229,7 @@ def export(
         )
 
     base.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(base)
     tmp = base / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
     try:
         archive = keras.export.ExportArchive()
@@ -253,6 +257,14 @@ def export(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sweep_stale(base: Path) -> None:
+    """Remove temporary directories left by exports killed more than a day ago."""
+    now = time.time()
+    for child in base.iterdir():
+        if child.name.startswith(_TMP_PREFIX) and now - child.stat().st_mtime > _STALE_SECONDS:
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def _fsync_tree(root: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,6 +119,8 @@ class ModelManager:
         entries: the models (from `--model_name/--model_base_path` or a models.config).
         config_file: the models.config they came from; re-read on change when polling.
         poll_wait_seconds: how often to look for new versions (0: never after start-up).
+        config_poll_wait_seconds: how often to re-read `config_file` (0: never, TF Serving's
+            default); a changed file adds, removes or re-labels models without a restart.
     """
 
     def __init__(
@@ -126,10 +129,13 @@ class ModelManager:
         *,
         config_file: str | Path | None = None,
         poll_wait_seconds: float = 1.0,
+        config_poll_wait_seconds: float = 0.0,
     ) -> None:
         self.config_file = Path(config_file) if config_file is not None else None
         self._config_mtime = self.config_file.stat().st_mtime_ns if self.config_file else None
         self.poll_wait_seconds = poll_wait_seconds
+        self.config_poll_wait_seconds = config_poll_wait_seconds if self.config_file else 0.0
+        self._next_config_check = 0.0
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         self._models: dict[str, ModelState] = {}
@@ -164,14 +170,21 @@ class ModelManager:
     def start(self) -> None:
         """Load what is on disk now, then keep polling in a daemon thread."""
         self.poll()
-        if self.poll_wait_seconds > 0:
+        if self.poll_wait_seconds > 0 or self.config_poll_wait_seconds > 0:
             self._thread = threading.Thread(target=self._run, name="zoo-serving-poll", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_wait_seconds):
+        waits = [w for w in (self.poll_wait_seconds, self.config_poll_wait_seconds) if w > 0]
+        next_poll = time.monotonic() + self.poll_wait_seconds
+        while not self._stop.wait(min(waits)):
             try:
-                self.poll()
+                if self.config_poll_wait_seconds > 0:
+                    with self._poll_lock:
+                        self._reload_config_if_changed()
+                if self.poll_wait_seconds > 0 and time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + self.poll_wait_seconds
+                    self.poll()
             except Exception:  # a bad poll must not kill the poller; the next one retries
                 log.exception("polling the model base paths failed")
 
@@ -188,8 +201,9 @@ class ModelManager:
                         record.state = "END"
 
     def _reload_config_if_changed(self) -> None:
-        if self.config_file is None:
+        if self.config_file is None or time.monotonic() < self._next_config_check:
             return
+        self._next_config_check = time.monotonic() + self.config_poll_wait_seconds
         try:
             mtime = self.config_file.stat().st_mtime_ns
         except FileNotFoundError:
@@ -203,11 +217,13 @@ class ModelManager:
             return
         self._config_mtime = mtime
         self._set_entries(entries)
+        log.info("applied the changed %s", self.config_file)
+        for state in list(self._models.values()):
+            self._poll_model(state)
 
     def poll(self) -> None:
         """One pass over every model: load new aspired versions, unload superseded ones."""
         with self._poll_lock:
-            self._reload_config_if_changed()
             with self._lock:
                 states = list(self._models.values())
             for state in states:
