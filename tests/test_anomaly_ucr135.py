@@ -1,0 +1,196 @@
+"""anomaly_ucr135: the shipped detector reaches its card metrics on the protocol, and behaves."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from scipy.integrate import trapezoid
+from sklearn.metrics import f1_score, roc_auc_score
+
+import zoo.registry as registry
+from zoo.data import kdd_tsad
+from zoo.models import anomaly
+from zoo.serving.session_runner import SessionSignatureRunner
+
+NAME = "anomaly_ucr135"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return registry.load(NAME)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return kdd_tsad.load_ucr135()
+
+
+@pytest.fixture(scope="module")
+def test_points(model, split):
+    return anomaly.predict(model, split.test)["point_score"]
+
+
+def test_data_and_split(split):
+    assert split.series.shape == (7501,)
+    assert split.labels[: split.train_end].sum() == 0
+    np.testing.assert_array_equal(np.flatnonzero(split.labels), np.arange(4187, 4199))
+    assert len(split.test) == 6301
+
+
+def test_point_scores_are_max_over_covering_windows():
+    rng = np.random.default_rng(0)
+    window, n = 5, 23
+    window_scores = rng.normal(size=n - window + 1)
+    expected = np.array(
+        [
+            max(window_scores[j] for j in range(len(window_scores)) if j <= i < j + window)
+            for i in range(n)
+        ]
+    )
+    np.testing.assert_array_equal(kdd_tsad.point_scores(window_scores, window), expected)
+
+
+def test_best_f1_matches_brute_force():
+    rng = np.random.default_rng(1)
+    labels = (rng.uniform(size=200) < 0.1).astype(int)
+    scores = rng.normal(size=200) + labels
+    brute = max(f1_score(labels, scores >= t) for t in np.unique(scores))
+    assert kdd_tsad.best_f1(labels, scores) == pytest.approx(brute)
+
+
+def test_pretrained_reaches_card_metrics_and_targets(test_points, split):
+    card = registry.info(NAME)
+    labels = split.test_labels
+    auc = roc_auc_score(labels, test_points)
+    assert auc == pytest.approx(card["metrics"]["roc_auc"], abs=1e-3)
+    assert auc >= 0.995
+    assert kdd_tsad.best_f1(labels, test_points) > 0.3
+    top = int(np.argmax(test_points)) + split.train_end
+    assert 4187 - 100 <= top <= 4198 + 100
+    assert auc > card["baselines"]["isolation_forest_w100"]["roc_auc"]
+
+
+def test_baselines_match_the_issue(split):
+    measured = kdd_tsad.baselines(split, seeds=0)
+    assert measured["isolation_forest_w100"]["roc_auc"] == pytest.approx(0.993, abs=0.001)
+    assert measured["isolation_forest_w100"]["best_f1"] == pytest.approx(0.214, abs=0.001)
+    assert measured["isolation_forest_w100"]["top_in_anomaly"]
+    assert measured["zscore"]["roc_auc"] == pytest.approx(0.267, abs=0.001)
+
+
+def test_score_is_the_trapezoid_integral_of_the_squared_error(model, split):
+    card_config = json.loads((registry.preset_dir(NAME) / "config.json").read_text())
+    windows = anomaly.windows_of(split.series[4100:4300], 32)[::7]
+    outputs = model.predict(windows, verbose=0)
+    normalised_error = (
+        (outputs["reconstruction"][..., 0] - windows[..., 0]) / card_config["std"]
+    ) ** 2
+    expected = trapezoid(normalised_error, dx=1.0, axis=1)
+    np.testing.assert_allclose(outputs["score"], expected, rtol=2e-4, atol=1e-6)
+    threshold = anomaly.get_threshold(model)
+    np.testing.assert_array_equal(outputs["is_anomaly"], outputs["score"] > threshold)
+
+
+def test_threshold_is_a_non_trainable_weight_in_the_saved_weights(model):
+    layer = model.get_layer("threshold")
+    assert layer.trainable_weights == []
+    assert [w.name for w in layer.non_trainable_weights] == ["threshold"]
+    card = registry.info(NAME)
+    assert anomaly.get_threshold(model) == pytest.approx(card["metrics"]["threshold"], rel=1e-4)
+
+
+def test_infer_threshold_sets_the_percentile(split):
+    model = registry.load(NAME)
+    normal = split.train[:400]
+    scores = anomaly.score_windows(model, anomaly.windows_of(normal, 32))
+    threshold = anomaly.infer_threshold(model, normal, percentile=90)
+    assert threshold == pytest.approx(np.percentile(scores, 90), rel=1e-6)
+    assert anomaly.get_threshold(model) == pytest.approx(threshold)
+    flagged = model.predict(anomaly.windows_of(normal, 32), verbose=0)["is_anomaly"]
+    assert flagged.mean() == pytest.approx(0.10, abs=0.01)
+    with pytest.raises(ValueError, match="`percentile` must be a number in"):
+        anomaly.infer_threshold(model, normal, percentile=0)
+
+
+def test_keras_round_trip_keeps_scores_and_threshold(model, split, tmp_path):
+    path = tmp_path / "detector.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    windows = anomaly.windows_of(split.series[4000:4100], 32)
+    np.testing.assert_allclose(
+        reloaded.predict(windows, verbose=0)["score"],
+        model.predict(windows, verbose=0)["score"],
+        rtol=1e-5,
+    )
+    assert anomaly.get_threshold(reloaded) == anomaly.get_threshold(model)
+
+
+def test_export_serves_score_and_is_anomaly_in_a_tf1_session(split, tmp_path):
+    model = registry.load(NAME)
+    windows = anomaly.windows_of(split.series[4150:4250], 32)
+    # a threshold inside the range of these scores, so both answers occur
+    scores = model.predict(windows, verbose=0)["score"]
+    anomaly.infer_threshold(model, windows, percentile=50)
+    model.export(str(tmp_path / "export"), verbose=False)
+    with SessionSignatureRunner(tmp_path / "export") as runner:
+        assert runner.input_names() == ["series"]
+        served = runner.run({"series": windows})
+    np.testing.assert_allclose(served["score"], scores, rtol=1e-5)
+    expected = scores > np.percentile(scores, 50)
+    assert 0 < expected.sum() < len(expected)
+    np.testing.assert_array_equal(served["is_anomaly"], expected)
+
+
+def test_fine_tune_with_model_fit_recalibrates(split):
+    model = registry.load(NAME)
+    normal = split.train[:300]
+    before = anomaly.get_threshold(model)
+    tuned = anomaly.fine_tune(model, normal, epochs=2, learning_rate=1e-4, percentile=100)
+    windows = anomaly.windows_of(normal, 32)
+    scores = tuned.predict(windows, verbose=0)["score"]
+    assert anomaly.get_threshold(tuned) == pytest.approx(scores.max(), rel=1e-5)
+    assert anomaly.get_threshold(tuned) != before
+    assert not tuned.predict(windows, verbose=0)["is_anomaly"].any()
+
+
+def test_model_fit_on_reconstruction_lowers_the_loss(split):
+    model = anomaly.build_detector(window=16, units=8, latent=4, mean=70.0, std=13.0)
+    anomaly.compile_for_training(model, 1e-2)
+    windows = anomaly.windows_of(split.train[:200], 16)
+    history = model.fit(windows, {"reconstruction": windows}, epochs=4, verbose=0)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (np.zeros((10, 2, 3)), r"`series` must be 1-D.*\(10, 2, 3\)"),
+        (np.arange(10.0), r"`series` must have at least `window`=32 points. Received 10"),
+        (np.r_[np.ones(40), np.nan], r"`series` must hold finite numbers.*index \(40,\)"),
+    ],
+)
+def test_bad_series_are_rejected(model, data, match):
+    with pytest.raises(ValueError, match=match):
+        anomaly.predict(model, data)
+
+
+def test_wrong_window_length_is_rejected(model):
+    with pytest.raises(ValueError, match=r"`windows` must have length 32.*Received .* 50"):
+        anomaly.score_windows(model, np.zeros((3, 50, 1)))
+    with pytest.raises(ValueError, match=r"`windows` must have shape \(n, 32, 1\)"):
+        anomaly.score_windows(model, np.zeros((3, 32, 2)))
+
+
+def test_plot_writes_a_png(model, tmp_path):
+    path = anomaly.plot(model, tmp_path / "scores.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_training_recipe_reproduces_the_card(tmp_path):
+    metrics = anomaly.train(tmp_path, seed=0, verbose=0)
+    assert metrics["roc_auc"] >= 0.995
+    assert metrics["best_f1"] > 0.3
+    assert metrics["top_in_anomaly"]
