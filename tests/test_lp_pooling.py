@@ -226,21 +226,24 @@ def test_input_gradient_matches_central_differences(rank, pool, strides, padding
     np.testing.assert_allclose(grad, _central_difference(reference, x), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("layer_cls", [LpPooling1D, GlobalLpPooling1D])
+@pytest.mark.parametrize("kind", ["disjoint", "overlapping", "global"])
 @pytest.mark.parametrize("normalize", [True, False])
-def test_gradient_with_respect_to_trainable_p(layer_cls, normalize):
-    x = _generic_input((2, 6, 3), seed=11)
+def test_gradient_with_respect_to_trainable_p(kind, normalize):
+    x = _generic_input((2, 7, 3), seed=11)
     p0 = 2.7
-    if layer_cls is LpPooling1D:
-        layer = layer_cls(3, p=p0, normalize=normalize, trainable_p=True, dtype="float64")
-
-        def reference(p):
-            return lp_pool_reference(x, (3,), (3,), "valid", p, normalize).sum()
-    else:
-        layer = layer_cls(p=p0, normalize=normalize, trainable_p=True, dtype="float64")
+    if kind == "global":
+        layer = GlobalLpPooling1D(p=p0, normalize=normalize, trainable_p=True, dtype="float64")
 
         def reference(p):
             return lp_norm(x.transpose(1, 0, 2), p, normalize).sum()
+    else:
+        strides, padding = (3, "valid") if kind == "disjoint" else (2, "same")
+        layer = LpPooling1D(
+            3, strides, padding, p=p0, normalize=normalize, trainable_p=True, dtype="float64"
+        )
+
+        def reference(p):
+            return lp_pool_reference(x, (3,), (strides,), padding, p, normalize).sum()
 
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer(tf.constant(x)))

@@ -340,16 +340,26 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
             window_size = tf.constant(pool[0] * pool[1], a.dtype)
             total = tf.nn.avg_pool2d(terms, pool, strides, "VALID") * window_size
         else:
-            # Overlapping windows: one strided slice of output size per kernel offset, so each
-            # window is scaled by its own max (a slice has a cheap gradient; no patch tensor).
-            row_span = (out_rows - 1) * strides[0] + 1
-            col_span = (out_cols - 1) * strides[1] + 1
-            terms = []
-            for i in range(pool[0]):
-                for j in range(pool[1]):
-                    window = a[:, i : i + row_span : strides[0], j : j + col_span : strides[1], :]
-                    terms.append(_pow_01(window / safe_m, p))
-            total = tf.add_n(terms)
+            # Overlapping windows: every window gathered by one extract_patches of log|x| (each
+            # input then appears in several windows, each scaled by its own max), as
+            # exp(p·(log|x| − log m_R)): one log per input, one exp per (window, input) pair.
+            # Measured faster than kh·kw strided slices of the input, forward and backward.
+            tiny = tf.constant(_SMALLEST_NORMAL.get(a.dtype, 2.0**-126), a.dtype)
+            log_a = tf.math.log(tf.maximum(a, tiny))
+            log_m = tf.math.log(tf.maximum(safe_m, tiny))
+            patches = tf.image.extract_patches(
+                log_a,
+                sizes=[1, pool[0], pool[1], 1],
+                strides=[1, strides[0], strides[1], 1],
+                rates=[1, 1, 1, 1],
+                padding="VALID",
+            )
+            patch_shape = tf.shape(patches)
+            patches = tf.reshape(
+                patches,
+                [shape[0], patch_shape[1], patch_shape[2], pool[0] * pool[1], shape[3]],
+            )
+            total = tf.reduce_sum(tf.exp(p * (patches - log_m[:, :, :, None, :])), axis=3)
         if self.normalize:
             total = total / counts
         return _safe_root(total, p, m)
