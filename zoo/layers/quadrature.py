@@ -152,15 +152,31 @@ def linear_recurrence(decay: tf.Tensor, drive: tf.Tensor) -> tf.Tensor:
     """s_{k+1} = decay_k · s_k + drive_k from s_0 = 0; returns (s_0, ..., s_n) along axis 1.
 
     A Hillis-Steele parallel scan: ⌈log2 n⌉ rounds of elementwise work on the whole sequence instead
-    of n sequential steps. Every multiplier is a decay in [0, 1], so nothing can overflow.
+    of n sequential steps. Every multiplier is a decay in [0, 1], so nothing can overflow. With a
+    static length the rounds are unrolled with static shifts; otherwise a while loop shifts by
+    gathering (XLA needs compile-time pad sizes, and a loop's stride is not one).
     """
     decay = tf.broadcast_to(decay, tf.shape(drive))
+    n_static = drive.shape[1]
+    if n_static is not None:
+        stride = 1
+        while stride < n_static:
+            pad = [[0, 0], [stride, 0], [0, 0]]
+            s_before = tf.pad(drive[:, : n_static - stride], pad)
+            a_before = tf.pad(decay[:, : n_static - stride], pad, constant_values=1.0)
+            drive, decay = drive + decay * s_before, decay * a_before
+            stride *= 2
+        return tf.pad(drive, [[0, 0], [1, 0], [0, 0]])
+
     n = tf.shape(drive)[1]
+    steps = tf.range(n)
 
     def body(stride, a, s):
-        pad = [[0, 0], [stride, 0], [0, 0]]
-        s_before = tf.pad(s[:, : n - stride], pad)
-        a_before = tf.pad(a[:, : n - stride], pad, constant_values=1.0)
+        source = steps - stride
+        inside = (source >= 0)[tf.newaxis, :, tf.newaxis]
+        source = tf.maximum(source, 0)
+        s_before = tf.where(inside, tf.gather(s, source, axis=1), tf.zeros_like(s))
+        a_before = tf.where(inside, tf.gather(a, source, axis=1), tf.ones_like(a))
         return stride * 2, a * a_before, s + a * s_before
 
     _, _, states = tf.while_loop(
