@@ -10,6 +10,7 @@ from scipy.integrate import cumulative_simpson, cumulative_trapezoid, quad
 
 from tests.layer_contract import check_layer_contract
 from zoo.layers import IntegralLayer
+from zoo.serving.session_runner import SessionSignatureRunner
 
 RNG = np.random.default_rng(20261122)
 BAD_INPUT = (ValueError, tf.errors.InvalidArgumentError)
@@ -484,6 +485,28 @@ def test_layer_contract(variant, tmp_path):
     x = RNG.normal(size=(4, 11, 3))
     y = check_layer_contract(lambda: IntegralLayer(**VARIANTS[variant]), x, tmp_path, atol=1e-5)
     assert y.shape == x.shape
+
+
+def test_saved_model_with_time_stamps_checks_them_when_served(tmp_path):
+    n = 9
+    x = RNG.normal(size=(2, n, 2))
+    t = _stamps(n, batch=2)
+    x_in = keras.Input(shape=(n, 2), name="x")
+    t_in = keras.Input(shape=(n,), name="t")
+    model = keras.Model([x_in, t_in], IntegralLayer(method="simpson")(x_in, t=t_in))
+    model.export(str(tmp_path / "export"), verbose=False)
+    with SessionSignatureRunner(tmp_path / "export") as runner:
+        names = sorted(runner.input_names("serving_default"))
+        feed = dict(zip(names, [_f32(t), _f32(x)], strict=True))  # sorted: "t" < "x"
+        (served,) = runner.run(feed).values()
+        _close(served, _scipy("simpson", x, t))
+        t_bad = t.copy()
+        t_bad[1, 4] = t_bad[1, 2]
+        feed[names[0]] = _f32(t_bad)
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"`t` must be strictly increasing"
+        ):
+            runner.run(feed)
 
 
 def test_config_has_one_key_per_argument_and_round_trips():
