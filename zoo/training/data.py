@@ -140,10 +140,7 @@ class EpochData:
             return dataset.skip(skip_steps) if skip_steps else dataset
         steps = self.steps_per_epoch
         indices = self.order(epoch)[: steps * self.batch_size][skip_steps * self.batch_size :]
-        tensors = self._tensors
-
-        def gather(batch_indices):
-            return tf.nest.map_structure(lambda t: tf.gather(t, batch_indices), tensors)
-
-        dataset = tf.data.Dataset.from_tensor_slices(indices).batch(self.batch_size)
-        return dataset.map(gather).prefetch(tf.data.AUTOTUNE)
+        # One eager gather per epoch, then plain slicing: no map function to trace each epoch.
+        ordered = tf.nest.map_structure(lambda t: tf.gather(t, indices), self._tensors)
+        dataset = tf.data.Dataset.from_tensor_slices(ordered).batch(self.batch_size)
+        return dataset.prefetch(tf.data.AUTOTUNE)

@@ -142,6 +142,7 @@ class FitLoop:
         trainer = self.trainer
         trainer.build(self.train_data)
         self._restore()
+        trainer.global_step = self.state["global_step"]
         history = History(self.state["history"])
         if self.state.get("stopped"):
             return history
@@ -192,13 +193,14 @@ class FitLoop:
             if skip:
                 progbar.update(skip, values=None)
         every = trainer.checkpoint_options.every_n_steps
-        train_function = trainer._function("train")
         dataset = trainer._distributed(self.train_data.epoch_dataset(epoch, skip))
+        train_function = trainer._function("train", dataset.element_spec)
         for batch in dataset:
             outputs = train_function(batch)
             loss = float(outputs["loss"])
             self.state["step"] += 1
             self.state["global_step"] += 1
+            trainer.global_step = self.state["global_step"]
             if not math.isfinite(loss):
                 self._non_finite(loss)
             count = float(outputs["count"])

@@ -145,6 +145,8 @@ class Trainer:
                 f"{self.strategy.num_replicas_in_sync} replicas"
             )
         self.stop_training = False
+        # Training steps done so far, counting those before a resume (set by the fit loop).
+        self.global_step = 0
         self._built = False
         self._functions: dict[str, Any] = {}
         self._keeper: CheckpointKeeper | None = None
@@ -254,10 +256,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ compiled, replicated
 
-    def _function(self, kind: str) -> Any:
-        """The tf.function running `kind`'s step on every replica and reducing the results."""
-        if kind in self._functions:
-            return self._functions[kind]
+    def _function(self, kind: str, element_spec: Any) -> Any:
+        """The tf.function running `kind`'s step on every replica and reducing the results.
+
+        Traced once per input signature (batch axis unknown), so a partial last batch or a new
+        epoch's dataset does not trigger a retrace.
+        """
+        key = (kind, str(element_spec))
+        if key in self._functions:
+            return self._functions[key]
         step = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[
             kind
         ]
@@ -280,8 +287,8 @@ class Trainer:
                 reduced["grad_norm"] = strategy.experimental_local_results(outputs["grad_norm"])[0]
             return reduced
 
-        function = tf.function(replicated, reduce_retracing=True)
-        self._functions[kind] = function
+        function = tf.function(replicated, input_signature=[element_spec])
+        self._functions[key] = function
         return function
 
     def _distributed(self, dataset: tf.data.Dataset) -> Any:
@@ -373,9 +380,10 @@ class Trainer:
     def _evaluate(self, epoch_data: EpochData) -> dict[str, float]:
         for metric in self.metrics:
             metric.reset_state()
-        function = self._function("test")
+        dataset = self._distributed(epoch_data.epoch_dataset(0))
+        function = self._function("test", dataset.element_spec)
         total, count = 0.0, 0.0
-        for batch in self._distributed(epoch_data.epoch_dataset(0)):
+        for batch in dataset:
             outputs = function(batch)
             batch_count = float(outputs["count"])
             total += float(outputs["loss"]) * batch_count
@@ -392,9 +400,7 @@ class Trainer:
             data = (data,)
         epoch_data = EpochData(data, batch_size=batch_size, steps_per_epoch=steps, name="data")
         self.build(epoch_data)
-        function = self._function("predict")
-        chunks = [
-            tf.nest.map_structure(np.asarray, function(batch))
-            for batch in self._distributed(epoch_data.epoch_dataset(0))
-        ]
+        dataset = self._distributed(epoch_data.epoch_dataset(0))
+        function = self._function("predict", dataset.element_spec)
+        chunks = [tf.nest.map_structure(np.asarray, function(batch)) for batch in dataset]
         return tf.nest.map_structure(lambda *parts: np.concatenate(parts, axis=0), *chunks)
