@@ -12,6 +12,7 @@ from zoo.layers.lp_pooling import (
     _REFERENCE,
     _as_compute_tensor,
     _LpMixin,
+    _pow_01,
     _safe_root,
     _safe_sqrt,
     _validate_data_format,
@@ -93,12 +94,12 @@ class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
                 total = total / count
             y = total if self.p == 1.0 else _safe_sqrt(total)
         else:
-            p = self._p_tensor(x.dtype) if self.trainable_p else tf.constant(self.p, x.dtype)
+            p = self._p_tensor(x.dtype) if self.trainable_p else self.p
             # Scale by the max |x| per (sample, channel): terms in [0, 1], no overflow for large p;
             # the result does not depend on the scale, so it is a constant for the gradient.
             m = tf.stop_gradient(tf.reduce_max(a, axis=axes, keepdims=True))
             safe_m = tf.where(m > 0, m, tf.ones_like(m))
-            total = tf.reduce_sum(tf.pow(a / safe_m, p), axis=axes, keepdims=True)
+            total = tf.reduce_sum(_pow_01(a / safe_m, p), axis=axes, keepdims=True)
             if self.normalize:
                 total = total / count
             y = _safe_root(total, p, m)
