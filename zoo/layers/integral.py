@@ -257,11 +257,13 @@ class IntegralLayer(keras.layers.Layer):
         if t is None:
             h = tf.constant(self.dx, dtype=x.dtype)
             if self.kernel is None and self.method == "trapezoid":
-                # The fast path: one cumsum and O(n) elementwise work.
-                total = tf.cumsum(x, axis=1)
-                return h * (total - 0.5 * (x[:, :1] + x))
+                # The fast path: one cumsum and O(n) elementwise work,
+                # y_i = dx · (x_0 + ... + x_i - (x_0 + x_i) / 2).
+                y = tf.cumsum(x, axis=1) - 0.5 * (x[:, :1] + x)
+                return y if self.dx == 1.0 else h * y
             if self.kernel is None and self.method == "rectangle":
-                return h * tf.cumsum(x, axis=1, exclusive=True)
+                y = tf.cumsum(x, axis=1, exclusive=True)
+                return y if self.dx == 1.0 else h * y
         else:
             stamps, h = self._steps(t, x)
             h = self._assert_increasing(h[:, :, tf.newaxis], stamps)
