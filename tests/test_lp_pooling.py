@@ -76,7 +76,7 @@ CASES_2D = [
 ]
 
 
-@pytest.mark.parametrize("p", [1.0, 2.0, 3.5, math.inf])
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5, 4.0, math.inf])
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("pool,strides,padding", CASES_2D)
 def test_lp_pooling_2d_matches_definition(p, normalize, pool, strides, padding):
@@ -202,6 +202,7 @@ def _central_difference(f, x, eps=1e-6):
         (2, (2, 2), None, "valid", 1.0),
         (2, (2, 2), None, "same", 2.0),
         (2, (2, 2), None, "valid", 3.5),
+        (2, (2, 2), None, "same", 3.0),
         (2, (3, 2), (1, 1), "same", 3.5),
         (1, (3,), (2,), "same", 5.0),
         (1, (2,), None, "valid", math.inf),
@@ -444,3 +445,21 @@ def test_mixed_float16_does_not_overflow(p):
     np.testing.assert_allclose(y.numpy().astype("float64"), expected, rtol=2e-3)
     expected = lp_norm(x.reshape(2, 64, 3).transpose(1, 0, 2), p, True)
     np.testing.assert_allclose(g.numpy().astype("float64"), expected, rtol=2e-3)
+
+
+@pytest.mark.parametrize("pool,strides,padding", [(2, None, "valid"), (3, 2, "same")])
+def test_unknown_spatial_sizes_in_a_compiled_model(pool, strides, padding):
+    inputs = keras.Input((None, None, 2))
+    outputs = [
+        LpPooling2D(pool, strides, padding, p=p, trainable_p=trainable)(inputs)
+        for p, trainable in [(2.0, False), (3.0, False), (2.5, True)]
+    ]
+    model = keras.Model(inputs, outputs)
+    predict = tf.function(model, reduce_retracing=True)
+    for size in [(7, 5), (6, 9)]:
+        x = np.random.default_rng(size[0]).normal(size=(2, *size, 2)).astype("float32")
+        ys = predict(tf.constant(x))
+        for y, p in zip(ys, (2.0, 3.0, 2.5), strict=True):
+            s = strides or pool
+            expected = lp_pool_reference(x, (pool, pool), (s, s), padding, p, True)
+            np.testing.assert_allclose(y.numpy(), expected, rtol=2e-5, atol=1e-6)

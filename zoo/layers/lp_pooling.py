@@ -412,16 +412,21 @@ _MATH = """
         y = ((1/|R|) Σ_{i∈R} |x_i|^p)^{1/p}      normalize=True  (p=1: mean |x|, p=∞: max |x|)
         y = (Σ_{i∈R} |x_i|^p)^{1/p}              normalize=False (PyTorch's LPPool on x >= 0)
 
-    p = 1 and p = 2 use average-pooling kernels and p = inf max pooling; other p scale each window
-    by its max |x| first, so p = 64 on values ~1e3 stays finite in float32. An all-zero window
-    gives 0 with a finite (zero) gradient. NaN inputs propagate to the windows that contain them.
+    Computation: p = 1 and p = 2 use the average-pooling kernel (on |x| and x², so p = 2 is finite
+    for |x| < 1.8e19 in float32) and p = inf max pooling. Any other p, and a trainable p, scales
+    each window by its own max m_R first, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term
+    is in [0, 1]: p = 64 on values ~1e3 (or ~1e-20) stays exact in float32. Integer p up to 16 is
+    raised by multiplication, other p by exp(p·log). float16 inputs are computed in float32. An
+    all-zero window gives 0 with a finite (zero) gradient, also with respect to a trainable p.
+    NaN inputs propagate to the windows that contain them.
 """
 
 _ARGS = """
         p: float >= 1, or float('inf') for the max of |x|. The initial value when `trainable_p`.
         normalize: True for the mean form (1/|R|), False for the sum form.
         trainable_p: learn p as a scalar weight named "p", kept >= 1 (projected after each
-            optimizer step and clamped in `call`).
+            optimizer step and clamped in `call`); `layer.current_p` reads the learned value
+            (the config keeps the initial `p`; the weight travels with the saved weights).
         data_format: "channels_last" (default: `keras.config.image_data_format()`) or
             "channels_first".
         **kwargs: base Layer arguments (name, dtype, ...)."""
