@@ -6,6 +6,8 @@ callbacks' state, so a resumed run continues exactly where the saved one stood.
 
 Restoring walks back from the newest checkpoint: one that cannot be read (truncated, half written,
 missing files) is skipped with a warning in favour of the one before it, and no file is deleted.
+When none can be read, restoring raises rather than start afresh (which would let the manager
+delete the old files).
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ class CheckpointKeeper:
             try:
                 status = self.checkpoint.restore(path)
                 status.assert_existing_objects_matched()
-            except (tf.errors.OpError, ValueError, AssertionError, json.JSONDecodeError) as err:
-                failures.append(path)
+            except Exception as err:  # any unreadable file: fall back to the previous one
+                failures.append(f"{path} ({type(err).__name__})")
                 warnings.warn(
                     f"Checkpoint {path} could not be restored and is skipped "
                     f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
@@ -84,9 +86,9 @@ class CheckpointKeeper:
                 continue
             return path, dict(self.state.values)
         if failures:
-            warnings.warn(
-                f"No readable checkpoint in {self.directory}; training starts from scratch.",
-                RuntimeWarning,
-                stacklevel=2,
+            # Starting afresh would let the manager delete these files: stop instead.
+            raise RuntimeError(
+                f"No checkpoint in {self.directory} could be restored: {'; '.join(failures)}. "
+                "They are left untouched; move them away to start from scratch."
             )
         return None

@@ -296,12 +296,17 @@ class Trainer:
             return self.strategy.experimental_distribute_dataset(dataset)
         return dataset
 
-    def build(self, data: EpochData) -> None:
+    def build(self, data: EpochData | None = None) -> None:
         """Build model (on a first batch if needed), optimizer and checkpoint keeper once."""
         if self._built:
             return
         with self.strategy.scope():
             if not self.model.built or not self.model.variables:
+                if data is None:
+                    raise ValueError(
+                        "The model is not built yet: call it on a batch (or give it an Input) "
+                        "before `restore()`, or call `fit` first."
+                    )
                 x, _, _ = unpack_batch(next(iter(data.epoch_dataset(0).take(1))))
                 self.model(x, training=False)
             self.optimizer.build(list(self.model.trainable_variables))
@@ -324,6 +329,21 @@ class Trainer:
         self._built = True
 
     # ------------------------------------------------------------------ public loops
+
+    def restore(self) -> str | None:
+        """Load the newest readable checkpoint of `checkpoint_dir` into model and optimizer.
+
+        Returns its path, or None when there is none. Unreadable checkpoints are skipped with a
+        warning, as in `fit(..., resume=True)`.
+        """
+        if self.checkpoint_dir is None:
+            raise ValueError("`restore()` needs the Trainer's `checkpoint_dir`. Received: None")
+        self.build()
+        restored = self._keeper.restore_latest()
+        if restored is None:
+            return None
+        self.global_step = int(restored[1].get("global_step", 0))
+        return restored[0]
 
     def fit(
         self,
