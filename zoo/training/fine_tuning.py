@@ -124,4 +124,4 @@ def replace_head(
             "`head` must be a layer, a list of layers or a callable. "
             f"Received: {type(head).__name__}"
         )
-    return keras.Model(model.inputs, outputs, name=name or f"{model.name}_finetune")
+    return keras.Model(model.input, outputs, name=name or f"{model.name}_finetune")
