@@ -31,7 +31,14 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.serving.graph_check import check_servable
-from zoo.serving.warmup import MAX_WARMUP_RECORDS, make_predict_log, write_warmup_records
+from zoo.serving.session_runner import SessionSignatureRunner
+from zoo.serving.warmup import (
+    MAX_WARMUP_RECORDS,
+    make_predict_log,
+    read_warmup_records,
+    request_arrays,
+    write_warmup_records,
+)
 
 DEFAULT_SIGNATURE = "serving_default"
 SINGLE_OUTPUT_NAME = "output"
@@ -193,6 +200,9 @@ def export(
             directory name.
         overwrite: replace an existing `version` (the old one stays until the new one is complete).
 
+    Before the version is published it is loaded the way TF Serving loads it (TF1 session, tag
+    `serve`) and its warm-up requests are replayed, so a published version is a loadable one.
+
     Raises:
         VersionExistsError: `version` exists and `overwrite` is False.
         UnservableGraphError: the graph holds ops the stock server cannot run.
@@ -252,11 +262,44 @@ def export(
                 for sample in samples
             ]
             write_warmup_records(tmp, records)
+        _load_like_tf_serving(tmp)
         _fsync_tree(tmp)
-        return _publish(tmp, base, version, overwrite)
+        published = _publish(tmp, base, version, overwrite)
+        _fsync_dir(base)
+        return published
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_like_tf_serving(export_dir: Path) -> None:
+    """Load `export_dir` as the C++ server does and replay its warm-up records (or one batch)."""
+    with SessionSignatureRunner(export_dir) as runner:
+        records = read_warmup_records(export_dir)
+        if records:
+            for record in records:
+                signature, inputs = request_arrays(record)
+                runner.run(inputs, signature)
+        else:
+            specs = runner.signature_defs[DEFAULT_SIGNATURE].inputs
+            batch = {}
+            for name, info in specs.items():
+                shape = [1] + [max(d.size, 1) for d in info.tensor_shape.dim[1:]]
+                dtype = tf.as_dtype(info.dtype)
+                batch[name] = (
+                    np.full(shape, b"", dtype=object)
+                    if dtype == tf.string
+                    else np.zeros(shape, dtype=dtype.as_numpy_dtype)
+                )
+            runner.run(batch, DEFAULT_SIGNATURE)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sweep_stale(base: Path) -> None:
