@@ -89,7 +89,7 @@ class IntegralLayer(keras.layers.Layer):
         >>> y = IntegralLayer(method="simpson")(x, t=stamps)
 
     Reference:
-        D. Cartwright, "Simpson's rule cumulative integration with MS Excel and
+        K. V. Cartwright, "Simpson's rule cumulative integration with MS Excel and
         irregularly-spaced data", J. Math. Sci. Math. Educ. 12(2), 2017 (the Simpson rule).
     """
 
