@@ -463,3 +463,26 @@ def test_unknown_spatial_sizes_in_a_compiled_model(pool, strides, padding):
             s = strides or pool
             expected = lp_pool_reference(x, (pool, pool), (s, s), padding, p, True)
             np.testing.assert_allclose(y.numpy(), expected, rtol=2e-5, atol=1e-6)
+
+
+def test_forward_and_gradients_under_xla():
+    x = tf.constant(np.random.default_rng(17).normal(size=(2, 7, 6, 3)).astype("float32"))
+    layers = [
+        LpPooling2D(2, p=2.0),
+        LpPooling2D(3, 2, "same", p=3.0),
+        LpPooling2D(3, 2, "same", p=2.5, trainable_p=True),
+        GlobalLpPooling2D(p=3.5, trainable_p=True),
+    ]
+    for layer in layers:
+
+        @tf.function(jit_compile=True)
+        def step(x, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+                loss = tf.reduce_sum(y)
+            return y, tape.gradient(loss, [x, *layer.trainable_weights])
+
+        y, grads = step(x)
+        np.testing.assert_allclose(y.numpy(), layer(x).numpy(), rtol=1e-5, atol=1e-6)
+        assert all(np.all(np.isfinite(g.numpy())) for g in grads)

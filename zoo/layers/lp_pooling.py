@@ -318,13 +318,12 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
 
     def _pool_channels_last(self, x, pool, strides):
         padding = self.padding.upper()
-        a = tf.abs(x)
         if not self.trainable_p:
             if math.isinf(self.p):
-                return tf.nn.max_pool2d(a, pool, strides, padding)
+                return tf.nn.max_pool2d(tf.abs(x), pool, strides, padding)
             if self.p in (1.0, 2.0):
                 # tf.nn.avg_pool divides by the number of real (non-padded) inputs: our |R|.
-                pooled = a if self.p == 1.0 else tf.square(x)
+                pooled = tf.abs(x) if self.p == 1.0 else tf.square(x)
                 mean = tf.nn.avg_pool2d(pooled, pool, strides, padding)
                 if not self.normalize:
                     mean = mean * self._counts(x, pool, strides)
@@ -332,7 +331,7 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
             p = self.p  # a Python float: integer p takes the multiplication path
         else:
             p = self._p_tensor(x.dtype)
-        return self._generic(a, p, pool, strides)
+        return self._generic(tf.abs(x), p, pool, strides)
 
     def _generic(self, a, p, pool, strides):
         """Scaled power: m_R · (Σ_R (|x|/m_R)^p / |R|)^{1/p}, m_R the window max of |x|.
