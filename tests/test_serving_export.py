@@ -238,5 +238,12 @@ def test_models_config_is_tf_serving_text_format(tmp_path):
     entries = {e.name: e for e in read_models_config(path)}
     assert entries["hpt"].policy == ("specific", (1, 2))
     assert entries["other"].policy == ("latest", (2,))
+    # Re-running (as `zoo export --write-config` does) keeps hand-set policies and labels.
+    write_models_config(tmp_path)
+    again = {e.name: e for e in read_models_config(path)}
+    assert again["hpt"].policy == ("specific", (1, 2))
+    assert dict(again["hpt"].labels) == {"stable": 1, "canary": 2}
+    write_models_config(tmp_path, version_labels={"hpt": {}})
+    assert read_models_config(path)[0].labels == {}
     with pytest.raises(ValueError, match="`version_policy` must be one of"):
         write_models_config(tmp_path, version_policy={"hpt": {"newest": 1}})

@@ -103,6 +103,10 @@ def write_models_config(
             `-v $PWD/saved_models:/models` container mount; pass `str(base_dir.resolve())` for a
             server on this machine. (`zoo serve` also finds `/models/<name>` beside the config.)
         path: where to write; default `base_dir/models.config`.
+
+    A model that `version_policy`/`version_labels` do not mention keeps the policy and labels it
+    has in the existing file (so re-running after a new export never drops a hand-set label);
+    pass `version_labels={"name": {}}` to clear them.
     """
     base = Path(base_dir)
     names = list(models) if models is not None else model_dirs(base)
@@ -119,16 +123,23 @@ def write_models_config(
             f"`version_policy`/`version_labels` name models not listed: {sorted(unknown)}. "
             f"Models: {names}"
         )
-    entries = [
-        ModelEntry(
-            name=name,
-            base_path=f"{base_path_prefix.rstrip('/')}/{name}",
-            policy=_policy_tuple(per_model.get(name)),
-            labels=dict((version_labels or {}).get(name, {})),
-        )
-        for name in names
-    ]
     target = Path(path) if path is not None else base / CONFIG_FILE
+    existing = {e.name: e for e in read_models_config(target)} if target.exists() else {}
+    labels_given = version_labels or {}
+    entries = []
+    for name in names:
+        old = existing.get(name)
+        policy = per_model.get(name)
+        entries.append(
+            ModelEntry(
+                name=name,
+                base_path=f"{base_path_prefix.rstrip('/')}/{name}",
+                policy=_policy_tuple(policy) if policy or old is None else old.policy,
+                labels=dict(
+                    labels_given[name] if name in labels_given else (old.labels if old else {})
+                ),
+            )
+        )
     text = text_format.MessageToString(build_models_config(entries))
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text)
