@@ -144,7 +144,7 @@ def test_export_serves_score_and_is_anomaly_in_a_tf1_session(split, tmp_path):
 
 def test_fine_tune_with_model_fit_recalibrates(split):
     model = registry.load(NAME)
-    normal = split.train[:300]
+    normal = split.train[:150]
     before = anomaly.get_threshold(model)
     tuned = anomaly.fine_tune(model, normal, epochs=2, learning_rate=1e-4, percentile=100)
     windows = anomaly.windows_of(normal, 32)
@@ -152,15 +152,6 @@ def test_fine_tune_with_model_fit_recalibrates(split):
     assert anomaly.get_threshold(tuned) == pytest.approx(scores.max(), rel=1e-5)
     assert anomaly.get_threshold(tuned) != before
     assert not tuned.predict(windows, verbose=0)["is_anomaly"].any()
-
-
-def test_model_fit_on_reconstruction_lowers_the_loss(split):
-    model = anomaly.build_detector(window=16, units=8, latent=4, mean=70.0, std=13.0)
-    anomaly.compile_for_training(model, 1e-2)
-    windows = anomaly.windows_of(split.train[:200], 16)
-    history = model.fit(windows, {"reconstruction": windows}, epochs=4, verbose=0)
-    losses = history.history["loss"]
-    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
 
 
 @pytest.mark.parametrize(

@@ -140,12 +140,13 @@ def test_export_loads_in_a_tf1_session_with_equal_outputs(model, split, tmp_path
 
 
 def test_fine_tune_new_head_keeps_backbone(split):
+    keras.utils.set_random_seed(0)  # the new head's initial weights
     model = registry.load(NAME)
     conv_before = model.get_layer("conv1_1").get_weights()[0].copy()
     keep = split.y_train < 3
     x, y = split.x_train[keep][:150], split.y_train[keep][:150]
     tuned = cnn.fine_tune(
-        model, (x, y), epochs=3, learning_rate=3e-3, num_classes=3, freeze_backbone=True
+        model, (x, y), epochs=8, learning_rate=1e-2, num_classes=3, freeze_backbone=True
     )
     assert tuned.get_layer("head").units == 3
     assert tuned.get_layer("conv1_1") is model.get_layer("conv1_1")
@@ -154,14 +155,6 @@ def test_fine_tune_new_head_keeps_backbone(split):
     predicted = cnn.predict(tuned, split.x_test[test_keep])["class_id"]
     # the pretrained backbone makes three classes easy after a few head-only epochs
     assert np.mean(predicted == split.y_test[test_keep]) > 0.9
-
-
-def test_model_fit_works_and_lowers_the_loss(split):
-    model = cnn.compile_for_training(cnn.build_cnn(**cnn.CONFIG), 3e-3)
-    x, y = split.x_train[:256], split.y_train[:256]
-    history = model.fit(x, {"probabilities": y}, epochs=4, batch_size=32, verbose=0)
-    losses = history.history["loss"]
-    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
 
 
 def test_fine_tune_rejects_bad_labels():
