@@ -230,14 +230,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    baselines = result.pop("baselines", {})
+    ours = _flatten("", {k: v for k, v in result.items() if k != "baselines"})
+    baselines = _flatten("", result.get("baselines", {}))
+    width = max(len(key) for key, _ in ours + baselines)
     print(f"{args.name}: metrics on its protocol")
-    for key, value in _flatten("", result):
-        print(f"  {key:<40} {_format(value)}")
+    for key, value in ours:
+        print(f"  {key:<{width}}  {_format(value)}")
     if baselines:
         print("baselines on the same split")
-        for key, value in _flatten("", baselines):
-            print(f"  {key:<40} {_format(value)}")
+        for key, value in baselines:
+            print(f"  {key:<{width}}  {_format(value)}")
     return 0
 
 
