@@ -3,6 +3,7 @@
 from zoo.layers.global_lp_pooling import GlobalLpPooling1D, GlobalLpPooling2D
 from zoo.layers.integral import IntegralLayer
 from zoo.layers.lp_pooling import LpPooling1D, LpPooling2D
+from zoo.layers.ode_block import ODEBlock
 
 __all__: list[str] = [
     "GlobalLpPooling1D",
@@ -10,4 +11,5 @@ __all__: list[str] = [
     "IntegralLayer",
     "LpPooling1D",
     "LpPooling2D",
+    "ODEBlock",
 ]

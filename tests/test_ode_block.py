@@ -1,0 +1,382 @@
+"""ODEBlock against independent references: scipy's expm / expm_frechet, solve_ivp, Radau, closed
+forms and central finite differences; plus the layer contract and every bad-argument error."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.integrate import solve_ivp
+from scipy.linalg import expm, expm_frechet
+
+from tests.layer_contract import check_layer_contract
+from zoo.layers import ODEBlock, fixed_step
+
+RNG = np.random.default_rng(20261122)
+W = RNG.normal(scale=0.6, size=(3, 3))
+H0 = RNG.normal(size=(4, 3))
+T0, T1 = 0.25, 1.25
+
+
+@keras.saving.register_keras_serializable(package="zoo_tests")
+class VanDerPol(keras.layers.Layer):
+    """x' = y, y' = mu (1 - x²) y - x on states (batch, 2)."""
+
+    def __init__(self, mu=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mu = mu
+
+    def call(self, h):
+        x, y = h[:, :1], h[:, 1:]
+        return keras.ops.concatenate([y, self.mu * (1.0 - x * x) * y - x], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "mu": self.mu}
+
+
+@keras.saving.register_keras_serializable(package="zoo_tests")
+class TimeScaled(keras.layers.Layer):
+    """dh/dt = a · t · h with a trainable scalar a; called with [t, h]."""
+
+    def build(self, input_shape):
+        self.a = self.add_weight(shape=(), initializer=keras.initializers.Constant(0.7), name="a")
+
+    def call(self, inputs):
+        t, h = inputs
+        return self.a * t * h
+
+
+def _vdp_rhs(mu):
+    return lambda t, z: [z[1], mu * (1 - z[0] ** 2) * z[1] - z[0]]
+
+
+def _linear_block(dtype="float64", **kwargs):
+    field = keras.layers.Dense(3, use_bias=False, dtype=dtype)
+    block = ODEBlock(field, t0=T0, t1=T1, dtype=dtype, **kwargs)
+    block.build((None, 3))
+    field.kernel.assign(W)
+    return block
+
+
+def _expm_reference(upstream):
+    """h(t1) = h0·expm(W T) and the gradients of sum(upstream ⊙ h(t1)) w.r.t. W and h0."""
+    span = T1 - T0
+    out = H0 @ expm(W * span)
+    grad_h0 = upstream @ expm(W * span).T
+    grad_w = np.zeros_like(W)
+    for i in range(3):
+        for j in range(3):
+            direction = np.zeros_like(W)
+            direction[i, j] = span
+            grad_w[i, j] = np.sum(upstream * (H0 @ expm_frechet(W * span, direction)[1]))
+    return out, grad_w, grad_h0
+
+
+def _run(block, mode):
+    """Output and gradients of sum(upstream ⊙ output) w.r.t. (kernel, h0), in the given mode."""
+    upstream = tf.constant(RNG.normal(size=(4, 3)))
+    h0 = tf.constant(H0)
+
+    def step(h0):
+        with tf.GradientTape() as tape:
+            tape.watch(h0)
+            out = block(h0)
+            loss = tf.reduce_sum(upstream * out)
+        grad_w, grad_h0 = tape.gradient(loss, [block.vector_field.kernel, h0])
+        return out, grad_w, grad_h0
+
+    if mode != "eager":
+        step = tf.function(step, jit_compile=(mode == "xla"))
+    out, grad_w, grad_h0 = step(h0)
+    return upstream.numpy(), out.numpy(), grad_w.numpy(), grad_h0.numpy()
+
+
+@pytest.mark.parametrize(
+    ("solver", "mode"),
+    [
+        ("dopri5", "eager"),
+        ("dopri5", "function"),
+        ("dopri5", "xla"),
+        ("rk4", "eager"),
+        ("rk4", "xla"),
+        ("bdf", "function"),
+    ],
+)
+def test_linear_field_and_gradients_match_expm(solver, mode):
+    block = _linear_block(solver=solver, rtol=1e-9, atol=1e-9, num_steps=200)
+    upstream, out, grad_w, grad_h0 = _run(block, mode)
+    ref_out, ref_w, ref_h0 = _expm_reference(upstream)
+    np.testing.assert_allclose(out, ref_out, atol=1e-6, rtol=1e-6)
+    np.testing.assert_allclose(grad_w, ref_w, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(grad_h0, ref_h0, atol=1e-5, rtol=1e-5)
+
+
+def test_linear_field_float32_default_tolerances():
+    field = keras.layers.Dense(3, use_bias=False)
+    block = ODEBlock(field, t0=T0, t1=T1)
+    block.build((None, 3))
+    field.kernel.assign(W.astype("float32"))
+    out = keras.ops.convert_to_numpy(block(H0.astype("float32")))
+    np.testing.assert_allclose(out, H0 @ expm(W * (T1 - T0)), atol=1e-5, rtol=1e-5)
+    assert [v.name for v in block.trainable_weights] == ["kernel"]
+
+
+def test_trailing_state_shape():
+    field = keras.layers.Dense(3, use_bias=False, dtype="float64")
+    block = ODEBlock(field, t0=T0, t1=T1, rtol=1e-9, atol=1e-9, dtype="float64")
+    x = RNG.normal(size=(2, 5, 3))
+    block.build(x.shape)
+    field.kernel.assign(W)
+    np.testing.assert_allclose(block(x).numpy(), x @ expm(W * (T1 - T0)), atol=1e-6)
+
+
+def test_adjoint_gradients_match_finite_differences_on_mlp_field():
+    keras.utils.set_random_seed(3)
+    field = keras.Sequential(
+        [
+            keras.Input((3,), dtype="float64"),
+            keras.layers.Dense(8, activation="tanh", dtype="float64"),
+            keras.layers.Dense(3, dtype="float64"),
+        ]
+    )
+    h0 = tf.constant(H0)
+    upstream = tf.constant(RNG.normal(size=(4, 3)))
+    adaptive = ODEBlock(field, rtol=1e-10, atol=1e-10, dtype="float64")
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(upstream * adaptive(h0))
+    grads = tape.gradient(value, field.trainable_variables)
+    # Differences of a fine fixed-step forward solve: a smooth function of the weights (an
+    # adaptive forward re-chooses its steps as the weights move, which makes difference
+    # quotients noisy at the 1e-5 level).
+    fine = ODEBlock(field, solver="rk4", num_steps=400, dtype="float64")
+    loss = tf.function(lambda: tf.reduce_sum(upstream * fine(h0)))
+    # TFP's DormandPrince casts its Butcher coefficients through float32 (tf.cast of Python
+    # floats), so even in float64 it is good to ~1e-7 relative, not to its tolerance.
+    np.testing.assert_allclose(float(loss()), float(value), rtol=1e-7)
+    eps = 1e-5
+    for variable, grad in zip(field.trainable_variables, grads, strict=True):
+        flat = variable.numpy().ravel()
+        for k in RNG.choice(flat.size, size=3, replace=False):
+            plus, minus = flat.copy(), flat.copy()
+            plus[k] += eps
+            minus[k] -= eps
+            variable.assign(plus.reshape(variable.shape))
+            f_plus = float(loss())
+            variable.assign(minus.reshape(variable.shape))
+            f_minus = float(loss())
+            variable.assign(flat.reshape(variable.shape))
+            fd = (f_plus - f_minus) / (2 * eps)
+            np.testing.assert_allclose(grad.numpy().ravel()[k], fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("solver", ["dopri5", "rk4"])
+def test_van_der_pol_trajectory_matches_solve_ivp(solver):
+    times = [0.5, 1.0, 2.0, 3.0]
+    z0 = np.array([[2.0, 0.0], [0.5, -1.0]])
+    block = ODEBlock(
+        VanDerPol(1.0),
+        t0=0.0,
+        t1=3.0,
+        solver=solver,
+        rtol=1e-9,
+        atol=1e-9,
+        num_steps=600,
+        solution_times=times,
+        dtype="float64",
+    )
+    out = block(z0).numpy()
+    assert out.shape == (2, len(times), 2)
+    for b in range(2):
+        ref = solve_ivp(_vdp_rhs(1.0), (0.0, 3.0), z0[b], t_eval=times, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(out[b], ref.y.T, atol=1e-6)
+
+
+def test_stiff_van_der_pol_bdf_matches_radau():
+    mu, t1 = 1000.0, 0.5
+    z0 = np.array([[2.0, 0.0]])
+    block = ODEBlock(
+        VanDerPol(mu), t0=0.0, t1=t1, solver="bdf", rtol=1e-7, atol=1e-9, dtype="float64"
+    )
+    out = tf.function(block)(z0).numpy()
+    ref = solve_ivp(_vdp_rhs(mu), (0.0, t1), z0[0], method="Radau", rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out[0], ref.y[:, -1], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_step_limit_fails_with_clear_error(mode):
+    block = ODEBlock(VanDerPol(1000.0), t0=0.0, t1=0.5, solver="dopri5", max_num_steps=20)
+    call = block if mode == "eager" else tf.function(block)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_num_steps`=20"):
+        call(np.array([[2.0, 0.0]], "float32"))
+
+
+def test_step_limit_under_xla_gives_nan_not_a_hang():
+    block = ODEBlock(VanDerPol(1000.0), t0=0.0, t1=0.5, solver="dopri5", max_num_steps=20)
+    out = tf.function(block, jit_compile=True)(np.array([[2.0, 0.0]], "float32"))
+    assert np.all(np.isnan(out.numpy()))
+
+
+@pytest.mark.parametrize("solver", ["dopri5", "rk4"])
+def test_time_dependent_field_and_its_gradient(solver):
+    # dh/dt = a t h  =>  h(t1) = h0 exp(a (t1² - t0²) / 2), d/da = h(t1) (t1² - t0²) / 2.
+    block = ODEBlock(
+        TimeScaled(),
+        t0=T0,
+        t1=T1,
+        solver=solver,
+        rtol=1e-9,
+        atol=1e-9,
+        num_steps=100,
+        time_dependent=True,
+        dtype="float64",
+    )
+    with tf.GradientTape() as tape:
+        out = block(H0)
+        loss = tf.reduce_sum(out)
+    (grad,) = tape.gradient(loss, block.trainable_variables)
+    half = (T1**2 - T0**2) / 2
+    expected = H0 * np.exp(0.7 * half)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-7)
+    np.testing.assert_allclose(grad.numpy(), np.sum(expected) * half, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("solver", "order"), [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_fixed_step_convergence_order(solver, order):
+    errors = []
+    for n in (8, 16):
+        out = _linear_block(solver=solver, num_steps=n)(H0).numpy()
+        errors.append(np.abs(out - H0 @ expm(W * (T1 - T0))).max())
+    assert errors[0] / errors[1] == pytest.approx(2**order, rel=0.2)
+
+
+def test_fixed_step_segments_land_on_solution_times():
+    assert fixed_step.steps_per_segment([0.0, 0.1, 1.0], 10) == [1, 9]
+    assert fixed_step.steps_per_segment([0.0, 0.01, 1.0], 10) == [1, 10]
+    block = _linear_block(solver="rk4", num_steps=100, solution_times=[T0, 0.3, T1])
+    out = block(H0).numpy()
+    for k, t in enumerate([T0, 0.3, T1]):
+        np.testing.assert_allclose(out[:, k], H0 @ expm(W * (t - T0)), atol=1e-8)
+
+
+def test_field_with_dropout_keeps_gradients():
+    keras.utils.set_random_seed(0)
+    field = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(3),
+        ]
+    )
+    block = ODEBlock(field, rtol=1e-5, atol=1e-5)
+    x = tf.constant(H0, tf.float32)
+
+    @tf.function
+    def grads(training):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(block(x, training=training) ** 2)
+        return tape.gradient(loss, block.trainable_variables)
+
+    # Training mode is the risky one: Dropout then reads its int seed variable inside the solve.
+    result = grads(True)
+    assert len(result) == 4
+    assert all(g is not None and np.all(np.isfinite(g.numpy())) for g in result)
+    # Inference ignores dropout: the same as the field without it.
+    plain = keras.Sequential([field.layers[0], field.layers[2]])
+    expected = ODEBlock(plain, rtol=1e-5, atol=1e-5)(x)
+    np.testing.assert_allclose(block(x).numpy(), expected.numpy(), atol=1e-6)
+    # Training: the seed advances between calls, so the masks differ.
+    assert not np.allclose(block(x, training=True).numpy(), block(x, training=True).numpy())
+
+
+def test_fit_trains_the_field():
+    keras.utils.set_random_seed(1)
+    field = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, use_bias=False)])
+    model = keras.Sequential([keras.Input((3,)), ODEBlock(field, rtol=1e-4, atol=1e-4)])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    x = RNG.normal(size=(64, 3)).astype("float32")
+    y = x @ expm(W).astype("float32")
+    history = model.fit(x, y, epochs=15, batch_size=64, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"solver": "dopri5"},
+        {"solver": "rk4", "num_steps": 5},
+        {"solver": "dopri5", "solution_times": [0.5, 1.0]},
+    ],
+)
+def test_layer_contract(kwargs, tmp_path):
+    def make():
+        keras.utils.set_random_seed(7)
+        field = keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(5, activation="tanh"), keras.layers.Dense(3)]
+        )
+        return ODEBlock(field, rtol=1e-5, atol=1e-5, **kwargs)
+
+    check_layer_contract(make, H0.astype("float32"), tmp_path, atol=1e-5, rtol=1e-5)
+
+
+def test_layer_contract_time_dependent(tmp_path):
+    check_layer_contract(
+        lambda: ODEBlock(TimeScaled(), solver="rk4", time_dependent=True),
+        H0.astype("float32"),
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"solver": "rk5"}, ValueError, "Unknown solver 'rk5'. Choose one of: bdf, dopri5"),
+        ({"t0": 1.0, "t1": 1.0}, ValueError, "`t1` must be greater than `t0`"),
+        ({"t0": 2.0, "t1": 1.0}, ValueError, "`t1` must be greater than `t0`"),
+        ({"t1": float("nan")}, ValueError, "`t1` must be a finite number"),
+        (
+            {"solution_times": [0.5, 0.5]},
+            ValueError,
+            "`solution_times` must be strictly increasing",
+        ),
+        (
+            {"solution_times": [0.7, 0.2]},
+            ValueError,
+            "`solution_times` must be strictly increasing",
+        ),
+        ({"solution_times": [0.5, 1.5]}, ValueError, r"`solution_times` must lie in \[t0, t1\]"),
+        ({"solution_times": [-0.1]}, ValueError, r"`solution_times` must lie in \[t0, t1\]"),
+        ({"solution_times": []}, ValueError, "`solution_times` must not be empty"),
+        ({"solution_times": "abc"}, ValueError, "`solution_times` must be a 1-D sequence"),
+        (
+            {"num_steps": 0},
+            ValueError,
+            "`num_steps` must be an integer >= 1. Received: num_steps=0",
+        ),
+        ({"num_steps": 2.5}, ValueError, "`num_steps` must be an integer >= 1"),
+        ({"rtol": 0.0}, ValueError, "`rtol` must be a finite number > 0. Received: rtol=0.0"),
+        ({"atol": -1e-6}, ValueError, "`atol` must be a finite number > 0"),
+        ({"first_step_size": 0}, ValueError, "`first_step_size` must be a finite number > 0"),
+        ({"max_num_steps": 0}, ValueError, "`max_num_steps` must be an integer >= 1"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ODEBlock(keras.layers.Dense(3), **kwargs)
+
+
+@pytest.mark.parametrize("field", [lambda h: -h, "dense", None])
+def test_vector_field_must_be_a_layer(field):
+    with pytest.raises(TypeError, match="`vector_field` must be a Keras layer or model"):
+        ODEBlock(field)
+
+
+def test_field_output_shape_must_match_state():
+    block = ODEBlock(keras.layers.Dense(4))
+    with pytest.raises(ValueError, match=r"`vector_field` must return dh/dt with the same shape"):
+        block(np.zeros((2, 3), "float32"))
+
+
+def test_input_rank_must_be_at_least_two():
+    block = ODEBlock(keras.layers.Dense(3))
+    with pytest.raises(ValueError, match="`inputs` of ODEBlock must have shape"):
+        block.build((3,))

@@ -1,0 +1,396 @@
+"""ODEBlock: a layer whose output is the solution of an ODE driven by a Keras vector field."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import weakref
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from zoo.layers import fixed_step
+
+
+class _BoundedDormandPrince(tfp.math.ode.DormandPrince):
+    """TFP's DormandPrince with a step limit that also holds under XLA.
+
+    TFP enforces `max_num_steps` with an assertion, and XLA drops assertions: an over-long solve
+    would then run to the end however many steps it takes. Here the limit is part of the loop
+    itself: once it is used up, the solver's clock jumps to +inf (every loop of TFP's ends), the
+    state becomes NaN and `diagnostics.status` becomes -1, which `ODEBlock` turns into an error
+    (or NaN output under XLA, where no error can be raised).
+    """
+
+    def __init__(self, *, max_num_steps: int, **kwargs):
+        super().__init__(max_num_steps=None, **kwargs)
+        self._step_limit = int(max_num_steps)
+
+    def _step(self, solver_state, diagnostics, **kwargs):
+        limit = self._step_limit * self.ODE_FN_EVALS_PER_STEP
+        exhausted = diagnostics.num_ode_fn_evaluations >= limit
+        new_state, new_diagnostics = super()._step(solver_state, diagnostics, **kwargs)
+
+        def give_up(x):
+            return tf.where(exhausted, tf.constant(math.nan, x.dtype), x)
+
+        new_state = new_state._replace(
+            current_state=tf.nest.map_structure(give_up, new_state.current_state),
+            interpolating_coefficients=tf.nest.map_structure(
+                give_up, new_state.interpolating_coefficients
+            ),
+            current_time=tf.where(
+                exhausted,
+                tf.constant(math.inf, new_state.current_time.dtype),
+                new_state.current_time,
+            ),
+        )
+        status = tf.where(exhausted, -1, new_diagnostics.status)
+        return new_state, new_diagnostics._replace(status=status)
+
+
+# name -> how to solve. Adaptive ones are TFP solver classes (adjoint gradients); fixed-step ones
+# are our steppers (backprop through the steps).
+ADAPTIVE_SOLVERS = {
+    "dopri5": _BoundedDormandPrince,
+    "bdf": tfp.math.ode.BDF,
+}
+SOLVERS = sorted([*ADAPTIVE_SOLVERS, *fixed_step.STEPPERS])
+
+# Default first step of dopri5, as a fraction of t1 - t0. TFP's default, an absolute 1e-3, costs a
+# few extra steps on every solve while the step size grows to the scale of the interval.
+DEFAULT_FIRST_STEP_FRACTION = 0.1
+
+# Per-layer compiled solve for eager calls (kept out of the layer's attributes so that Keras and
+# SavedModel tracking never see it). TFP's solvers are ~40x slower op by op than as one graph.
+_EAGER_SOLVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _positive_number(name: str, value, *, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ODEBlock(keras.layers.Layer):
+    """Solve dh/dt = f(t, h) from the input h(t0) and return h(t1) (or the trajectory).
+
+    h(t₁) = h(t₀) + ∫_{t₀}^{t₁} f_θ(t, h(t)) dt, where f_θ is `vector_field`, any Keras layer or
+    model whose weights θ train with the rest of the network (a neural ODE).
+
+    Solvers, by name:
+
+    * ``"dopri5"`` — adaptive Dormand-Prince 5(4) (`tfp.math.ode.DormandPrince`); for smooth,
+      non-stiff fields.
+    * ``"bdf"`` — adaptive implicit BDF (`tfp.math.ode.BDF`); for stiff fields.
+    * ``"euler"``, ``"midpoint"``, ``"rk4"`` — fixed-step, `num_steps` steps over [t0, t1].
+
+    Gradients: the adaptive solvers use TFP's adjoint method (memory independent of the number of
+    steps; the field's trainable weights are handed to TFP explicitly as `constants`, so fields with
+    non-float state such as Dropout's seed keep working); the fixed-step solvers backpropagate
+    through their steps. All solvers run inside `tf.function`, and dopri5 and the fixed-step
+    solvers with `jit_compile=True`. Eager calls run the solve as one compiled graph.
+
+    Calling convention of the field: with ``time_dependent=False`` (default) the field is called as
+    ``vector_field(h)``; with ``time_dependent=True`` as ``vector_field([t, h])`` where ``t`` has
+    shape (batch, 1) and h's dtype. Either way it must return a tensor of h's shape. The field is
+    evaluated as a pure function of its weights: state updates made inside it (BatchNorm moving
+    statistics, a Dropout seed) are applied once per call of the block, from h(t0), not per step.
+
+    Args:
+        vector_field: a `keras.layers.Layer` (or model) computing f.
+        t0: start time (float).
+        t1: end time (float), > t0.
+        solver: one of "bdf", "dopri5", "euler", "midpoint", "rk4".
+        rtol: relative tolerance of the adaptive solvers, > 0.
+        atol: absolute tolerance of the adaptive solvers, > 0.
+        solution_times: optional increasing times in [t0, t1]; the layer then returns the states at
+            these times, stacked on axis 1.
+        num_steps: number of steps of a fixed-step solver over [t0, t1] (with `solution_times`, the
+            steps are shared out over the segments between them, each landing on its time).
+        first_step_size: first trial step of an adaptive solver. Default: 0.1·(t1 − t0) for dopri5,
+            TFP's own estimate for bdf.
+        max_num_steps: most steps an adaptive solver may take (rejected ones count); beyond it the
+            call fails with an error naming `max_num_steps` (NaN output under XLA).
+        time_dependent: call the field with ``[t, h]`` instead of ``h``.
+
+    Input shape:
+        (batch, *state_shape), float; most often (batch, dim).
+
+    Output shape:
+        (batch, *state_shape), or (batch, len(solution_times), *state_shape) with `solution_times`.
+
+    Example:
+        >>> field = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, activation="tanh")])
+        >>> block = ODEBlock(field, solver="dopri5", rtol=1e-5, atol=1e-5)
+        >>> block(np.zeros((4, 8), "float32")).shape
+        TensorShape([4, 8])
+
+    Reference:
+        Chen, Rubanova, Bettencourt, Duvenaud, "Neural Ordinary Differential Equations",
+        NeurIPS 2018.
+    """
+
+    def __init__(
+        self,
+        vector_field,
+        t0: float = 0.0,
+        t1: float = 1.0,
+        solver: str = "dopri5",
+        rtol: float = 1e-6,
+        atol: float = 1e-6,
+        solution_times: Sequence[float] | None = None,
+        num_steps: int = 10,
+        first_step_size: float | None = None,
+        max_num_steps: int = 1000,
+        time_dependent: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(vector_field, keras.layers.Layer):
+            raise TypeError(
+                "`vector_field` must be a Keras layer or model (an instance of keras.layers.Layer) "
+                f"computing dh/dt. Received: vector_field={vector_field!r} "
+                f"of type {type(vector_field).__name__}"
+            )
+        if solver not in SOLVERS:
+            raise ValueError(f"Unknown solver {solver!r}. Choose one of: {', '.join(SOLVERS)}")
+        for name, value in (("t0", t0), ("t1", t1)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")
+        if not t1 > t0:
+            raise ValueError(
+                f"`t1` must be greater than `t0` (integration runs forward in time). "
+                f"Received: t0={t0!r}, t1={t1!r}"
+            )
+        self.vector_field = vector_field
+        self.t0 = float(t0)
+        self.t1 = float(t1)
+        self.solver = solver
+        self.rtol = _positive_number("rtol", rtol)
+        self.atol = _positive_number("atol", atol)
+        self.solution_times = self._check_solution_times(solution_times)
+        self.num_steps = _positive_int("num_steps", num_steps)
+        self.first_step_size = _positive_number("first_step_size", first_step_size, allow_none=True)
+        self.max_num_steps = _positive_int("max_num_steps", max_num_steps)
+        self.time_dependent = bool(time_dependent)
+
+    def _check_solution_times(self, solution_times):
+        if solution_times is None:
+            return None
+        try:
+            times = [float(t) for t in solution_times]
+        except (TypeError, ValueError):
+            raise ValueError(
+                "`solution_times` must be a 1-D sequence of numbers. "
+                f"Received: solution_times={solution_times!r}"
+            ) from None
+        if not times:
+            raise ValueError("`solution_times` must not be empty. Received: solution_times=[]")
+        if any(not b > a for a, b in itertools.pairwise(times)):
+            raise ValueError(
+                f"`solution_times` must be strictly increasing. Received: solution_times={times}"
+            )
+        if times[0] < self.t0 or times[-1] > self.t1 or not all(map(math.isfinite, times)):
+            raise ValueError(
+                f"`solution_times` must lie in [t0, t1] = [{self.t0}, {self.t1}]. "
+                f"Received: solution_times={times}"
+            )
+        return times
+
+    # -- shapes --------------------------------------------------------------------------------
+
+    def _field_inputs(self, state):
+        if not self.time_dependent:
+            return state
+        return [keras.KerasTensor((state.shape[0], 1), dtype=state.dtype), state]
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2:
+            raise ValueError(
+                "`inputs` of ODEBlock must have shape (batch, *state_shape), rank >= 2. "
+                f"Received: input_shape={input_shape}"
+            )
+        state = keras.KerasTensor(input_shape, dtype=self.compute_dtype)
+        # A symbolic call builds the field and tells us the shape it returns.
+        out = self.vector_field(self._field_inputs(state))
+        self._check_field_output(out.shape, input_shape)
+
+    def _check_field_output(self, out_shape, state_shape):
+        out_shape, state_shape = tuple(out_shape), tuple(state_shape)
+        same = len(out_shape) == len(state_shape) and all(
+            a is None or b is None or a == b
+            for a, b in zip(out_shape[1:], state_shape[1:], strict=True)
+        )
+        if not same:
+            raise ValueError(
+                "`vector_field` must return dh/dt with the same shape as the state h. "
+                f"Expected: {state_shape}. Received: {out_shape} from "
+                f"{self.vector_field.__class__.__name__} {self.vector_field.name!r}"
+            )
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.solution_times is None:
+            return input_shape
+        return (input_shape[0], len(self.solution_times), *input_shape[1:])
+
+    # -- the solve -----------------------------------------------------------------------------
+
+    def call(self, inputs, training=None):
+        field = self.vector_field
+        h0 = tf.cast(inputs, self.compute_dtype)
+        trainable = [tf.cast(v.value, h0.dtype) for v in field.trainable_variables]
+        non_trainable = [tf.convert_to_tensor(v.value) for v in field.non_trainable_variables]
+        if training and field.non_trainable_variables:
+            # Advance the field's own state (Dropout seed, BatchNorm statistics) once per call;
+            # inside the solve it is held fixed so that f is one smooth function of (t, h).
+            _, updated = field.stateless_call(
+                [tf.convert_to_tensor(v.value) for v in field.trainable_variables],
+                non_trainable,
+                self._field_args(self.t0, h0),
+                **self._training_kw(True),
+            )
+            for variable, value in zip(field.non_trainable_variables, updated, strict=True):
+                variable.assign(value)
+        if tf.executing_eagerly():
+            solve = _EAGER_SOLVES.get(self)
+            if solve is None:
+                # Through a weak reference: the cache must not keep the layer alive.
+                ref = weakref.ref(self)
+                solve = tf.function(
+                    lambda *args, **kwargs: ref()._solve(*args, **kwargs), reduce_retracing=True
+                )
+                _EAGER_SOLVES[self] = solve
+        else:
+            solve = self._solve
+        return solve(h0, trainable, non_trainable, training=bool(training))
+
+    def _field_args(self, t, h):
+        if not self.time_dependent:
+            return h
+        t = tf.cast(t, h.dtype)
+        return [tf.broadcast_to(tf.reshape(t, (1, 1)), tf.stack([tf.shape(h)[0], 1])), h]
+
+    def _training_kw(self, training):
+        # stateless_call forwards keywords to call() as they are (Layer.__call__ would drop
+        # `training` for a call() that does not take it).
+        parameters = inspect.signature(self.vector_field.call).parameters
+        accepts = "training" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+        )
+        return {"training": training} if accepts else {}
+
+    def _make_f(self, non_trainable, training):
+        field = self.vector_field
+
+        dtypes = [v.dtype for v in field.trainable_variables]
+
+        def f(t, h, weights):
+            # TFP wants one float dtype across state and constants: weights travel in h's dtype.
+            weights = [tf.cast(w, dtype) for w, dtype in zip(weights, dtypes, strict=True)]
+            dh, _ = field.stateless_call(
+                weights, non_trainable, self._field_args(t, h), **self._training_kw(training)
+            )
+            self._check_field_output(dh.shape, h.shape)
+            return tf.cast(dh, h.dtype)
+
+        return f
+
+    def _solve(self, h0, trainable, non_trainable, training=False):
+        f = self._make_f(non_trainable, training)
+        out_times = self.solution_times if self.solution_times is not None else [self.t1]
+        if self.solver in fixed_step.STEPPERS:
+            states = fixed_step.integrate(
+                fixed_step.STEPPERS[self.solver],
+                lambda t, h: f(t, h, trainable),
+                h0,
+                [self.t0, *out_times],
+                self.num_steps,
+            )
+            states = tf.stack(states, axis=0)
+        else:
+            states = self._solve_adaptive(f, h0, trainable, out_times)
+        if self.solution_times is None:
+            return states[0]
+        perm = [1, 0, *range(2, len(states.shape))]
+        return tf.transpose(states, perm)
+
+    def _solve_adaptive(self, f, h0, trainable, out_times):
+        dtype = h0.dtype
+        options = dict(rtol=self.rtol, atol=self.atol, max_num_steps=self.max_num_steps)
+        if self.solver == "dopri5":
+            first = self.first_step_size
+            if first is None:
+                first = DEFAULT_FIRST_STEP_FRACTION * (self.t1 - self.t0)
+            options["first_step_size"] = first
+        elif self.first_step_size is not None:
+            options["first_step_size"] = self.first_step_size
+        solver = ADAPTIVE_SOLVERS[self.solver](**options)
+        results = solver.solve(
+            lambda t, h, weights: f(t, h, weights),
+            initial_time=tf.constant(self.t0, dtype),
+            initial_state=h0,
+            solution_times=tf.constant(out_times, dtype),
+            constants={"weights": tuple(trainable)},
+        )
+        ok = tf.equal(results.diagnostics.status, 0)
+        check = tf.debugging.Assert(
+            ok,
+            [
+                f"ODEBlock {self.name!r}: the {self.solver!r} solver used up "
+                f"`max_num_steps`={self.max_num_steps} steps before reaching t={out_times[-1]}. "
+                "Raise `max_num_steps`, loosen `rtol`/`atol`, shorten [t0, t1], or use "
+                "solver='bdf' if the vector field is stiff."
+            ],
+        )
+        with tf.control_dependencies([check]):
+            # Under XLA the assertion is dropped: a failed solve then gives NaN, never a number.
+            return tf.where(ok, results.states, tf.constant(math.nan, dtype))
+
+    # -- config --------------------------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vector_field": keras.saving.serialize_keras_object(self.vector_field),
+                "t0": self.t0,
+                "t1": self.t1,
+                "solver": self.solver,
+                "rtol": self.rtol,
+                "atol": self.atol,
+                "solution_times": self.solution_times,
+                "num_steps": self.num_steps,
+                "first_step_size": self.first_step_size,
+                "max_num_steps": self.max_num_steps,
+                "time_dependent": self.time_dependent,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["vector_field"] = keras.saving.deserialize_keras_object(config["vector_field"])
+        return cls(**config)
