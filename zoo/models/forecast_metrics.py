@@ -1,0 +1,46 @@
+"""Forecast accuracy measures: MAE, MASE's in-sample scale, pinball loss and band coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["band_coverage", "mae", "naive_scale", "pinball"]
+
+
+def mae(forecast: np.ndarray, actual: np.ndarray) -> float:
+    """Mean absolute error over every element."""
+    forecast, actual = np.asarray(forecast, "float64"), np.asarray(actual, "float64")
+    if forecast.shape != actual.shape:
+        raise ValueError(
+            f"`forecast` and `actual` must have the same shape. Received: {forecast.shape} and "
+            f"{actual.shape}"
+        )
+    return float(np.mean(np.abs(forecast - actual)))
+
+
+def naive_scale(train: np.ndarray, lag: int) -> float:
+    """MASE's denominator: the in-sample MAE of the lag-`lag` naive forecast on `train`.
+
+    `lag=1` is the random walk (Hyndman & Koehler 2006), `lag=m` the seasonal naive of period m.
+    """
+    train = np.asarray(train, "float64")
+    if lag < 1 or lag >= len(train):
+        raise ValueError(
+            f"`lag` must be in [1, len(train) - 1] = [1, {len(train) - 1}]. Received: lag={lag}"
+        )
+    return float(np.mean(np.abs(train[lag:] - train[:-lag])))
+
+
+def pinball(quantiles: np.ndarray, actual: np.ndarray, levels: tuple[float, ...]) -> float:
+    """Mean pinball (quantile) loss; `quantiles` has a last axis of len(levels)."""
+    quantiles = np.asarray(quantiles, "float64")
+    actual = np.asarray(actual, "float64")[..., None]
+    q = np.asarray(levels, "float64")
+    diff = actual - quantiles
+    return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff)))
+
+
+def band_coverage(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray) -> float:
+    """Share of `actual` values inside [lower, upper]."""
+    actual = np.asarray(actual, "float64")
+    return float(np.mean((actual >= np.asarray(lower)) & (actual <= np.asarray(upper))))

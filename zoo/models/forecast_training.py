@@ -1,0 +1,261 @@
+"""Training recipe of the forecasters: windows from the training part, independent ensemble
+members (one seed each) assembled into one model, quantile band calibrated on held-out windows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from zoo.models.backtest import backtest
+from zoo.models.forecast_baselines import Protocol
+from zoo.models.forecast_layers import PinballLoss
+from zoo.models.forecast_metrics import band_coverage, mae, pinball
+
+__all__ = ["Recipe", "calibrate_band", "fit_ensemble", "score", "windows"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: optimiser, epochs, the held-out share used for early stopping/the band."""
+
+    epochs: int = 200
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 20
+    holdout: float = 0.2
+    coverage: float = 0.8
+    ridge: float | None = 10.0
+    band_epochs: int = 30
+    band_learning_rate: float = 3e-3
+
+
+def ridge_warm_start(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, alpha: float, member: int = 0
+) -> None:
+    """Set the linear velocity path of member `member` to the ridge solution on (x, y).
+
+    The direct least-squares map from the scaled window to the departure from the prior,
+    d(h) = y_n(h) - prior(h), h = 1..H, is turned into velocities v_k = d(k+1) - d(k) (d(0) = 0),
+    which the rectangle-rule IntegralLayer sums back into exactly that path.
+    """
+    probe = keras.Model(
+        model.inputs,
+        [
+            model.get_layer("scaling").output[0],
+            model.get_layer("scaling").output[1],
+            model.get_layer("seasonal_prior").output,
+        ],
+    )
+    x_n, level, prior = (np.asarray(a, "float64") for a in probe.predict(x, verbose=0))
+    scale = model.get_layer("scaling").scale
+    features = x_n[:, :, 0]
+    target = (y - level) / scale - prior
+    f_mean, t_mean = features.mean(0), target.mean(0)
+    fc, tc = features - f_mean, target - t_mean
+    gram = fc.T @ fc + alpha * np.eye(fc.shape[1])
+    w_direct = np.linalg.solve(gram, fc.T @ tc)
+    b_direct = t_mean - f_mean @ w_direct
+
+    def to_velocity(direct):
+        padded = np.concatenate([np.zeros_like(direct[..., :1]), direct], axis=-1)
+        velocity = np.diff(padded, axis=-1)
+        return np.concatenate([velocity, np.zeros_like(velocity[..., :1])], axis=-1)
+
+    model.get_layer(f"m{member}_linear").set_weights(
+        [to_velocity(w_direct).astype("float32"), to_velocity(b_direct).astype("float32")]
+    )
+
+
+def windows(
+    values: np.ndarray, window: int, horizon: int, origins
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs values[o - window:o] (n, window, 1) and targets values[o:o + horizon] (n, horizon)."""
+    origins = np.asarray(list(origins), dtype=int)
+    x = np.stack([values[o - window : o] for o in origins])[..., None]
+    y = np.stack([values[o : o + horizon] for o in origins])
+    return x.astype("float32"), y.astype("float32")
+
+
+def split_origins(n_train: int, window: int, horizon: int, holdout: float):
+    """Training-part origins, chronologically split: fit origins end `horizon` before the held-out
+    ones start, so no held-out target value is ever a fitting target."""
+    origins = np.arange(window, n_train - horizon + 1)
+    cut = round(len(origins) * (1.0 - holdout))
+    held = origins[cut:]
+    fit = origins[origins + horizon <= (held[0] if len(held) else n_train)]
+    return fit, held
+
+
+def calibrate_band(model: keras.Model, x: np.ndarray, y: np.ndarray, coverage: float) -> float:
+    """The factor on the learned 0.1/0.9 widths that makes the band cover `coverage` of (x, y)."""
+    out = model.predict(x, verbose=0, batch_size=256)
+    f = np.asarray(out["forecast"], "float64")
+    q = np.asarray(out["quantiles"], "float64")
+    below, above = f - q[..., 0], q[..., 2] - f
+    tiny = 1e-12
+    needed = np.where(y < f, (f - y) / np.maximum(below, tiny), (y - f) / np.maximum(above, tiny))
+    return float(np.quantile(needed, coverage))
+
+
+def fit_band(model: keras.Model, x, y, *, recipe: Recipe, verbose: int = 0) -> None:
+    """Train only the quantile-width heads (everything else frozen) with the pinball loss."""
+    frozen = {layer.name: layer.trainable for layer in model.layers}
+    for layer in model.layers:
+        layer.trainable = layer.name.endswith("_band")
+    model.compile(
+        optimizer=keras.optimizers.Adam(recipe.band_learning_rate),
+        loss={"forecast": keras.losses.MeanAbsoluteError(), "quantiles": PinballLoss()},
+        loss_weights={"forecast": 0.0, "quantiles": 1.0},
+    )
+    if recipe.band_epochs > 0:
+        model.fit(
+            x,
+            {"forecast": y, "quantiles": y},
+            epochs=recipe.band_epochs,
+            batch_size=recipe.batch_size,
+            shuffle=True,
+            verbose=verbose,
+        )
+    for layer in model.layers:
+        layer.trainable = frozen[layer.name]
+
+
+def _fit_member(build, config, compile_fn, x, y, *, seed, recipe, epochs, validation, verbose):
+    """One single-member model: seeded init, ridge warm start, `model.fit` in a seeded order."""
+    keras.utils.set_random_seed(seed)
+    model = compile_fn(build(**{**config, "members": 1, "band_scale": 1.0}), recipe.learning_rate)
+    if recipe.ridge is not None:
+        ridge_warm_start(model, x, y, recipe.ridge)
+    callbacks = []
+    if validation is not None:
+        x_val, y_val = validation
+        validation = (x_val, {"forecast": y_val, "quantiles": y_val})
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_forecast_loss",
+                mode="min",
+                patience=recipe.patience,
+                restore_best_weights=True,
+            )
+        )
+    history = None
+    if epochs > 0:
+        history = model.fit(
+            x,
+            {"forecast": y, "quantiles": y},
+            validation_data=validation,
+            epochs=epochs,
+            batch_size=recipe.batch_size,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    return model, history
+
+
+def fit_ensemble(
+    build: Callable[..., keras.Model],
+    config: dict,
+    compile_fn: Callable[[keras.Model, float], keras.Model],
+    values: np.ndarray,
+    n_train: int,
+    *,
+    seed: int,
+    recipe: Recipe,
+    verbose: int = 0,
+) -> tuple[keras.Model, dict]:
+    """Train a forecaster ensemble from `values[:n_train]` only.
+
+    1. Selection: one member (seed `seed`) is fit on the earlier training windows with early
+       stopping on the held-out later ones (`recipe.holdout`); this gives the epoch count and the
+       factor that makes the 0.1–0.9 band cover `recipe.coverage` of the held-out targets.
+    2. Final: `config["members"]` members (seeds seed, seed+1, ...) are each fit on every training
+       window for that many epochs and copied into one model that averages them.
+    """
+    window, horizon = config["window"], config["horizon"]
+    members = config.get("members", 1)
+    fit_o, held_o = split_origins(n_train, window, horizon, recipe.holdout)
+    x_fit, y_fit = windows(values, window, horizon, fit_o)
+    x_held, y_held = windows(values, window, horizon, held_o)
+    log: dict = {"fit_windows": len(fit_o), "held_out_windows": len(held_o)}
+    probe, history = _fit_member(
+        build,
+        config,
+        compile_fn,
+        x_fit,
+        y_fit,
+        seed=seed,
+        recipe=recipe,
+        epochs=0,
+        validation=None,
+        verbose=verbose,
+    )
+    log["held_out_mae_linear_init"] = _held_mae(probe, x_held, y_held)
+    selector, history = _fit_member(
+        build,
+        config,
+        compile_fn,
+        x_fit,
+        y_fit,
+        seed=seed,
+        recipe=recipe,
+        epochs=recipe.epochs,
+        validation=(x_held, y_held),
+        verbose=verbose,
+    )
+    epochs = int(np.argmin(history.history["val_forecast_loss"])) + 1
+    fit_band(selector, x_fit, y_fit, recipe=recipe, verbose=verbose)
+    band_scale = calibrate_band(selector, x_held, y_held, recipe.coverage)
+    log.update(
+        selected_epochs=epochs,
+        band_scale=band_scale,
+        held_out_mae_selector=_held_mae(selector, x_held, y_held),
+    )
+    all_o = np.arange(window, n_train - horizon + 1)
+    x_all, y_all = windows(values, window, horizon, all_o)
+    log["train_windows"] = len(all_o)
+    config = {**config, "band_scale": band_scale}
+    final = build(**config)
+    for i in range(members):
+        single, _ = _fit_member(
+            build,
+            config,
+            compile_fn,
+            x_all,
+            y_all,
+            seed=seed + i,
+            recipe=recipe,
+            epochs=epochs,
+            validation=None,
+            verbose=verbose,
+        )
+        fit_band(single, x_all, y_all, recipe=recipe, verbose=verbose)
+        for layer in single.layers:
+            if layer.name.startswith("m0_") and layer.weights:
+                final.get_layer(f"m{i}_" + layer.name[3:]).set_weights(layer.get_weights())
+    return final, log
+
+
+def _held_mae(model, x, y) -> float:
+    return mae(np.asarray(model.predict(x, verbose=0)["forecast"]), y)
+
+
+def score(model: keras.Model, values: np.ndarray, protocol: Protocol, origins=None) -> dict:
+    """MAE, MASE, 0.1–0.9 coverage and pinball loss of `model` on the protocol's test origins."""
+    n = len(values)
+    frame = backtest(model, values, protocol.n_train(n), protocol.stride, protocol.horizon)
+    if origins is not None:
+        frame = frame[frame["origin"].isin(list(origins))]
+    scale = protocol.scale(values)
+    err = mae(frame["forecast"].to_numpy(), frame["actual"].to_numpy())
+    quantiles = frame[["q0.1", "q0.5", "q0.9"]].to_numpy()
+    return {
+        "mae": err,
+        "mase": err / scale,
+        "coverage_10_90": band_coverage(frame["q0.1"], frame["q0.9"], frame["actual"]),
+        "pinball": pinball(quantiles, frame["actual"].to_numpy(), (0.1, 0.5, 0.9)),
+        "origins": int(frame["origin"].nunique()),
+    }
