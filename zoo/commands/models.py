@@ -15,6 +15,7 @@ Each command is generic over the registry: it finds the preset by name and calls
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -252,13 +253,27 @@ def _read_training_data(task: str, csv: Path, column: str):
     return read_series(csv, column)
 
 
+def _check_options(preset, options: dict) -> None:
+    """An option the preset's `fine_tune` does not take is an error naming the option."""
+    parameters = inspect.signature(preset.fine_tune).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        accepted = None
+    else:
+        accepted = {p.name for p in parameters}
+    for key in options:
+        if accepted is not None and key not in accepted:
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(
+                f"`{flag}` does not apply to {preset.name} ({preset.task}). "
+                f"Its fine-tuning takes: {', '.join(sorted(accepted - {'model', 'data'}))}"
+            )
+
+
 @_guard
 def run_fine_tune(args: argparse.Namespace) -> int:
     from zoo import registry
 
     preset = registry.get_preset(args.name)
-    data = _read_training_data(preset.task, args.csv, args.column)
-    model = registry.load(args.name)
     options = {
         key: getattr(args, key)
         for key in ("num_classes", "horizon", "percentile")
@@ -266,6 +281,9 @@ def run_fine_tune(args: argparse.Namespace) -> int:
     }
     if args.freeze_backbone:
         options["freeze_backbone"] = True
+    _check_options(preset, options)
+    data = _read_training_data(preset.task, args.csv, args.column)
+    model = registry.load(args.name)
     model = preset.fine_tune(
         model,
         data,

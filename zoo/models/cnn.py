@@ -214,7 +214,6 @@ def fine_tune(
     freeze_backbone: bool = False,
     batch_size: int = 32,
     verbose: int = 0,
-    **_: Any,
 ) -> keras.Model:
     """Fine-tune on a user's `(images, labels)`; `num_classes` other than the model's replaces the
     head (the backbone is kept); `freeze_backbone` trains the head only."""
