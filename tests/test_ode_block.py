@@ -376,6 +376,28 @@ def test_field_output_shape_must_match_state():
         block(np.zeros((2, 3), "float32"))
 
 
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_non_finite_initial_state_is_named(mode):
+    block = ODEBlock(keras.layers.Dense(3))
+    call = block if mode == "eager" else tf.function(block)
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"`inputs` of ODEBlock .* must be finite"
+    ):
+        call(np.array([[0.0, np.nan, 1.0]], "float32"))
+
+
+def test_functional_time_dependent_field():
+    # dh/dt = t·h  =>  h(t1) = h0·exp((t1² − t0²)/2); the field is a two-input functional model.
+    t_in = keras.Input((1,), dtype="float64")
+    h_in = keras.Input((3,), dtype="float64")
+    field = keras.Model([t_in, h_in], keras.layers.Multiply()([t_in, h_in]))
+    block = ODEBlock(
+        field, t0=T0, t1=T1, rtol=1e-9, atol=1e-9, time_dependent=True, dtype="float64"
+    )
+    expected = H0 * np.exp((T1**2 - T0**2) / 2)
+    np.testing.assert_allclose(block(H0).numpy(), expected, rtol=1e-6)
+
+
 def test_input_rank_must_be_at_least_two():
     block = ODEBlock(keras.layers.Dense(3))
     with pytest.raises(ValueError, match="`inputs` of ODEBlock must have shape"):

@@ -347,6 +347,12 @@ class ODEBlock(keras.layers.Layer):
         elif self.first_step_size is not None:
             options["first_step_size"] = self.first_step_size
         solver = ADAPTIVE_SOLVERS[self.solver](**options)
+        # A NaN/Inf start makes every step fail its error test: say so, rather than let it run
+        # into the step limit and blame `max_num_steps`.
+        h0 = tf.debugging.assert_all_finite(
+            h0,
+            f"`inputs` of ODEBlock {self.name!r} must be finite: the initial state has NaN or Inf",
+        )
         results = solver.solve(
             lambda t, h, weights: f(t, h, weights),
             initial_time=tf.constant(self.t0, dtype),
@@ -361,7 +367,8 @@ class ODEBlock(keras.layers.Layer):
                 f"ODEBlock {self.name!r}: the {self.solver!r} solver used up "
                 f"`max_num_steps`={self.max_num_steps} steps before reaching t={out_times[-1]}. "
                 "Raise `max_num_steps`, loosen `rtol`/`atol`, shorten [t0, t1], or use "
-                "solver='bdf' if the vector field is stiff."
+                "solver='bdf' if the vector field is stiff. (A solution that blows up to "
+                "Inf/NaN also ends this way.)"
             ],
         )
         with tf.control_dependencies([check]):
