@@ -154,6 +154,35 @@ def test_model_fit_fine_tunes_every_float_output(name):
     assert any(changed)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_trainer_fine_tunes_every_model(name):
+    from zoo.training import Trainer
+
+    model = zoo.load(name)
+    inputs = _sample_inputs(model, batch=8)
+    outputs = _call(model, inputs)
+    key = next(k for k, v in outputs.items() if np.issubdtype(v.dtype, np.floating))
+    target = (outputs[key] + np.random.default_rng(2).normal(0, 0.1, outputs[key].shape)).astype(
+        "float32"
+    )
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+    trainer = Trainer(
+        model=model,
+        optimizer=keras.optimizers.Adam(1e-3),
+        # the model's output is a dict: the loss picks the output it trains
+        loss=lambda y, predicted: keras.ops.square(predicted[key] - y),
+        seed=0,
+    )
+    (x,) = inputs.values()
+    history = trainer.fit((x, target), epochs=2, batch_size=4, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    after = model.trainable_weights
+    assert any(
+        not np.array_equal(a, keras.ops.convert_to_numpy(b))
+        for a, b in zip(before, after, strict=True)
+    )
+
+
 @pytest.fixture
 def preset_copy(tmp_path, monkeypatch):
     """A private copy of the pretrained folders, so tampering never touches the package."""
