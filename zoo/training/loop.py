@@ -193,10 +193,9 @@ class FitLoop:
             if skip:
                 progbar.update(skip, values=None)
         every = trainer.checkpoint_options.every_n_steps
-        dataset = trainer._distributed(self.train_data.epoch_dataset(epoch, skip))
-        train_function = trainer._function("train", dataset.element_spec)
-        for batch in dataset:
-            outputs = train_function(batch)
+        dataset = self.train_data.epoch_dataset(epoch, skip)
+        remaining = None if steps is None else steps - skip
+        for outputs in trainer._run_steps("train", dataset, remaining):
             loss = float(outputs["loss"])
             self.state["step"] += 1
             self.state["global_step"] += 1

@@ -256,26 +256,29 @@ class Trainer:
 
     # ------------------------------------------------------------------ compiled, replicated
 
-    def _function(self, kind: str, element_spec: Any) -> Any:
-        """The tf.function running `kind`'s step on every replica and reducing the results.
+    def _function(self, kind: str) -> Any:
+        """The tf.function that takes the next batch of an iterator and runs `kind`'s step on
+        every replica, reducing the results.
 
-        Traced once per input signature (batch axis unknown), so a partial last batch or a new
-        epoch's dataset does not trigger a retrace.
+        The batch is fetched inside the graph (as `model.fit` does), which saves a Python-side
+        `next` and a tensor hand-over per step; the function is traced once per iterator type,
+        whose batch axis is unknown, so a partial last batch or a new epoch does not retrace.
         """
-        key = (kind, str(element_spec))
-        if key in self._functions:
-            return self._functions[key]
+        if kind in self._functions:
+            return self._functions[kind]
         step = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[
             kind
         ]
-        if self.jit_compile:
-            step = tf.function(step, jit_compile=True, reduce_retracing=True)
         strategy = self.strategy
+        replicas = strategy.num_replicas_in_sync
+        if self.jit_compile and replicas > 1:
+            # XLA compiles each replica's step; the cross-replica reduction stays outside.
+            step = tf.function(step, jit_compile=True, reduce_retracing=True, autograph=False)
 
-        def replicated(batch):
+        def one_step(batch):
             outputs = strategy.run(step, args=(batch,))
             if kind == "predict":
-                if strategy.num_replicas_in_sync > 1:
+                if replicas > 1:
                     return tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), outputs)
                 return outputs
             reduced = {
@@ -287,9 +290,36 @@ class Trainer:
                 reduced["grad_norm"] = strategy.experimental_local_results(outputs["grad_norm"])[0]
             return reduced
 
-        function = tf.function(replicated, input_signature=[element_spec])
-        self._functions[key] = function
+        one_step = tf.function(
+            one_step,
+            jit_compile=self.jit_compile and replicas == 1,
+            reduce_retracing=True,
+            autograph=False,
+        )
+
+        def next_step(iterator):
+            return one_step(next(iterator))
+
+        function = tf.function(next_step, reduce_retracing=True, autograph=False)
+        self._functions[kind] = function
         return function
+
+    def _run_steps(self, kind: str, dataset: Any, steps: int | None) -> Any:
+        """Yield the reduced outputs of `kind`'s step, one batch of `dataset` at a time.
+
+        With `steps` known the function is called exactly that often; otherwise until the
+        iterator runs dry.
+        """
+        function = self._function(kind)
+        iterator = iter(self._distributed(dataset))
+        done = 0
+        while steps is None or done < steps:
+            try:
+                outputs = function(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                return
+            done += 1
+            yield outputs
 
     def _distributed(self, dataset: tf.data.Dataset) -> Any:
         if self._distribute:
@@ -400,11 +430,9 @@ class Trainer:
     def _evaluate(self, epoch_data: EpochData) -> dict[str, float]:
         for metric in self.metrics:
             metric.reset_state()
-        dataset = self._distributed(epoch_data.epoch_dataset(0))
-        function = self._function("test", dataset.element_spec)
         total, count = 0.0, 0.0
-        for batch in dataset:
-            outputs = function(batch)
+        steps = epoch_data.steps_per_epoch
+        for outputs in self._run_steps("test", epoch_data.epoch_dataset(0), steps):
             batch_count = float(outputs["count"])
             total += float(outputs["loss"]) * batch_count
             count += batch_count
@@ -420,7 +448,9 @@ class Trainer:
             data = (data,)
         epoch_data = EpochData(data, batch_size=batch_size, steps_per_epoch=steps, name="data")
         self.build(epoch_data)
-        dataset = self._distributed(epoch_data.epoch_dataset(0))
-        function = self._function("predict", dataset.element_spec)
-        chunks = [tf.nest.map_structure(np.asarray, function(batch)) for batch in dataset]
+        steps = epoch_data.steps_per_epoch
+        chunks = [
+            tf.nest.map_structure(np.asarray, outputs)
+            for outputs in self._run_steps("predict", epoch_data.epoch_dataset(0), steps)
+        ]
         return tf.nest.map_structure(lambda *parts: np.concatenate(parts, axis=0), *chunks)
