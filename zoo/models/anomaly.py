@@ -243,7 +243,6 @@ def fine_tune(
     percentile: float = 99.5,
     batch_size: int = 32,
     verbose: int = 0,
-    **_: Any,
 ) -> keras.Model:
     """Fine-tune the autoencoder on a user's normal (anomaly-free) 1-D series, then recalibrate
     the threshold on the same windows at `percentile`. Normalisation keeps the shipped mean/std."""
@@ -273,6 +272,9 @@ def evaluate(model: keras.Model, *, with_baselines: bool = True) -> dict:
     threshold = get_threshold(model)
     flagged = points > threshold
     hits = int(np.sum(flagged & (labels == 1)))
+    anomalous = np.flatnonzero(labels)
+    near = np.zeros_like(flagged)
+    near[max(anomalous[0] - kdd_tsad.TOLERANCE, 0) : anomalous[-1] + kdd_tsad.TOLERANCE + 1] = True
     precision = hits / max(int(flagged.sum()), 1)
     recall = hits / int(labels.sum())
     result: dict[str, Any] = {
@@ -285,6 +287,7 @@ def evaluate(model: keras.Model, *, with_baselines: bool = True) -> dict:
             "recall": recall,
             "f1": 2 * precision * recall / max(precision + recall, 1e-12),
             "flagged_points": int(flagged.sum()),
+            "flagged_outside_anomaly_pm100": int(np.sum(flagged & ~near)),
         },
     }
     if with_baselines:
@@ -391,6 +394,9 @@ def make_card(metrics: dict, seed: int) -> dict:
         "baselines_how": "zoo.data.kdd_tsad.baselines on the same split: IsolationForest "
         "(random_state=42, and the mean of seeds 0..9) on stride-1 100-point windows of the "
         "train part, point scores as for our model; z-score |x - mean| / std of the train part",
+        "baselines_note": "IsolationForest with random_state=42 reproduces the issue's figures; "
+        "a forest on about 1100 training windows is strongly seed-dependent, so the mean over "
+        "seeds 0..9 is recorded beside it (it is the fairer comparison)",
         "calculus_layers": {
             "IntegralLayer": "integrates the per-step squared reconstruction error over the window "
             "(trapezoid rule) into the window's score: an error energy that weighs every step of "
