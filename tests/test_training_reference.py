@@ -36,8 +36,8 @@ def _mlp(seed):
     )
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_same_losses_and_weights_as_model_fit(weighted):
+@pytest.mark.parametrize(("weighted", "steps_per_execution"), [(False, 1), (True, 1), (True, 4)])
+def test_same_losses_and_weights_as_model_fit(weighted, steps_per_execution):
     x, y = _linear_data(n=100)
     weights = np.linspace(0.5, 1.5, len(x)).astype("float32")
     data = (x, y, weights) if weighted else (x, y)
@@ -54,7 +54,12 @@ def test_same_losses_and_weights_as_model_fit(weighted):
         shuffle=False,
         verbose=0,
     )
-    trainer = Trainer(model=ours, optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    trainer = Trainer(
+        model=ours,
+        optimizer=keras.optimizers.SGD(0.05),
+        loss="mse",
+        steps_per_execution=steps_per_execution,  # 4: one call of 4 steps, then 3 single steps
+    )
     history = trainer.fit(data, epochs=3, batch_size=16, shuffle=False, verbose=0)
     np.testing.assert_allclose(history.history["loss"], fitted.history["loss"], rtol=1e-5)
     for a, b in zip(ours.get_weights(), reference.get_weights(), strict=True):

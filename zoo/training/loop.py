@@ -195,17 +195,18 @@ class FitLoop:
         every = trainer.checkpoint_options.every_n_steps
         dataset = self.train_data.epoch_dataset(epoch, skip)
         remaining = None if steps is None else steps - skip
-        for outputs in trainer._run_steps("train", dataset, remaining):
-            loss = float(outputs["loss"])
+        save_due = False
+        for outputs, at_call_end in trainer._train_steps(dataset, remaining):
+            loss = outputs["loss"]
             self.state["step"] += 1
             self.state["global_step"] += 1
             trainer.global_step = self.state["global_step"]
             if not math.isfinite(loss):
                 self._non_finite(loss)
-            count = float(outputs["count"])
+            count = outputs["count"]
             partial["loss"] += loss * count
             partial["count"] += count
-            partial["grad_norm"] += float(outputs["grad_norm"])
+            partial["grad_norm"] += outputs["grad_norm"]
             partial["steps"] += 1
             logs = {"loss": partial["loss"] / partial["count"]}
             if progbar is not None or self.callbacks:
@@ -215,7 +216,11 @@ class FitLoop:
             if progbar is not None:
                 progbar.update(self.state["step"], values=list(logs.items()), finalize=False)
             if every and self.state["global_step"] % every == 0 and self.state["step"] != steps:
+                save_due = True
+            # With steps_per_execution > 1 the variables match the counters only at a call's end.
+            if save_due and at_call_end:
                 self._save()
+                save_due = False
         if partial["steps"] == 0:
             raise ValueError(
                 f"`train` is empty: epoch {epoch + 1} yielded no batch "

@@ -85,6 +85,10 @@ class Trainer:
             of numpy input. None draws a shuffle seed at `fit` and stores it in checkpoints.
         checkpoint_options: a `CheckpointOptions` (mid-epoch saves, how many to keep).
         summary_options: a `SummaryOptions` (histograms).
+        steps_per_execution: training steps run inside one `tf.function` call (a
+            `tf.while_loop`), which saves Python overhead per step. Losses are still checked
+            per step; callbacks' batch hooks run after the call (once per step in it) and
+            mid-epoch checkpoints wait for the call's end.
 
     Example:
         trainer = Trainer(model=model, optimizer="adam", loss="mse", metrics=["mae"],
@@ -107,12 +111,18 @@ class Trainer:
         seed: int | None = None,
         checkpoint_options: CheckpointOptions | None = None,
         summary_options: SummaryOptions | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
         if not isinstance(model, keras.layers.Layer):
             raise TypeError(f"`model` must be a Keras model. Received: {type(model).__name__}")
         if clip_norm is not None and not (isinstance(clip_norm, int | float) and clip_norm > 0):
             raise ValueError(
                 f"`clip_norm` must be a positive number or None. Received: clip_norm={clip_norm!r}"
+            )
+        if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+            raise ValueError(
+                "`steps_per_execution` must be a positive integer. "
+                f"Received: steps_per_execution={steps_per_execution!r}"
             )
         if seed is not None:
             if not isinstance(seed, int) or seed < 0:
@@ -123,6 +133,7 @@ class Trainer:
         self._distribute = strategy is not None
         self.jit_compile = bool(jit_compile)
         self.clip_norm = clip_norm
+        self.steps_per_execution = steps_per_execution
         self.seed = seed
         self.checkpoint_dir = os.fspath(checkpoint_dir) if checkpoint_dir is not None else None
         self.log_dir = os.fspath(log_dir) if log_dir is not None else None
@@ -301,8 +312,59 @@ class Trainer:
             return one_step(next(iterator))
 
         function = tf.function(next_step, reduce_retracing=True, autograph=False)
+        if kind == "train" and self.steps_per_execution > 1:
+            self._functions["train_block"] = self._block_function(one_step)
         self._functions[kind] = function
         return function
+
+    def _block_function(self, one_step: Any) -> Any:
+        """A tf.function running `steps_per_execution` train steps in a `tf.while_loop`,
+        returning each step's loss, sample count and gradient norm stacked."""
+        size = self.steps_per_execution
+
+        def block(iterator):
+            def body(i, losses, counts, norms):
+                outputs = one_step(next(iterator))
+                return (
+                    i + 1,
+                    losses.write(i, tf.cast(outputs["loss"], tf.float32)),
+                    counts.write(i, tf.cast(outputs["count"], tf.float32)),
+                    norms.write(i, tf.cast(outputs["grad_norm"], tf.float32)),
+                )
+
+            arrays = [tf.TensorArray(tf.float32, size=size) for _ in range(3)]
+            _, losses, counts, norms = tf.while_loop(
+                lambda i, *_: i < size, body, [tf.constant(0), *arrays]
+            )
+            return {"loss": losses.stack(), "count": counts.stack(), "grad_norm": norms.stack()}
+
+        return tf.function(block, reduce_retracing=True, autograph=False)
+
+    def _train_steps(self, dataset: Any, steps: int | None) -> Any:
+        """Yield `(outputs, at_call_end)` per train step, outputs as Python floats.
+
+        Runs `steps_per_execution` steps per call while at least that many remain (and the
+        count is known), single steps otherwise. `at_call_end` is True when the variables
+        reflect this step, i.e. when a checkpoint may be written.
+        """
+        function = self._function("train")
+        block = self._functions.get("train_block")
+        iterator = iter(self._distributed(dataset))
+        done = 0
+        while steps is None or done < steps:
+            if block is not None and steps is not None and steps - done >= self.steps_per_execution:
+                arrays = {k: v.numpy() for k, v in block(iterator).items()}
+                size = self.steps_per_execution
+                for j in range(size):
+                    yield {k: float(v[j]) for k, v in arrays.items()}, j == size - 1
+                done += size
+                continue
+            try:
+                outputs = function(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                return
+            done += 1
+            yield {k: float(v) for k, v in outputs.items()}, True
 
     def _run_steps(self, kind: str, dataset: Any, steps: int | None) -> Any:
         """Yield the reduced outputs of `kind`'s step, one batch of `dataset` at a time.
