@@ -71,6 +71,12 @@ def test_pretrained_reaches_card_metrics_and_targets(test_points, split):
     assert auc > card["baselines"]["isolation_forest_w100"]["roc_auc"]
 
 
+def test_stored_threshold_flags_the_anomaly_and_nothing_far_from_it(model, test_points, split):
+    flagged = np.flatnonzero(test_points > anomaly.get_threshold(model)) + split.train_end
+    assert set(range(4187, 4199)) <= set(flagged)
+    assert flagged.min() >= 4187 - 100 and flagged.max() <= 4198 + 100
+
+
 def test_baselines_match_the_issue(split):
     measured = kdd_tsad.baselines(split, seeds=0)
     assert measured["isolation_forest_w100"]["roc_auc"] == pytest.approx(0.993, abs=0.001)
