@@ -376,6 +376,6 @@ PRESETS: list[Preset] = [
         predict=predict,
         fine_tune=fine_tune,
         plot=plot,
-        signatures={"classify": ["probabilities", "class_id"]},
+        signatures={"probabilities": ["probabilities"], "class_id": ["class_id"]},
     )
 ]
