@@ -31,15 +31,43 @@ class WindowScaling(keras.layers.Layer):
     `scale` is a constant fixed when the model is built (from the training part of the data);
     the level is computed per window in the graph, so the network sees series of any level.
 
+    With `window` set, a call on another number of steps is an error (not a silent reshape).
+
     Input shape: (batch, window, 1). Output: [x_n (batch, window, 1), level (batch, 1)].
     """
 
-    def __init__(self, level_steps: int, scale: float, **kwargs):
+    def __init__(self, level_steps: int, scale: float, window: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.level_steps = _positive_int("level_steps", level_steps)
         self.scale = _positive_float("scale", scale)
+        self.window = None if window is None else _positive_int("window", window)
+
+    def _check(self, shape) -> None:
+        if len(shape) != 3 or shape[-1] != 1:
+            raise ValueError(
+                "`series` must have shape (batch, window, 1) of raw past values. "
+                f"Received: shape={tuple(shape)}"
+            )
+        if self.window is not None and shape[1] is not None and shape[1] != self.window:
+            raise ValueError(
+                f"`series` must hold exactly window={self.window} past values per row. "
+                f"Received: shape={tuple(shape)}"
+            )
+
+    def build(self, input_shape):
+        self._check(input_shape)
 
     def call(self, inputs):
+        self._check(inputs.shape)
+        if self.window is not None:
+            # Traced steps often have an unknown length: check the running shape as well.
+            check = tf.debugging.assert_equal(
+                tf.shape(inputs)[1],
+                self.window,
+                message=f"`series` must hold exactly window={self.window} past values per row",
+            )
+            with tf.control_dependencies([check]):
+                inputs = tf.identity(inputs)
         level = tf.reduce_mean(inputs[:, -self.level_steps :, :], axis=1)
         return [(inputs - level[:, tf.newaxis, :]) / self.scale, level]
 
@@ -47,7 +75,12 @@ class WindowScaling(keras.layers.Layer):
         return [tuple(input_shape), (input_shape[0], 1)]
 
     def get_config(self):
-        return {**super().get_config(), "level_steps": self.level_steps, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "level_steps": self.level_steps,
+            "scale": self.scale,
+            "window": self.window,
+        }
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -119,7 +119,7 @@ def build_forecaster(
                 f"`{name}` must be an int <= window ({window}). Received: {name}={value!r}"
             )
     series = keras.Input((window, 1), name="series")
-    x_n, level = WindowScaling(level_steps, scale, name="scaling")(series)
+    x_n, level = WindowScaling(level_steps, scale, window, name="scaling")(series)
     prior = SeasonalPrior(period, horizon, name="seasonal_prior")(x_n)
     flat = keras.layers.Flatten(name="window_flat")(x_n)
     outputs = [
@@ -220,7 +220,7 @@ _SPECS = {
             "band_scale": 1.0,
             "lstm_steps": 22,
             "units": 16,
-            "members": 5,
+            "members": 3,
             "dropout": 0.0,
         },
         "recipe": Recipe(
