@@ -84,6 +84,11 @@ def register(subparsers) -> None:
         help="seconds between re-reads of --model_config_file (0: never)",
     )
     serve.add_argument(
+        "--allow_version_labels_for_unavailable_models",
+        default="false",
+        help="accepted for command-line compatibility: labels are resolved per request here",
+    )
+    serve.add_argument(
         "--max_request_bytes",
         type=int,
         default=64 * 1024 * 1024,
