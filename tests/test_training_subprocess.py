@@ -38,7 +38,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     # while the process keeps training (a short sleep per step leaves time to deliver the kill).
     victim_dir = tmp_path / "victim"
     command = [sys.executable, str(SCRIPTS / "kill_resume.py"), "--checkpoint-dir"]
-    command += [str(victim_dir), "--out", str(tmp_path / "never.npz"), "--sleep", "0.05"]
+    command += [str(victim_dir), "--out", str(tmp_path / "never.npz"), "--sleep", "0.1"]
     victim = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, text=True)
     try:
         for line in victim.stdout:

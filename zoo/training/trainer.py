@@ -287,6 +287,9 @@ class Trainer:
             step = tf.function(step, jit_compile=True, reduce_retracing=True, autograph=False)
 
         def one_step(batch):
+            if not self._distribute:
+                # No strategy given: call the step directly, with nothing to reduce.
+                return step(batch)
             outputs = strategy.run(step, args=(batch,))
             if kind == "predict":
                 if replicas > 1:
