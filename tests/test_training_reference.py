@@ -125,3 +125,40 @@ def test_heun_follows_the_gradient_flow_better_than_euler():
     _, heun_half = _flow_error(Heun, step / 2, 2 * steps, x, a_matrix, w0)
     assert 1.7 < euler / euler_half < 2.3
     assert 3.4 < heun / heun_half < 4.6
+
+
+def test_named_outputs_with_a_loss_each_match_model_fit():
+    x, y = _linear_data(n=48)
+    y_b = np.hstack([np.sin(y), np.cos(y)]).astype("float32")
+
+    def build():
+        keras.utils.set_random_seed(2)
+        inputs = keras.Input((3,))
+        hidden = keras.layers.Dense(6, activation="tanh")(inputs)
+        outputs = {"a": keras.layers.Dense(1)(hidden), "b": keras.layers.Dense(2)(hidden)}
+        return keras.Model(inputs, outputs)
+
+    losses, loss_weights = {"a": "mse", "b": "mae"}, {"a": 1.0, "b": 0.5}
+    reference = build()
+    reference.compile(
+        optimizer=keras.optimizers.SGD(0.05),
+        loss=losses,
+        loss_weights=loss_weights,
+        metrics={"a": ["mae"]},
+    )
+    fitted = reference.fit(x, {"a": y, "b": y_b}, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    ours = build()
+    trainer = Trainer(
+        model=ours,
+        optimizer=keras.optimizers.SGD(0.05),
+        loss=losses,
+        loss_weights=loss_weights,
+        metrics={"a": ["mae"]},
+    )
+    history = trainer.fit(
+        (x, {"a": y, "b": y_b}), epochs=2, batch_size=16, shuffle=False, verbose=0
+    )
+    np.testing.assert_allclose(history.history["loss"], fitted.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(history.history["a_mae"], fitted.history["a_mae"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -66,6 +66,21 @@ def _to_float32(structure: Any) -> Any:
     return tf.nest.map_structure(cast, structure)
 
 
+def _per_sample(values: Any, sample_weight: Any) -> Any:
+    """Loss values weighted and averaged over every axis but the batch axis: shape (batch,)."""
+    values = tf.cast(values, tf.float32)
+    if sample_weight is not None:
+        weight = tf.cast(sample_weight, tf.float32)
+        if weight.shape.rank == values.shape.rank:
+            values = values * weight
+        else:
+            values = tf.reshape(values, [tf.shape(values)[0], -1])
+            values = values * tf.reshape(weight, [-1, 1])
+    if values.shape.rank and values.shape.rank > 1:
+        values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank)))
+    return values
+
+
 class Trainer:
     """Train, evaluate and predict with a Keras model through a custom GradientTape loop.
 
@@ -74,8 +89,11 @@ class Trainer:
             inside `strategy.scope()`.
         optimizer: a name (`sgd`, `heun`, `adam`, ...), a Keras optimizer or a GroupedOptimizer.
             Under the `mixed_float16` policy it is wrapped in `LossScaleOptimizer`.
-        loss: a name, a `keras.losses.Loss` or a callable `(y_true, y_pred) -> per-sample loss`.
-        metrics: names, Keras metrics or callables.
+        loss: a name, a `keras.losses.Loss` or a callable `(y_true, y_pred) -> per-sample loss`;
+            for a model with named outputs, a dict {output name: loss} (outputs left out are
+            not trained against), with `y` a dict of the same keys.
+        metrics: names, Keras metrics or callables; or {output name: [metrics]}.
+        loss_weights: {output name: weight} for a dict `loss` (default 1 each).
         strategy: a `tf.distribute.Strategy`; None runs on the default device.
         jit_compile: compile the steps with XLA.
         clip_norm: clip the (global, all-replica) gradient to this global norm.
@@ -102,7 +120,8 @@ class Trainer:
         model: keras.Model,
         optimizer: Any = "adam",
         loss: Any,
-        metrics: Sequence[Any] = (),
+        metrics: Sequence[Any] | dict[str, Sequence[Any]] = (),
+        loss_weights: dict[str, float] | None = None,
         strategy: tf.distribute.Strategy | None = None,
         jit_compile: bool = False,
         clip_norm: float | None = None,
@@ -139,7 +158,16 @@ class Trainer:
         self.log_dir = os.fspath(log_dir) if log_dir is not None else None
         self.checkpoint_options = checkpoint_options or CheckpointOptions()
         self.summary_options = summary_options or SummaryOptions()
-        self.loss_fn = resolve_loss(loss)
+        if isinstance(loss, dict):
+            self.loss_fn: Any = {key: resolve_loss(value) for key, value in loss.items()}
+        else:
+            self.loss_fn = resolve_loss(loss)
+        self.loss_weights = dict(loss_weights or {})
+        if loss_weights and not isinstance(loss, dict):
+            raise ValueError(
+                "`loss_weights` needs a dict `loss` (one loss per named output). "
+                f"Received: loss={loss!r}"
+            )
         with self.strategy.scope():
             optimizer = resolve_optimizer(optimizer)
             policy = keras.mixed_precision.global_policy().name
@@ -147,7 +175,21 @@ class Trainer:
                 if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.optimizer = optimizer
-            self.metrics = [_resolve_metric(m, loss) for m in metrics]
+            # `metrics` is a list for the whole output, or {output name: list} for named
+            # outputs (logged as "<output>_<metric>").
+            self.metrics = []
+            self._metric_outputs: list[str | None] = []
+            groups = metrics.items() if isinstance(metrics, dict) else [(None, metrics)]
+            for key, group in groups:
+                group_loss = loss.get(key, "") if isinstance(loss, dict) else loss
+                for item in group:
+                    metric = _resolve_metric(item, group_loss)
+                    if key is not None:
+                        metric = type(metric).from_config(
+                            dict(metric.get_config(), name=f"{key}_{metric.name}")
+                        )
+                    self.metrics.append(metric)
+                    self._metric_outputs.append(key)
         self._gradient_evaluations = getattr(self.optimizer, "gradient_evaluations", 1)
         if self._gradient_evaluations == 2 and self.strategy.num_replicas_in_sync > 1:
             raise ValueError(
@@ -171,16 +213,18 @@ class Trainer:
         gradients over replicas, so dividing by the global (not the local) batch size makes the
         summed gradient that of the global batch mean, equal to the single-device gradient.
         """
-        values = tf.cast(self.loss_fn(y, _to_float32(y_pred)), tf.float32)
-        if sample_weight is not None:
-            weight = tf.cast(sample_weight, tf.float32)
-            if weight.shape.rank == values.shape.rank:
-                values = values * weight
-            else:
-                values = tf.reshape(values, [tf.shape(values)[0], -1])
-                values = values * tf.reshape(weight, [-1, 1])
-        if values.shape.rank and values.shape.rank > 1:
-            values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank)))
+        y_pred = _to_float32(y_pred)
+        if isinstance(self.loss_fn, dict):
+            # One loss per named output, weighted and summed per sample (as Keras' compile).
+            values = tf.add_n(
+                [
+                    self.loss_weights.get(key, 1.0)
+                    * _per_sample(fn(y[key], y_pred[key]), sample_weight)
+                    for key, fn in self.loss_fn.items()
+                ]
+            )
+        else:
+            values = _per_sample(self.loss_fn(y, y_pred), sample_weight)
         local_count = tf.cast(tf.shape(values)[0], tf.float32)
         global_count = self._all_reduce_sum(local_count)
         loss = tf.reduce_sum(values) / tf.maximum(global_count, 1.0)
@@ -247,8 +291,7 @@ class Trainer:
                 variable.assign(value)
             grads = [(a + b) / 2.0 for a, b in zip(grads, trial_grads, strict=True)]
         self._apply(grads, variables)
-        for metric in self.metrics:
-            metric.update_state(y, _to_float32(y_pred), sample_weight=sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
         return {"loss": loss, "count": count, "grad_norm": grad_norm}
 
     def test_step(self, batch: Any) -> dict[str, Any]:
@@ -256,9 +299,16 @@ class Trainer:
         x, y, sample_weight = unpack_batch(batch)
         y_pred = self.model(x, training=False)
         loss, count = self.compute_loss(y, y_pred, sample_weight)
-        for metric in self.metrics:
-            metric.update_state(y, _to_float32(y_pred), sample_weight=sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
         return {"loss": loss, "count": count}
+
+    def _update_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
+        y_pred = _to_float32(y_pred)
+        for metric, key in zip(self.metrics, self._metric_outputs, strict=True):
+            if key is None:
+                metric.update_state(y, y_pred, sample_weight=sample_weight)
+            else:
+                metric.update_state(y[key], y_pred[key], sample_weight=sample_weight)
 
     def predict_step(self, batch: Any) -> Any:
         """The model's output on one replica's part of a batch."""
