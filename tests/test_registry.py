@@ -62,7 +62,8 @@ def _call(model, inputs):
 
 
 def test_the_four_presets_of_the_issue_are_registered():
-    assert {"cnn_digits", "anomaly_ucr135"} <= set(MODELS)
+    issue = {"anomaly_ucr135", "cnn_digits", "forecaster_co2", "forecaster_sunspots"}
+    assert issue <= set(MODELS)
     assert MODELS == sorted(MODELS)
     assert zoo.list_models() == MODELS
 
