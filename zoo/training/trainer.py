@@ -27,6 +27,10 @@ _ACCURACY = {
 }
 
 
+# What the train step reports to the outer loop, in this order.
+_TRAIN_OUTPUTS = ("loss", "count", "grad_norm")
+
+
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the epoch and step."""
 
@@ -362,7 +366,11 @@ class Trainer:
         )
 
         def next_step(iterator):
-            return one_step(next(iterator))
+            outputs = one_step(next(iterator))
+            if kind == "train":
+                # One small vector: a single device-to-host copy per step for the loop's checks.
+                return tf.stack([tf.cast(outputs[k], tf.float32) for k in _TRAIN_OUTPUTS])
+            return outputs
 
         function = tf.function(next_step, reduce_retracing=True, autograph=False)
         if kind == "train" and self.steps_per_execution > 1:
@@ -413,11 +421,11 @@ class Trainer:
                 done += size
                 continue
             try:
-                outputs = function(iterator)
+                values = function(iterator).numpy()
             except (StopIteration, tf.errors.OutOfRangeError):
                 return
             done += 1
-            yield {k: float(v) for k, v in outputs.items()}, True
+            yield dict(zip(_TRAIN_OUTPUTS, values.tolist(), strict=True)), True
 
     def _run_steps(self, kind: str, dataset: Any, steps: int | None) -> Any:
         """Yield the reduced outputs of `kind`'s step, one batch of `dataset` at a time.
