@@ -68,8 +68,12 @@ def register(subparsers) -> None:
         help="series models: the column of values; image models: the label column (the other "
         "columns are the pixels, row-major)",
     )
-    fine_tune.add_argument("--epochs", type=int, default=10)
-    fine_tune.add_argument("--learning-rate", type=float, default=1e-4)
+    fine_tune.add_argument(
+        "--epochs", type=int, default=None, help="epochs (default: the preset's own)"
+    )
+    fine_tune.add_argument(
+        "--learning-rate", type=float, default=None, help="learning rate (default: the preset's)"
+    )
     fine_tune.add_argument(
         "--output", type=Path, default=None, help="the fine-tuned .keras file (default NAME.keras)"
     )
@@ -276,7 +280,7 @@ def run_fine_tune(args: argparse.Namespace) -> int:
     preset = registry.get_preset(args.name)
     options = {
         key: getattr(args, key)
-        for key in ("num_classes", "horizon", "percentile")
+        for key in ("epochs", "learning_rate", "num_classes", "horizon", "percentile")
         if getattr(args, key) is not None
     }
     if args.freeze_backbone:
@@ -284,14 +288,7 @@ def run_fine_tune(args: argparse.Namespace) -> int:
     _check_options(preset, options)
     data = _read_training_data(preset.task, args.csv, args.column)
     model = registry.load(args.name)
-    model = preset.fine_tune(
-        model,
-        data,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        verbose=0 if args.quiet else 1,
-        **options,
-    )
+    model = preset.fine_tune(model, data, verbose=0 if args.quiet else 1, **options)
     output = args.output or Path(f"{args.name}.keras")
     model.save(output)
     print(f"Saved the fine-tuned model to {output}")
