@@ -16,19 +16,17 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.training.checkpointing import CheckpointKeeper
+from zoo.training.compiled import CompiledSteps
 from zoo.training.data import EpochData, unpack_batch
 from zoo.training.optimizers import GroupedOptimizer, resolve_loss, resolve_optimizer
 from zoo.training.options import CheckpointOptions, SummaryOptions
+from zoo.training.step import TapeStep
 
 _ACCURACY = {
     "sparse_categorical_crossentropy": keras.metrics.SparseCategoricalAccuracy,
     "categorical_crossentropy": keras.metrics.CategoricalAccuracy,
     "binary_crossentropy": keras.metrics.BinaryAccuracy,
 }
-
-
-# What the train step reports to the outer loop, in this order.
-_TRAIN_OUTPUTS = ("loss", "count", "grad_norm")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -61,31 +59,7 @@ def _resolve_metric(metric: Any, loss: Any) -> keras.metrics.Metric:
     )
 
 
-def _to_float32(structure: Any) -> Any:
-    """Cast floating outputs to float32: under mixed_float16 the loss is computed in float32."""
-
-    def cast(t):
-        return tf.cast(t, tf.float32) if t.dtype.is_floating and t.dtype != tf.float32 else t
-
-    return tf.nest.map_structure(cast, structure)
-
-
-def _per_sample(values: Any, sample_weight: Any) -> Any:
-    """Loss values weighted and averaged over every axis but the batch axis: shape (batch,)."""
-    values = tf.cast(values, tf.float32)
-    if sample_weight is not None:
-        weight = tf.cast(sample_weight, tf.float32)
-        if weight.shape.rank == values.shape.rank:
-            values = values * weight
-        else:
-            values = tf.reshape(values, [tf.shape(values)[0], -1])
-            values = values * tf.reshape(weight, [-1, 1])
-    if values.shape.rank and values.shape.rank > 1:
-        values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank)))
-    return values
-
-
-class Trainer:
+class Trainer(TapeStep, CompiledSteps):
     """Train, evaluate and predict with a Keras model through a custom GradientTape loop.
 
     Args:
@@ -208,247 +182,6 @@ class Trainer:
         self._functions: dict[str, Any] = {}
         self._keeper: CheckpointKeeper | None = None
 
-    # ------------------------------------------------------------------ the step (per replica)
-
-    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any = None) -> tuple[Any, Any]:
-        """This replica's share of the batch loss, and its number of samples.
-
-        The share is sum(per-sample loss × weight) / global batch size: the optimizer *sums*
-        gradients over replicas, so dividing by the global (not the local) batch size makes the
-        summed gradient that of the global batch mean, equal to the single-device gradient.
-        """
-        y_pred = _to_float32(y_pred)
-        if isinstance(self.loss_fn, dict):
-            # One loss per named output, weighted and summed per sample (as Keras' compile).
-            values = tf.add_n(
-                [
-                    self.loss_weights.get(key, 1.0)
-                    * _per_sample(fn(y[key], y_pred[key]), sample_weight)
-                    for key, fn in self.loss_fn.items()
-                ]
-            )
-        else:
-            values = _per_sample(self.loss_fn(y, y_pred), sample_weight)
-        local_count = tf.cast(tf.shape(values)[0], tf.float32)
-        global_count = self._all_reduce_sum(local_count)
-        loss = tf.reduce_sum(values) / tf.maximum(global_count, 1.0)
-        if self.model.losses:
-            # Regularisation terms are global: each replica adds 1/R of them, so the sum is one.
-            loss += tf.add_n([tf.cast(v, tf.float32) for v in self.model.losses]) / float(
-                self.strategy.num_replicas_in_sync
-            )
-        return loss, local_count
-
-    def _all_reduce_sum(self, value: Any) -> Any:
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return value
-        return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-    def _gradients(self, x: Any, y: Any, sample_weight: Any, variables: list) -> tuple:
-        """Loss share, prediction, sample count and the *global* gradient (all replicas)."""
-        with tf.GradientTape() as tape:
-            y_pred = self.model(x, training=True)
-            loss, count = self.compute_loss(y, y_pred, sample_weight)
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, variables)
-        grads = [
-            tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-            for g, v in zip(grads, variables, strict=True)
-        ]
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            grads = [g / tf.cast(self.optimizer.dynamic_scale, g.dtype) for g in grads]
-        grads = self._all_reduce_sum(grads)
-        return loss, y_pred, count, grads
-
-    def _clip(self, grads: list) -> tuple[list, Any]:
-        norm = tf.linalg.global_norm(grads)
-        if self.clip_norm is not None:
-            grads, _ = tf.clip_by_global_norm(grads, self.clip_norm, use_norm=norm)
-        return grads, norm
-
-    def _apply(self, grads: list, variables: list) -> None:
-        replicas = self.strategy.num_replicas_in_sync
-        if replicas > 1:
-            # The grads are already summed over replicas; Keras' optimizer sums them again.
-            grads = [g / float(replicas) for g in grads]
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            # LossScaleOptimizer unscales (and checks finiteness) itself: hand it scaled grads.
-            grads = [g * tf.cast(self.optimizer.dynamic_scale, g.dtype) for g in grads]
-        self.optimizer.apply_gradients(list(zip(grads, variables, strict=True)))
-
-    def train_step(self, batch: Any) -> dict[str, Any]:
-        """One update on one replica's part of a batch. Override for custom training."""
-        x, y, sample_weight = unpack_batch(batch)
-        variables = list(self.model.trainable_variables)
-        loss, y_pred, count, grads = self._gradients(x, y, sample_weight, variables)
-        grads, grad_norm = self._clip(grads)
-        if self._gradient_evaluations == 2:
-            # Heun: trial Euler step, gradient there, back to θ, then step along the average.
-            step_size = tf.cast(self.optimizer.learning_rate, tf.float32)
-            saved = [tf.identity(v) for v in variables]
-            for variable, grad in zip(variables, grads, strict=True):
-                variable.assign_sub(tf.cast(step_size, variable.dtype) * grad)
-            _, _, _, trial_grads = self._gradients(x, y, sample_weight, variables)
-            trial_grads, _ = self._clip(trial_grads)
-            for variable, value in zip(variables, saved, strict=True):
-                variable.assign(value)
-            grads = [(a + b) / 2.0 for a, b in zip(grads, trial_grads, strict=True)]
-        self._apply(grads, variables)
-        self._update_metrics(y, y_pred, sample_weight)
-        return {"loss": loss, "count": count, "grad_norm": grad_norm}
-
-    def test_step(self, batch: Any) -> dict[str, Any]:
-        """Loss and metric updates on one replica's part of a batch, no update."""
-        x, y, sample_weight = unpack_batch(batch)
-        y_pred = self.model(x, training=False)
-        loss, count = self.compute_loss(y, y_pred, sample_weight)
-        self._update_metrics(y, y_pred, sample_weight)
-        return {"loss": loss, "count": count}
-
-    def _update_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
-        y_pred = _to_float32(y_pred)
-        for metric, key in zip(self.metrics, self._metric_outputs, strict=True):
-            if key is None:
-                metric.update_state(y, y_pred, sample_weight=sample_weight)
-            else:
-                metric.update_state(y[key], y_pred[key], sample_weight=sample_weight)
-
-    def predict_step(self, batch: Any) -> Any:
-        """The model's output on one replica's part of a batch."""
-        x, _, _ = unpack_batch(batch)
-        return self.model(x, training=False)
-
-    # ------------------------------------------------------------------ compiled, replicated
-
-    def _function(self, kind: str) -> Any:
-        """The tf.function that takes the next batch of an iterator and runs `kind`'s step on
-        every replica, reducing the results.
-
-        The batch is fetched inside the graph (as `model.fit` does), which saves a Python-side
-        `next` and a tensor hand-over per step; the function is traced once per iterator type,
-        whose batch axis is unknown, so a partial last batch or a new epoch does not retrace.
-        """
-        if kind in self._functions:
-            return self._functions[kind]
-        step = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[
-            kind
-        ]
-        strategy = self.strategy
-        replicas = strategy.num_replicas_in_sync
-        if self.jit_compile and replicas > 1:
-            # XLA compiles each replica's step; the cross-replica reduction stays outside.
-            step = tf.function(step, jit_compile=True, reduce_retracing=True, autograph=False)
-
-        def one_step(batch):
-            if not self._distribute:
-                # No strategy given: call the step directly, with nothing to reduce.
-                return step(batch)
-            outputs = strategy.run(step, args=(batch,))
-            if kind == "predict":
-                if replicas > 1:
-                    return tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), outputs)
-                return outputs
-            reduced = {
-                "loss": strategy.reduce(tf.distribute.ReduceOp.SUM, outputs["loss"], axis=None),
-                "count": strategy.reduce(tf.distribute.ReduceOp.SUM, outputs["count"], axis=None),
-            }
-            if "grad_norm" in outputs:
-                # Every replica computed the norm of the same all-reduced gradient.
-                reduced["grad_norm"] = strategy.experimental_local_results(outputs["grad_norm"])[0]
-            return reduced
-
-        one_step = tf.function(
-            one_step,
-            jit_compile=self.jit_compile and replicas == 1,
-            reduce_retracing=True,
-            autograph=False,
-        )
-
-        def next_step(iterator):
-            outputs = one_step(next(iterator))
-            if kind == "train":
-                # One small vector: a single device-to-host copy per step for the loop's checks.
-                return tf.stack([tf.cast(outputs[k], tf.float32) for k in _TRAIN_OUTPUTS])
-            return outputs
-
-        function = tf.function(next_step, reduce_retracing=True, autograph=False)
-        if kind == "train" and self.steps_per_execution > 1:
-            self._functions["train_block"] = self._block_function(one_step)
-        self._functions[kind] = function
-        return function
-
-    def _block_function(self, one_step: Any) -> Any:
-        """A tf.function running `steps_per_execution` train steps in a `tf.while_loop`,
-        returning each step's loss, sample count and gradient norm stacked."""
-        size = self.steps_per_execution
-
-        def block(iterator):
-            def body(i, losses, counts, norms):
-                outputs = one_step(next(iterator))
-                return (
-                    i + 1,
-                    losses.write(i, tf.cast(outputs["loss"], tf.float32)),
-                    counts.write(i, tf.cast(outputs["count"], tf.float32)),
-                    norms.write(i, tf.cast(outputs["grad_norm"], tf.float32)),
-                )
-
-            arrays = [tf.TensorArray(tf.float32, size=size) for _ in range(3)]
-            _, losses, counts, norms = tf.while_loop(
-                lambda i, *_: i < size, body, [tf.constant(0), *arrays]
-            )
-            return {"loss": losses.stack(), "count": counts.stack(), "grad_norm": norms.stack()}
-
-        return tf.function(block, reduce_retracing=True, autograph=False)
-
-    def _train_steps(self, dataset: Any, steps: int | None) -> Any:
-        """Yield `(outputs, at_call_end)` per train step, outputs as Python floats.
-
-        Runs `steps_per_execution` steps per call while at least that many remain (and the
-        count is known), single steps otherwise. `at_call_end` is True when the variables
-        reflect this step, i.e. when a checkpoint may be written.
-        """
-        function = self._function("train")
-        block = self._functions.get("train_block")
-        iterator = iter(self._distributed(dataset))
-        done = 0
-        while steps is None or done < steps:
-            if block is not None and steps is not None and steps - done >= self.steps_per_execution:
-                arrays = {k: v.numpy() for k, v in block(iterator).items()}
-                size = self.steps_per_execution
-                for j in range(size):
-                    yield {k: float(v[j]) for k, v in arrays.items()}, j == size - 1
-                done += size
-                continue
-            try:
-                values = function(iterator).numpy()
-            except (StopIteration, tf.errors.OutOfRangeError):
-                return
-            done += 1
-            yield dict(zip(_TRAIN_OUTPUTS, values.tolist(), strict=True)), True
-
-    def _run_steps(self, kind: str, dataset: Any, steps: int | None) -> Any:
-        """Yield the reduced outputs of `kind`'s step, one batch of `dataset` at a time.
-
-        With `steps` known the function is called exactly that often; otherwise until the
-        iterator runs dry.
-        """
-        function = self._function(kind)
-        iterator = iter(self._distributed(dataset))
-        done = 0
-        while steps is None or done < steps:
-            try:
-                outputs = function(iterator)
-            except (StopIteration, tf.errors.OutOfRangeError):
-                return
-            done += 1
-            yield outputs
-
-    def _distributed(self, dataset: tf.data.Dataset) -> Any:
-        if self._distribute:
-            return self.strategy.experimental_distribute_dataset(dataset)
-        return dataset
-
     def build(self, data: EpochData | None = None) -> None:
         """Build model (on a first batch if needed), optimizer and checkpoint keeper once."""
         if self._built:
@@ -481,7 +214,7 @@ class Trainer:
             )
         self._built = True
 
-    # ------------------------------------------------------------------ public loops
+    # ------------------------------------------------------------------ building, public loops
 
     def restore(self) -> str | None:
         """Load the newest readable checkpoint of `checkpoint_dir` into model and optimizer.
