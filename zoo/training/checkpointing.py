@@ -20,6 +20,24 @@ from typing import Any
 import tensorflow as tf
 
 
+def worker_role(strategy: Any) -> tuple[bool, str]:
+    """(is_chief, worker tag) under MultiWorkerMirroredStrategy; (True, "") otherwise.
+
+    Every worker must take part in saving (the save is a collective op), but only the chief's
+    files are kept: the others write to a scratch folder of their own (TensorFlow's documented
+    pattern for multi-worker checkpoints), so workers never overwrite each other's files.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    extended = getattr(strategy, "extended", None)
+    in_multi_worker = getattr(extended, "_in_multi_worker_mode", lambda: False)()
+    if resolver is None or not in_multi_worker:
+        return True, ""
+    task_type, task_id = resolver.task_type, resolver.task_id
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
+    return is_chief, f"{task_type}_{task_id}"
+
+
 class TrainingState(tf.train.experimental.PythonState):
     """The loop's position and bookkeeping, serialised as JSON inside each checkpoint."""
 
@@ -45,17 +63,31 @@ class CheckpointKeeper:
         **trackables: objects to checkpoint (passed to `tf.train.Checkpoint`).
     """
 
-    def __init__(self, directory: str, *, max_to_keep: int = 3, **trackables: Any) -> None:
+    def __init__(
+        self,
+        directory: str,
+        *,
+        max_to_keep: int = 3,
+        write_directory: str | None = None,
+        **trackables: Any,
+    ) -> None:
         self.directory = os.fspath(directory)
         self.state = TrainingState()
         self.checkpoint = tf.train.Checkpoint(state=self.state, **trackables)
-        self.manager = tf.train.CheckpointManager(
+        # Reads come from `directory`; writes go to `write_directory` when given (a
+        # non-chief worker's scratch folder), so every worker resumes from the chief's files.
+        self.read_manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=max_to_keep
         )
+        self.manager = self.read_manager
+        if write_directory is not None:
+            self.manager = tf.train.CheckpointManager(
+                self.checkpoint, os.fspath(write_directory), max_to_keep=max_to_keep
+            )
 
     @property
     def latest(self) -> str | None:
-        return self.manager.latest_checkpoint
+        return self.read_manager.latest_checkpoint
 
     def save(self, values: dict[str, Any], checkpoint_number: int) -> str:
         """Write a checkpoint numbered `checkpoint_number` (the global step) holding `values`."""
@@ -68,7 +100,7 @@ class CheckpointKeeper:
         A checkpoint that fails to restore is skipped with a warning and the previous one is
         tried; a later successful restore overwrites every variable the failed one touched.
         """
-        candidates = list(reversed(self.manager.checkpoints))
+        candidates = list(reversed(self.read_manager.checkpoints))
         failures = []
         for path in candidates:
             try:

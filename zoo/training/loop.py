@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from zoo.training.callbacks import Callback
+from zoo.training.checkpointing import worker_role
 from zoo.training.data import EpochData
 from zoo.training.optimizers import get_learning_rate
 from zoo.training.summaries import SummaryLogger
@@ -147,7 +148,7 @@ class FitLoop:
         if self.state.get("stopped"):
             return history
         logger = None
-        if trainer.log_dir:
+        if trainer.log_dir and worker_role(trainer.strategy)[0]:  # summaries from the chief only
             logger = SummaryLogger(trainer.log_dir, trainer.summary_options)
         trainer.stop_training = False
         for callback in self.callbacks:

@@ -8,6 +8,7 @@ callbacks, progress) lives in `zoo.training.loop` and knows nothing of the step'
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.training.checkpointing import CheckpointKeeper
+from zoo.training.checkpointing import CheckpointKeeper, worker_role
 from zoo.training.compiled import CompiledSteps
 from zoo.training.data import EpochData, unpack_batch
 from zoo.training.optimizers import GroupedOptimizer, resolve_loss, resolve_optimizer
@@ -205,8 +206,13 @@ class Trainer(TapeStep, CompiledSteps):
                 if isinstance(self.optimizer, GroupedOptimizer)
                 else [self.optimizer]
             )
+            is_chief, tag = worker_role(self.strategy)
+            scratch = None
+            if not is_chief:
+                scratch = os.path.join(tempfile.gettempdir(), f"zoo-checkpoints-{tag}")
             self._keeper = CheckpointKeeper(
                 self.checkpoint_dir,
+                write_directory=scratch,
                 max_to_keep=self.checkpoint_options.max_to_keep,
                 model=self.model,
                 optimizer=optimizers,
