@@ -118,3 +118,24 @@ def test_no_readable_checkpoint_raises_and_deletes_nothing(tmp_path):
     ):
         restorer.fit((x, y), epochs=2, batch_size=8, verbose=0, resume=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_checkpoints_wait_for_the_end_of_a_multi_step_call(tmp_path):
+    x, y = _data()
+    model, trainer = _trainer(tmp_path, seed=3, steps_per_execution=3)
+    initial = model.get_weights()
+    # 4 steps per epoch: one call of steps 1-3 (a save falls due at step 2), then step 4 alone.
+    trainer.fit((x, y), epochs=1, batch_size=8, shuffle=False, verbose=0)
+    final = model.get_weights()
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*.index")) == ["ckpt-3.index", "ckpt-4.index"]
+    # Point the state file back at ckpt-3: its counters must match the weights it holds.
+    tf.compat.v1.train.update_checkpoint_state(
+        str(tmp_path),
+        str(tmp_path / "ckpt-3"),
+        all_model_checkpoint_paths=[str(tmp_path / "ckpt-3")],
+    )
+    resumed_model, resumer = _trainer(tmp_path, initial, steps_per_execution=3)
+    resumer.fit((x, y), epochs=1, batch_size=8, shuffle=False, verbose=0, resume=True)
+    assert resumer.global_step == 4
+    for a, b in zip(resumed_model.get_weights(), final, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
