@@ -264,7 +264,11 @@ class Trainer(TapeStep, CompiledSteps):
             steps_per_epoch: cap on batches per epoch.
             validation_batch_size: batch size for numpy validation input (default `batch_size`).
             callbacks: `zoo.training.callbacks.Callback` instances.
-            resume: continue from the newest readable checkpoint in `checkpoint_dir`.
+            resume: continue from the newest readable checkpoint in `checkpoint_dir`, at the
+                batch after the last one it saw. Exact for numpy input (its order is a
+                function of seed and epoch) and for datasets whose order is the same on every
+                pass; a dataset that reshuffles each pass resumes at the right count of
+                batches but not at the same ones.
             verbose: 1 shows a progress bar per epoch, 0 is quiet.
         """
         from zoo.training.loop import FitLoop
