@@ -30,17 +30,31 @@ class WindowScaling(keras.layers.Layer):
 
     `scale` is a constant fixed when the model is built (from the training part of the data);
     the level is computed per window in the graph, so the network sees series of any level.
+    The third output s, the unit of the quantile band, is `scale` too or, with `adaptive=True`,
+    each window's standard deviation (floored at 0.05·scale): the band then grows with the
+    series' current amplitude.
 
     With `window` set, a call on another number of steps is an error (not a silent reshape).
 
-    Input shape: (batch, window, 1). Output: [x_n (batch, window, 1), level (batch, 1)].
+    Input shape: (batch, window, 1).
+    Output: [x_n (batch, window, 1), level (batch, 1), s (batch, 1)].
     """
 
-    def __init__(self, level_steps: int, scale: float, window: int | None = None, **kwargs):
+    def __init__(
+        self,
+        level_steps: int,
+        scale: float,
+        window: int | None = None,
+        adaptive: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.level_steps = _positive_int("level_steps", level_steps)
         self.scale = _positive_float("scale", scale)
         self.window = None if window is None else _positive_int("window", window)
+        if not isinstance(adaptive, bool):
+            raise ValueError(f"`adaptive` must be True or False. Received: adaptive={adaptive!r}")
+        self.adaptive = adaptive
 
     def _check(self, shape) -> None:
         if len(shape) != 3 or shape[-1] != 1:
@@ -69,10 +83,15 @@ class WindowScaling(keras.layers.Layer):
             with tf.control_dependencies([check]):
                 inputs = tf.identity(inputs)
         level = tf.reduce_mean(inputs[:, -self.level_steps :, :], axis=1)
-        return [(inputs - level[:, tf.newaxis, :]) / self.scale, level]
+        if self.adaptive:
+            # Per-window spread, floored at 5% of the training scale (a flat window stays finite).
+            spread = tf.maximum(tf.math.reduce_std(inputs, axis=1), 0.05 * self.scale)
+        else:
+            spread = tf.ones_like(level) * self.scale
+        return [(inputs - level[:, tf.newaxis, :]) / self.scale, level, spread]
 
     def compute_output_shape(self, input_shape):
-        return [tuple(input_shape), (input_shape[0], 1)]
+        return [tuple(input_shape), (input_shape[0], 1), (input_shape[0], 1)]
 
     def get_config(self):
         return {
@@ -80,6 +99,7 @@ class WindowScaling(keras.layers.Layer):
             "level_steps": self.level_steps,
             "scale": self.scale,
             "window": self.window,
+            "adaptive": self.adaptive,
         }
 
 
@@ -116,9 +136,10 @@ class SeasonalPrior(keras.layers.Layer):
 class QuantileOutput(keras.layers.Layer):
     """Back to raw units: forecast = level + scale·point; quantiles (0.1, 0.5, 0.9) around it.
 
-    Inputs: [point (batch, H), widths (batch, H, 2) ≥ 0, level (batch, 1)]. The 0.1 and 0.9
-    quantiles are point ∓ band_scale·width (so they never cross the median), band_scale being
-    calibrated on held-out training windows. Output: [forecast (batch, H), quantiles (batch, H, 3)].
+    Inputs: [point (batch, H), widths (batch, H, 2) ≥ 0, level (batch, 1), s (batch, 1)]. The
+    0.1 and 0.9 quantiles are point ∓ band_scale·s·width (so they never cross the median),
+    band_scale being calibrated on held-out training windows.
+    Output: [forecast (batch, H), quantiles (batch, H, 3)].
     """
 
     def __init__(self, scale: float, band_scale: float = 1.0, **kwargs):
@@ -127,9 +148,9 @@ class QuantileOutput(keras.layers.Layer):
         self.band_scale = _positive_float("band_scale", band_scale)
 
     def call(self, inputs):
-        point, widths, level = inputs
+        point, widths, level, unit = inputs
         forecast = level + self.scale * point
-        spread = self.scale * self.band_scale * widths
+        spread = unit[:, :, tf.newaxis] * self.band_scale * widths
         quantiles = tf.stack(
             [forecast - spread[..., 0], forecast, forecast + spread[..., 1]], axis=-1
         )

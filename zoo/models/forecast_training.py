@@ -46,10 +46,11 @@ def ridge_warm_start(
         [
             model.get_layer("scaling").output[0],
             model.get_layer("scaling").output[1],
+            model.get_layer("scaling").output[2],
             model.get_layer("seasonal_prior").output,
         ],
     )
-    x_n, level, prior = (np.asarray(a, "float64") for a in probe.predict(x, verbose=0))
+    x_n, level, _, prior = (np.asarray(a, "float64") for a in probe.predict(x, verbose=0))
     scale = model.get_layer("scaling").scale
     features = x_n[:, :, 0]
     target = (y - level) / scale - prior

@@ -85,6 +85,7 @@ def build_forecaster(
     units: int = 32,
     members: int = 1,
     dropout: float = 0.0,
+    adaptive_scale: bool = False,
 ) -> keras.Model:
     """An untrained forecaster: input "series" (batch, window, 1) of raw values.
 
@@ -99,6 +100,9 @@ def build_forecaster(
         units: LSTM units.
         members: ensemble members averaged in the graph (each trained on its own seed).
         dropout: dropout on each member's features while training.
+        adaptive_scale: the quantile band's unit is each window's standard deviation (floored
+            at 0.05·scale) instead of the constant `scale`: the band grows with the series'
+            current amplitude.
 
     Returns:
         keras.Model with outputs {"forecast": (batch, horizon), "quantiles": (batch, horizon, 3)}.
@@ -119,7 +123,9 @@ def build_forecaster(
                 f"`{name}` must be an int <= window ({window}). Received: {name}={value!r}"
             )
     series = keras.Input((window, 1), name="series")
-    x_n, level = WindowScaling(level_steps, scale, window, name="scaling")(series)
+    x_n, level, spread = WindowScaling(level_steps, scale, window, adaptive_scale, name="scaling")(
+        series
+    )
     prior = SeasonalPrior(period, horizon, name="seasonal_prior")(x_n)
     flat = keras.layers.Flatten(name="window_flat")(x_n)
     outputs = [
@@ -130,7 +136,9 @@ def build_forecaster(
     else:
         point = keras.layers.Average(name="point")([p for p, _ in outputs])
         widths = keras.layers.Average(name="widths")([w for _, w in outputs])
-    forecast, quantiles = QuantileOutput(scale, band_scale, name="output")([point, widths, level])
+    forecast, quantiles = QuantileOutput(scale, band_scale, name="output")(
+        [point, widths, level, spread]
+    )
     forecast = keras.layers.Identity(name="forecast")(forecast)
     quantiles = keras.layers.Identity(name="quantiles")(quantiles)
     return keras.Model(
@@ -160,6 +168,7 @@ def forecaster_config(model: keras.Model) -> dict:
         "period": prior.period,
         "level_steps": scaling.level_steps,
         "scale": scaling.scale,
+        "adaptive_scale": scaling.adaptive,
         "band_scale": model.get_layer("output").band_scale,
         "lstm_steps": window - crop,
         "units": model.get_layer("m0_lstm").units,
@@ -222,6 +231,7 @@ _SPECS = {
             "units": 16,
             "members": 3,
             "dropout": 0.0,
+            "adaptive_scale": True,
         },
         "recipe": Recipe(
             epochs=300, patience=30, holdout=0.2, learning_rate=1e-3, ridge=1.0, batch_size=32
@@ -231,7 +241,9 @@ _SPECS = {
             "at the level of the last 11 years and the head predicts the yearly rate of change "
             "of activity, integrated by IntegralLayer (rectangle rule) into the 11-year path. "
             "The velocity is a ridge linear map of the 22-year window plus an LSTM(16) "
-            "correction that carries the cycle's nonlinearity (fast rise, slow decay)."
+            "correction that carries the cycle's nonlinearity (fast rise, slow decay). The "
+            "quantile band is in units of the window's standard deviation (adaptive_scale), so "
+            "it widens with the amplitude of the current cycle."
         ),
     },
 }
