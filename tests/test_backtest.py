@@ -114,6 +114,7 @@ def test_sunspots_seasonal_naive_reproduces_the_issue_number():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_statsmodels_baselines_reproduce_the_issue_numbers():
     sun = evaluate_baselines(
         sunspots_yearly().to_numpy(), PROTOCOLS["sunspots"], BASELINES["sunspots"]

@@ -197,6 +197,7 @@ def test_card_records_protocol_and_provenance():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("name", sorted(NAMES))
 def test_full_evaluate_matches_card(name):
     model = _trained(name)
