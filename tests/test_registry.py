@@ -68,6 +68,21 @@ def test_the_four_presets_of_the_issue_are_registered():
     assert zoo.list_models() == MODELS
 
 
+def test_the_public_face_resolves_every_name_it_lists():
+    import zoo.models.anomaly
+    import zoo.models.backtest
+    import zoo.serving
+
+    assert zoo.backtest is zoo.models.backtest.backtest
+    assert zoo.infer_threshold is zoo.models.anomaly.infer_threshold
+    assert zoo.export is zoo.serving.export
+    assert zoo.load is registry.load
+    for name in zoo.__all__:
+        assert getattr(zoo, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        zoo.nope  # noqa: B018
+
+
 def test_unknown_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"Unknown model 'resnet50'. Choose one of: .*cnn_digits"):
         zoo.load("resnet50")

@@ -7,19 +7,32 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build", "export", "info", "list_models", "load"]
+__all__ = [
+    "__version__",
+    "backtest",
+    "build",
+    "export",
+    "infer_threshold",
+    "info",
+    "list_models",
+    "load",
+]
 
 # The public functions live in their modules; they are imported on first use so that `import zoo`
 # (and every `zoo ...` command, `zoo --help` included) does not pay for importing TensorFlow.
 _PUBLIC = {
+    "backtest": "zoo.models.backtest",
     "build": "zoo.registry",
     "export": "zoo.serving",
+    "infer_threshold": "zoo.models.anomaly",
     "info": "zoo.registry",
     "list_models": "zoo.registry",
     "load": "zoo.registry",
 }
 
 if TYPE_CHECKING:
+    from zoo.models.anomaly import infer_threshold
+    from zoo.models.backtest import backtest
     from zoo.registry import build, info, list_models, load
     from zoo.serving import export
 

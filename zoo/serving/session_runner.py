@@ -7,11 +7,29 @@ SignatureDef names. This module does exactly that, so a model that answers here 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+
+class _DropDeprecationNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is deprecated and will be removed" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_deprecation_notices():
+    logger = tf.get_logger()
+    notice_filter = _DropDeprecationNotices()
+    logger.addFilter(notice_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notice_filter)
 
 
 class SessionSignatureRunner:
@@ -26,7 +44,8 @@ class SessionSignatureRunner:
         self.export_dir = Path(export_dir)
         self.graph = tf.Graph()
         self.session = tf.compat.v1.Session(graph=self.graph)
-        with self.graph.as_default():
+        # The TF1 loader is what TF Serving's C++ loader mirrors; its deprecation notice is noise.
+        with self.graph.as_default(), _without_deprecation_notices():
             meta_graph = tf.compat.v1.saved_model.loader.load(
                 self.session, list(tags), str(self.export_dir)
             )
