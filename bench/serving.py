@@ -18,9 +18,7 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +31,7 @@ import keras
 import numpy as np
 
 from zoo.serving import SessionSignatureRunner, export
+from zoo.serving.child_server import ChildServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,28 +103,6 @@ def median_round(rounds: list[dict]) -> dict:
     return {**ordered[len(ordered) // 2], "requests": sum(r["requests"] for r in rounds)}
 
 
-def start_server(config: Path, threads: int) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    command = [
-        sys.executable,
-        "-m",
-        "zoo",
-        "serve",
-        f"--model_config_file={config}",
-        "--rest_api_port=0",
-        f"--rest_api_num_threads={threads}",
-        "--file_system_poll_wait_seconds=0",
-    ]
-    child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO
-    )
-    line = child.stdout.readline()
-    if not line:
-        child.kill()
-        raise RuntimeError("zoo serve exited before it was ready")
-    return child, json.loads(line)["rest_api"]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="lstm", help="lstm, a registry name, or a .keras path")
@@ -152,47 +129,47 @@ def main() -> int:
 
         for s in samples[:2]:  # warm the in-process path as the server warms its own
             runner.run({input_name: s})
-        child, url = start_server(config, threads=args.clients)
-        host, port = url.removeprefix("http://").split(":")
-        connections: dict[int, http.client.HTTPConnection] = {}
+        flags = [
+            f"--model_config_file={config}",
+            f"--rest_api_num_threads={args.clients}",
+            "--file_system_poll_wait_seconds=0",
+        ]
+        with ChildServer(flags, cwd=REPO) as server:
+            host, port = server.rest_api.removeprefix("http://").split(":")
+            connections: dict[int, http.client.HTTPConnection] = {}
 
-        def post(i: int) -> None:
-            # One keep-alive connection per client, as a real client pool would hold.
-            if i not in connections:
-                connections[i] = http.client.HTTPConnection(host, int(port), timeout=60)
-            connection = connections[i]
-            connection.request(
-                "POST",
-                f"/v1/models/{name}:predict",
-                body=bodies[i],
-                headers={"Content-Type": "application/json"},
-            )
-            response = connection.getresponse()
-            payload = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
-
-        def in_process(i: int) -> None:
-            runner.run({input_name: samples[i]})
-
-        floors, rests = [], []
-        try:
-            run_clients(post, args.clients, 2, args.max_seconds)  # connect and warm up
-            # Alternate the two paths so that load from other processes hits both alike.
-            for _ in range(args.rounds):
-                floors.append(
-                    run_clients(in_process, args.clients, args.requests, args.max_seconds)
+            def post(i: int) -> None:
+                # One keep-alive connection per client, as a real client pool would hold.
+                if i not in connections:
+                    connections[i] = http.client.HTTPConnection(host, int(port), timeout=60)
+                connection = connections[i]
+                connection.request(
+                    "POST",
+                    f"/v1/models/{name}:predict",
+                    body=bodies[i],
+                    headers={"Content-Type": "application/json"},
                 )
-                rests.append(run_clients(post, args.clients, args.requests, args.max_seconds))
-        finally:
-            for connection in connections.values():
-                connection.close()
-            runner.close()
-            child.send_signal(signal.SIGTERM)
+                response = connection.getresponse()
+                payload = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
+
+            def in_process(i: int) -> None:
+                runner.run({input_name: samples[i]})
+
+            floors, rests = [], []
             try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+                run_clients(post, args.clients, 2, args.max_seconds)  # connect and warm up
+                # Alternate the two paths so that load from other processes hits both alike.
+                for _ in range(args.rounds):
+                    floors.append(
+                        run_clients(in_process, args.clients, args.requests, args.max_seconds)
+                    )
+                    rests.append(run_clients(post, args.clients, args.requests, args.max_seconds))
+            finally:
+                for connection in connections.values():
+                    connection.close()
+                runner.close()
     floor, rest = median_round(floors), median_round(rests)
 
     print(

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +15,7 @@ from test_serving_support import half_plus_two, http
 
 from zoo.cli import main
 from zoo.serving import ModelManager, RestServer, export, write_models_config
+from zoo.serving.child_server import ChildServer
 from zoo.serving.model_config import ModelEntry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,40 +131,26 @@ def test_zoo_serve_command_end_to_end(tmp_path):
     expected = keras.ops.convert_to_numpy(model(x))
     export(model, tmp_path / "saved_models" / "half_plus_two")
     config = write_models_config(tmp_path / "saved_models")  # base_path /models/half_plus_two
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    command = [
-        sys.executable,
-        "-m",
-        "zoo",
-        "serve",
-        f"--model_config_file={config}",
-        "--rest_api_port=0",
-        "--port=0",
-    ]
-    child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO
-    )
-    try:
-        ready = json.loads(child.stdout.readline())
-        assert ready["models"] == {"half_plus_two": [1]}
-        assert ready["rest_api"].startswith("http://127.0.0.1:")
+    with ChildServer([f"--model_config_file={config}", "--port=0"], cwd=REPO) as server:
+        assert server.ready["models"] == {"half_plus_two": [1]}
+        assert server.rest_api.startswith("http://127.0.0.1:")
         status, body = http(
-            f"{ready['rest_api']}/v1/models/half_plus_two:predict",
+            f"{server.rest_api}/v1/models/half_plus_two:predict",
             '{"instances": [[1.0], [2.0], [5.0]]}',
         )
         assert status == 200
         np.testing.assert_allclose(body["predictions"], expected)
-        with grpc.insecure_channel(ready["grpc"]) as channel:
+        with grpc.insecure_channel(server.grpc) as channel:
             request = predict_pb2.PredictRequest()
             request.model_spec.name = "half_plus_two"
             request.inputs["x"].CopyFrom(tf.make_tensor_proto(x))
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             response = stub.Predict(request, timeout=30)
         np.testing.assert_allclose(tf.make_ndarray(response.outputs["output"]), expected)
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            assert child.wait(timeout=30) == 0
-        finally:
-            if child.poll() is None:
-                child.kill()
+    assert server.returncode == 0  # SIGTERM shuts it down cleanly
+
+
+def test_child_server_that_cannot_start_reports_the_servers_own_message():
+    with pytest.raises(RuntimeError, match="exited with code 2 .*give exactly one of"):
+        with ChildServer([], start_timeout=120):
+            pass

@@ -17,16 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 MODEL_NAME = "cnn_digits"
-SERVER_START_TIMEOUT_SECONDS = 180.0
 
 
 def register(subparsers) -> None:
@@ -50,22 +45,6 @@ def register(subparsers) -> None:
 
 def _step(number: int, text: str) -> None:
     print(f"\n[{number}/4] {text}", flush=True)
-
-
-def _read_ready_line(server: subprocess.Popen, timeout: float) -> dict:
-    """The JSON line `zoo serve` prints once it listens (its port among it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(
-                f"`zoo serve` exited with code {server.returncode} before it was ready"
-            )
-        ready, _, _ = select.select([server.stdout], [], [], 0.5)
-        if ready:
-            line = server.stdout.readline()
-            if line.startswith("{"):
-                return json.loads(line)
-    raise TimeoutError(f"`zoo serve` was not ready after {timeout:.0f} s")
 
 
 def _post_json(url: str, body: dict) -> dict:
@@ -92,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from zoo.data.digits import load_digits_split
     from zoo.models import cnn
     from zoo.registry import get_preset
+    from zoo.serving.child_server import ChildServer
     from zoo.training import Trainer, backbone_head_optimizer
 
     output = Path(args.output).resolve()
@@ -144,36 +124,21 @@ def run(args: argparse.Namespace) -> int:
     _step(4, "zoo serve + a predict request in TF Serving's REST JSON")
     images = split.x_test[:5]
     expected = cnn.predict(model, images)["class_id"]
-    with tempfile.TemporaryFile(mode="w+") as server_log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "zoo",
-                "serve",
-                f"--model_name={MODEL_NAME}",
-                f"--model_base_path={base_path}",
-                "--rest_api_port=0",
-                "--file_system_poll_wait_seconds=0",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=server_log,
-            text=True,
-        )
+    flags = [
+        f"--model_name={MODEL_NAME}",
+        f"--model_base_path={base_path}",
+        "--file_system_poll_wait_seconds=0",
+    ]
+    with ChildServer(flags) as server:
+        url = f"{server.rest_api}/v1/models/{MODEL_NAME}"
         try:
-            ready = _read_ready_line(server, SERVER_START_TIMEOUT_SECONDS)
-            url = f"{ready['rest_api']}/v1/models/{MODEL_NAME}"
             status = _get_json(url)
             print(f"  GET  {url}\n       -> {json.dumps(status)}")
             body = {"signature_name": "serving_default", "instances": images.tolist()}
             answer = _post_json(f"{url}:predict", body)
-        except Exception:
-            server_log.seek(0)
-            print(server_log.read(), file=sys.stderr)
+        except OSError:  # urllib's errors: show what the server said
+            print(server.log_text()[-3000:], file=sys.stderr)
             raise
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     served = np.array([row["class_id"] for row in answer["predictions"]])
     confidence = [max(row["probabilities"]) for row in answer["predictions"]]
     print(f"  POST {url}:predict  (5 test images, 8x8 pixels 0..16)")

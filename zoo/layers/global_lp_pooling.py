@@ -40,33 +40,15 @@ class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
         self.keepdims = keepdims
         self._init_p(p, normalize, trainable_p)
 
-    def _spatial_axes(self):
-        start = 1 if self.data_format == "channels_last" else 2
-        return list(range(start, start + self.rank))
-
-    def _check_input_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != self.rank + 2:
-            spatial = "steps" if self.rank == 1 else "rows, cols"
-            if self.data_format == "channels_first":
-                layout = f"(batch, channels, {spatial})"
-            else:
-                layout = f"(batch, {spatial}, channels)"
-            raise ValueError(
-                f"`inputs` of {self.__class__.__name__} must have rank {self.rank + 2} {layout}. "
-                f"Received: shape={input_shape}"
-            )
-        return input_shape
-
     def compute_output_shape(self, input_shape):
-        input_shape = self._check_input_shape(input_shape)
+        input_shape = self._check_rank(input_shape)
         axes = self._spatial_axes()
         if self.keepdims:
             return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
         return tuple(d for i, d in enumerate(input_shape) if i not in axes)
 
     def build(self, input_shape):
-        self._check_input_shape(input_shape)
+        self._check_rank(input_shape)
         self._build_p()
 
     def compute_mask(self, inputs, mask=None):

@@ -91,7 +91,29 @@ class AtLeastOne(keras.constraints.Constraint):
 
 
 class _LpMixin:
-    """The p-handling shared by the windowed and the global Lp pooling layers."""
+    """What the windowed and the global Lp pooling layers share: p, the layout, the rank check.
+
+    The layer sets `rank` (1 or 2) and `data_format` before using the layout methods.
+    """
+
+    def _spatial_axes(self):
+        start = 1 if self.data_format == "channels_last" else 2
+        return list(range(start, start + self.rank))
+
+    def _check_rank(self, input_shape):
+        """`input_shape` as a tuple, or an error naming the expected layout."""
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            spatial = "steps" if self.rank == 1 else "rows, cols"
+            if self.data_format == "channels_first":
+                layout = f"(batch, channels, {spatial})"
+            else:
+                layout = f"(batch, {spatial}, channels)"
+            raise ValueError(
+                f"`inputs` of {self.__class__.__name__} must have rank {self.rank + 2} {layout}. "
+                f"Received: shape={input_shape}"
+            )
+        return input_shape
 
     def _init_p(self, p, normalize, trainable_p):
         self.p = _validate_p(p, trainable_p)
@@ -248,22 +270,8 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
 
     # -- shapes ---------------------------------------------------------------------------------
 
-    def _spatial_axes(self):
-        start = 1 if self.data_format == "channels_last" else 2
-        return list(range(start, start + self.rank))
-
     def _check_input_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != self.rank + 2:
-            spatial = "steps" if self.rank == 1 else "rows, cols"
-            if self.data_format == "channels_first":
-                layout = f"(batch, channels, {spatial})"
-            else:
-                layout = f"(batch, {spatial}, channels)"
-            raise ValueError(
-                f"`inputs` of {self.__class__.__name__} must have rank {self.rank + 2} {layout}. "
-                f"Received: shape={input_shape}"
-            )
+        input_shape = self._check_rank(input_shape)
         if self.padding == "valid":
             sizes = [input_shape[a] for a in self._spatial_axes()]
             for n, k in zip(sizes, self.pool_size, strict=True):
