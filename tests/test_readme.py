@@ -34,3 +34,31 @@ def test_the_two_setup_commands_are_make_targets_and_ci_runs_the_test_one():
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^quickstart: ", makefile, re.M) and re.search(r"^test: ", makefile, re.M)
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_serving_section_requests_get_answers_from_zoo_serve_on_saved_models():
+    import json
+    import urllib.request
+
+    from zoo.serving.child_server import ChildServer
+
+    requests = re.findall(r"curl -d '(.*?)' \\\n\s+(http://\S+)", README)
+    assert len(requests) == 2
+    config = REPO / "saved_models" / "models.config"
+    flags = [f"--model_config_file={config}", "--file_system_poll_wait_seconds=0"]
+    answers = {}
+    with ChildServer(flags) as server:
+        for body, url in requests:
+            path = url.split(":8501", 1)[1]
+            request = urllib.request.Request(server.rest_api + path, data=body.encode())
+            with urllib.request.urlopen(request, timeout=60) as response:
+                answers[path.split("/")[3].split(":")[0]] = json.loads(response.read())
+        metadata_path = re.search(r"curl (http://127\.0\.0\.1:8501(\S+/metadata))", README).group(2)
+        with urllib.request.urlopen(server.rest_api + metadata_path, timeout=60) as response:
+            metadata = json.loads(response.read())
+    (digit,) = answers["cnn_digits"]["predictions"]
+    assert digit["class_id"] == 0 and max(digit["probabilities"]) > 0.99  # the README's "-> ..."
+    (path,) = answers["forecaster_sunspots"]["predictions"]
+    assert len(path) == 11 and all(-50 < value < 300 for value in path)
+    signatures = metadata["metadata"]["signature_def"]["signature_def"]
+    assert {"serving_default", "forecast", "quantiles"} <= set(signatures)

@@ -149,9 +149,11 @@ def run(args: argparse.Namespace) -> int:
     if not np.array_equal(served, expected):
         print("zoo quickstart: the served answer differs from the Keras model's", file=sys.stderr)
         return 1
+    zoo_command = Path(sys.executable).parent / "zoo"
     print(
         f"\nDone: the served model answers as the Keras model does.\n"
-        f"Serve it yourself: zoo serve --model_name={MODEL_NAME} --model_base_path={base_path}\n"
+        f"Serve it yourself: {zoo_command} serve --model_name={MODEL_NAME} "
+        f"--model_base_path={base_path}\n"
         f"or with the stock container: docker run -p 8501:8501 -v "
         f"{base_path}:/models/{MODEL_NAME} -e MODEL_NAME={MODEL_NAME} tensorflow/serving"
     )
