@@ -178,7 +178,8 @@ def fit_ensemble(
        that makes its 0.1–0.9 band cover `recipe.coverage` of the held-out targets is the
        band factor. An average of members errs less than one member, so a factor calibrated on
        one member would make the shipped ensemble's band too wide.
-    3. Final: the same ensemble recipe on every training window, with that band factor.
+    3. Final: the same ensemble recipe on every training window, with that band factor and the
+       calibration ensemble's band heads (fit on the earlier windows only).
     """
     window, horizon = config["window"], config["horizon"]
     fit_o, held_o = split_origins(n_train, window, horizon, recipe.holdout)
@@ -234,13 +235,21 @@ def fit_ensemble(
     all_o = np.arange(window, n_train - horizon + 1)
     x_all, y_all = windows(values, window, horizon, all_o)
     log["train_windows"] = len(all_o)
-    final = ensemble({**config, "band_scale": band_scale}, x_all, y_all)
+    final = ensemble({**config, "band_scale": band_scale}, x_all, y_all, fit_bands=False)
+    # The band heads that ship are the calibrated ones: heads refit on every training window
+    # (targets they then have seen) learn wider widths than the factor was calibrated for.
+    for layer in calibration.layers:
+        if layer.name.endswith("_band"):
+            final.get_layer(layer.name).set_weights(layer.get_weights())
     return final, log
 
 
-def _ensemble(build, compile_fn, config, x, y, *, seed, epochs, recipe, verbose) -> keras.Model:
+def _ensemble(
+    build, compile_fn, config, x, y, *, seed, epochs, recipe, verbose, fit_bands: bool = True
+) -> keras.Model:
     """`config["members"]` single members (seeds seed, seed+1, ...), each fit for `epochs` epochs
-    on (x, y), then its band head on the same windows, copied into one model that averages them."""
+    on (x, y), then (if `fit_bands`) its band head on the same windows, copied into one model that
+    averages them."""
     ensemble = build(**config)
     for i in range(config.get("members", 1)):
         single, _ = _fit_member(
@@ -255,7 +264,8 @@ def _ensemble(build, compile_fn, config, x, y, *, seed, epochs, recipe, verbose)
             validation=None,
             verbose=verbose,
         )
-        fit_band(single, x, y, recipe=recipe, verbose=verbose)
+        if fit_bands:
+            fit_band(single, x, y, recipe=recipe, verbose=verbose)
         for layer in single.layers:
             if layer.name.startswith("m0_") and layer.weights:
                 ensemble.get_layer(f"m{i}_" + layer.name[3:]).set_weights(layer.get_weights())
