@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/layers.py
+	$(PY) bench/training.py --markdown
+	$(PY) bench/serving.py --model cnn_digits
+	$(PY) bench/serving.py --model lstm
 
 clean:
 	rm -rf $(VENV) build *.egg-info
