@@ -214,6 +214,9 @@ ERRORS = [
     (MULTI, '{"instances": [{"a": [1, 2, 3]}]}', 400, "must only have keys: a,b"),
     (MULTI, '{"inputs": {"a": [[1, 2, 3]]}}', 400, "Missing named input: b in 'inputs' object."),
     ("/v1/models/half_plus_two/versions/1/labels/x:predict", "{}", 400, "Malformed request"),
+    ("/v1/nothing/here", "{}", 400, "Malformed request: POST /v1/nothing/here"),
+    # TF Serving's REST handler only owns `(?i)/v1/.*`; other paths find no handler.
+    ("/v2/models/half_plus_two:predict", "{}", 404, "No handler for POST"),
 ]
 
 
@@ -226,6 +229,11 @@ def test_errors_have_tf_servings_shape_and_code_and_server_keeps_serving(
     assert list(answer) == ["error"] and message in answer["error"]
     good = http(f"{server}/v1/models/half_plus_two/versions/1:predict", '{"instances": [[1.0]]}')
     assert good == (200, {"predictions": [[2.5]]})
+
+
+def test_routes_match_case_insensitively_as_tf_serving_does(server):
+    answer = http(f"{server}/V1/MODELS/half_plus_two/VERSIONS/1:PREDICT", '{"instances": [[1.0]]}')
+    assert answer == (200, {"predictions": [[2.5]]})
 
 
 def test_oversized_body_is_refused_with_json_error(server):

@@ -47,6 +47,7 @@ _PREDICT = re.compile(
     r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
     re.IGNORECASE,
 )
+_API_PREFIX = re.compile(r"/v1/", re.IGNORECASE)
 _STATUS = re.compile(
     r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
     re.IGNORECASE,
@@ -92,6 +93,10 @@ class RestApp:
     def dispatch(self, request: Request) -> tuple[int, object]:
         path = request.path
         method = request.method
+        if not _API_PREFIX.match(path):
+            # TF Serving registers its REST handler for `(?i)/v1/.*` only; other paths find no
+            # handler (404). Under /v1/, a path that matches no route is a malformed request (400).
+            raise ServingError("NOT_FOUND", f"No handler for {method} {path}")
         if method == "POST":
             match = _PREDICT.fullmatch(path)
             if match:
