@@ -97,6 +97,7 @@ def test_card_is_complete_and_matches_the_weights(name):
     assert not missing, f"card of {name} lacks {missing}"
     assert card["name"] == name
     assert card["task"] == registry.get_preset(name).task
+    assert card["summary"]  # the card's own, or the registry's one-liner
     assert card["training"]["command"] == f"zoo train {name}"
     assert "seed" in card["training"]
     assert card["metrics"] and card["baselines"]

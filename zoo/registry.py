@@ -70,14 +70,16 @@ def sha256_of(path: Path) -> str:
 
 
 def info(name: str) -> dict:
-    """The model card of `name` as a dict."""
-    get_preset(name)
+    """The model card of `name` as a dict (with the registry's one-line summary if it has none)."""
+    preset = get_preset(name)
     card_path = preset_dir(name) / CARD_FILE
     if not card_path.exists():
         raise FileNotFoundError(
             f"Model '{name}' has no pretrained weights yet: run `zoo train {name}`."
         )
-    return json.loads(card_path.read_text())
+    card = json.loads(card_path.read_text())
+    card.setdefault("summary", preset.summary)
+    return card
 
 
 def load(name: str) -> keras.Model:
