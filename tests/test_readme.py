@@ -37,8 +37,7 @@ def test_the_two_setup_commands_are_make_targets_and_ci_runs_the_test_one():
 
 
 def test_serving_section_requests_get_answers_from_zoo_serve_on_saved_models():
-    import json
-    import urllib.request
+    from test_serving_support import http
 
     from zoo.serving.child_server import ChildServer
 
@@ -50,12 +49,11 @@ def test_serving_section_requests_get_answers_from_zoo_serve_on_saved_models():
     with ChildServer(flags) as server:
         for body, url in requests:
             path = url.split(":8501", 1)[1]
-            request = urllib.request.Request(server.rest_api + path, data=body.encode())
-            with urllib.request.urlopen(request, timeout=60) as response:
-                answers[path.split("/")[3].split(":")[0]] = json.loads(response.read())
+            status, answers[path.split("/")[3].split(":")[0]] = http(server.rest_api + path, body)
+            assert status == 200
         metadata_path = re.search(r"curl (http://127\.0\.0\.1:8501(\S+/metadata))", README).group(2)
-        with urllib.request.urlopen(server.rest_api + metadata_path, timeout=60) as response:
-            metadata = json.loads(response.read())
+        status, metadata = http(server.rest_api + metadata_path)
+        assert status == 200
     (digit,) = answers["cnn_digits"]["predictions"]
     assert digit["class_id"] == 0 and max(digit["probabilities"]) > 0.99  # the README's "-> ..."
     (path,) = answers["forecaster_sunspots"]["predictions"]

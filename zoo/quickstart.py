@@ -47,16 +47,11 @@ def _step(number: int, text: str) -> None:
     print(f"\n[{number}/4] {text}", flush=True)
 
 
-def _post_json(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
+def _request_json(url: str, body: dict | None = None) -> dict:
+    """GET `url` (no body) or POST `body` as JSON; the decoded JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=60) as response:
         return json.loads(response.read())
 
 
@@ -132,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
     with ChildServer(flags) as server:
         url = f"{server.rest_api}/v1/models/{MODEL_NAME}"
         try:
-            status = _get_json(url)
+            status = _request_json(url)
             print(f"  GET  {url}\n       -> {json.dumps(status)}")
             body = {"signature_name": "serving_default", "instances": images.tolist()}
-            answer = _post_json(f"{url}:predict", body)
+            answer = _request_json(f"{url}:predict", body)
         except OSError:  # urllib's errors: show what the server said
             print(server.log_text()[-3000:], file=sys.stderr)
             raise
