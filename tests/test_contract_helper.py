@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from layer_contract import check_layer_contract
+from zoo_layer_contract import check_layer_contract
 
 
 def test_contract_passes_for_a_stock_layer(tmp_path):
