@@ -74,7 +74,8 @@ def protocol_text(data: str) -> str:
 
 
 def evaluate(data: str, model: keras.Model, *, baselines: bool = True, origins=None) -> dict:
-    """The model's MAE/MASE/coverage on the protocol of `data`; baselines refit on the same origins."""
+    """The model's MAE/MASE/coverage on the protocol of `data`, beside the baselines refit at
+    the same origins."""
     values = series(data)
     protocol = PROTOCOLS[data]
     result = {"protocol": protocol_text(data), "model": score(model, values, protocol, origins)}
