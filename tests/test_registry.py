@@ -258,9 +258,9 @@ def test_a_changed_config_never_changes_predictions_silently(preset_copy):
     config = json.loads(path.read_text())
     config["band_scale"] *= 2
     path.write_text(json.dumps(config))
-    with pytest.raises(registry.PresetFileError, match="config.json fails its checksum"):
+    with pytest.raises(registry.PresetFileError, match=r"config\.json fails its checksum"):
         registry.build("forecaster_co2")
-    with pytest.raises(registry.PresetFileError, match="config.json fails its checksum"):
+    with pytest.raises(registry.PresetFileError, match=r"config\.json fails its checksum"):
         registry.load("forecaster_co2")
 
 
@@ -268,10 +268,10 @@ def test_a_changed_config_never_changes_predictions_silently(preset_copy):
 def test_truncated_or_missing_files_are_refused_by_name(name, preset_copy):
     weights = preset_copy / name / "model.weights.h5"
     weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(registry.PresetFileError, match="model.weights.h5 fails its checksum"):
+    with pytest.raises(registry.PresetFileError, match=r"model\.weights\.h5 fails its checksum"):
         registry.load(name)
     weights.unlink()
-    with pytest.raises(registry.PresetFileError, match="model.weights.h5 is missing"):
+    with pytest.raises(registry.PresetFileError, match=r"model\.weights\.h5 is missing"):
         registry.load(name)
     (preset_copy / name / "SHA256SUMS").unlink()
     with pytest.raises(registry.PresetFileError, match="has no SHA256SUMS"):

@@ -1,8 +1,8 @@
 """Anything the zoo writes loads again: `import zoo` + `keras.saving.load_model` in a new process.
 
-Models from `zoo.load`, `zoo.build`, `zoo.training.replace_head` and a family's fine-tuning are saved
-to `.keras` here and loaded in fresh interpreters that import zoo and Keras in every order a user
-might (zoo first, Keras first, TensorFlow first, a zoo sub-package first), then predict the same.
+Models from `zoo.load`, `zoo.build` and `zoo.training.replace_head` are saved to `.keras` here and
+loaded in fresh interpreters that import zoo and Keras in every order a user might (zoo first,
+Keras first, TensorFlow first, a zoo sub-package first), then predict the same.
 """
 
 from __future__ import annotations

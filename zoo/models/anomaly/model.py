@@ -1,8 +1,9 @@
 """`WindowDetector`: an LSTM autoencoder whose window score is an integral.
 
 The model takes raw windows (batch, window, 1), normalises them inside the graph with the train
-part's mean and standard deviation, reconstructs them with an LSTM autoencoder, and integrates the per-step
-squared reconstruction error over the window with `IntegralLayer` (trapezoid rule, unit spacing):
+part's mean and standard deviation, reconstructs them with an LSTM autoencoder, and integrates the
+per-step squared reconstruction error over the window with `IntegralLayer` (trapezoid rule, unit
+spacing):
 
     score = ∫₀^{window-1} (x̂(t) - x(t))² dt      (x, x̂ normalised),
 
