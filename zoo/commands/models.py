@@ -255,6 +255,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 @_guard
 def run_evaluate(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
@@ -306,6 +307,7 @@ def _fine_tune_options(preset, args: argparse.Namespace) -> dict[str, Any]:
 
 @_guard
 def run_fine_tune(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
@@ -334,6 +336,7 @@ def _read_input(task: str, path: Path, column: str | None) -> np.ndarray:
 
 @_guard
 def run_predict(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
@@ -355,6 +358,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 @_guard
 def run_plot(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
