@@ -276,12 +276,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_training_data(task: str, csv: Path, column: str):
+def _image_side(name: str) -> int:
+    from zoo import registry
+
+    return int(registry.config(name)["image_size"])
+
+
+def _read_training_data(name: str, task: str, csv: Path, column: str):
     from zoo.data.csv_input import read_images, read_series
 
     if task == IMAGE_TASK:
         labels = read_series(csv, column)
-        return read_images(csv, 8, 8, exclude=(column,)), labels
+        side = _image_side(name)
+        return read_images(csv, side, side, exclude=(column,)), labels
     return read_series(csv, column)
 
 
@@ -312,7 +319,7 @@ def run_fine_tune(args: argparse.Namespace) -> int:
 
     preset = registry.get_preset(args.name)
     options = _fine_tune_options(preset, args)
-    data = _read_training_data(preset.task, args.csv, args.column)
+    data = _read_training_data(args.name, preset.task, args.csv, args.column)
     output = args.output or Path(f"{args.name}.keras")
     run_dir = args.run_dir or output.with_name(output.name + ".run")
     model = _load(args.name, None)
@@ -324,11 +331,12 @@ def run_fine_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_input(task: str, path: Path, column: str | None) -> np.ndarray:
+def _read_input(name: str, task: str, path: Path, column: str | None) -> np.ndarray:
     from zoo.data.csv_input import read_array, read_images
 
     if task == IMAGE_TASK:
-        return read_images(path, 8, 8)
+        side = _image_side(name)
+        return read_images(path, side, side)
     if path.suffix.lower() != ".npy" and column is None:
         raise ValueError(f"`--column` is required to read a series from the CSV file {path}.")
     return read_array(path, column)
@@ -340,7 +348,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from zoo import registry
 
     preset = registry.get_preset(args.name)
-    data = _read_input(preset.task, args.input, args.column)
+    data = _read_input(args.name, preset.task, args.input, args.column)
     model = _load(args.name, args.model)
     outputs = {k: np.asarray(v) for k, v in preset.resolve("predict")(model, data).items()}
     if args.output is None:
