@@ -23,6 +23,7 @@ __all__ = [
     "info",
     "list_models",
     "load",
+    "predictor",
     "register_custom_objects",
 ]
 
@@ -35,11 +36,13 @@ _PUBLIC = {
     "info": "zoo.registry",
     "list_models": "zoo.registry",
     "load": "zoo.registry",
+    "predictor": "zoo.models.common.predictor",
 }
 
 if TYPE_CHECKING:
     from zoo.models.anomaly.model import infer_threshold
     from zoo.models.common.backtest import backtest
+    from zoo.models.common.predictor import predictor
     from zoo.registry import build, info, list_models, load
     from zoo.serving import export
 

@@ -23,6 +23,7 @@ import tensorflow as tf
 from zoo.data.kdd_tsad import load_ucr135, sliding_windows
 from zoo.layers import IntegralLayer
 from zoo.models.common.checks import check_finite
+from zoo.models.common.predictor import predictor
 from zoo.models.common.zoo_model import ZooModel
 
 INPUT_NAME = "series"
@@ -216,7 +217,7 @@ def windows_of(series: np.ndarray, window: int) -> np.ndarray:
 def score_windows(model: keras.Model, windows: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """The model's score of each window, (n,)."""
     windows = as_windows(windows, window_length(model))
-    return np.asarray(model.predict(windows, batch_size=batch_size, verbose=0)["score"])
+    return np.asarray(predictor(model, batch_size=batch_size)(windows)["score"])
 
 
 def get_threshold(model: keras.Model) -> float:

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from zoo.layers import GlobalLpPooling2D, LpPooling2D
 from zoo.models.common.checks import check_finite
+from zoo.models.common.predictor import predictor
 from zoo.models.common.zoo_model import ZooModel
 
 INPUT_NAME = "image"
@@ -164,7 +165,7 @@ def as_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
 
 def predict(model: keras.Model, data: np.ndarray) -> dict[str, np.ndarray]:
     """Class probabilities and ids for raw images (pixel values 0..16)."""
-    outputs = model.predict(as_images(data, image_side(model)), verbose=0)
+    outputs = predictor(model)(as_images(data, image_side(model)))
     return {k: np.asarray(v) for k, v in outputs.items()}
 
 

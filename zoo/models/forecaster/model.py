@@ -29,6 +29,7 @@ import numpy as np
 
 from zoo.layers.integral import IntegralLayer
 from zoo.models.common.backtest import check_series, model_window
+from zoo.models.common.predictor import predictor
 from zoo.models.common.zoo_model import ZooModel
 from zoo.models.forecaster.layers import PinballLoss, QuantileOutput, SeasonalPrior, WindowScaling
 
@@ -190,7 +191,7 @@ def predict(model: keras.Model, data) -> dict[str, np.ndarray]:
     """Forecast from the last `window` values of a raw 1-D series."""
     window = model_window(model)
     values = check_series(data, name="data", min_length=window)
-    out = model.predict(values[None, -window:, None].astype("float32"), verbose=0)
+    out = predictor(model)(values[None, -window:, None].astype("float32"))
     return {
         "forecast": np.asarray(out["forecast"])[0],
         "quantiles": np.asarray(out["quantiles"])[0],
