@@ -25,7 +25,13 @@ from zoo.models.anomaly.model import (
 from zoo.models.anomaly.presets import PRESETS
 from zoo.models.common.checks import environment, round_floats, seed_everything
 from zoo.models.common.preset_files import write_preset
-from zoo.models.common.runs import KeepBestWeights, RunFolder
+from zoo.models.common.runs import (
+    KeepBestWeights,
+    RunFolder,
+    open_run,
+    trainer_folders,
+    training_card,
+)
 from zoo.training import EarlyStopping, Trainer
 
 PRESET = PRESETS[0]
@@ -51,9 +57,8 @@ def _trainer(model, learning_rate: float, run: RunFolder | None, stage: str, see
         model=model,
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=LOSS,
-        checkpoint_dir=None if run is None else run.checkpoints(stage),
-        log_dir=None if run is None else run.logs(stage),
         seed=seed,
+        **trainer_folders(run, stage),
     )
 
 
@@ -112,19 +117,9 @@ def fine_tune(
     Trainer, then recalibrate the threshold on the same windows at `percentile`. Normalisation
     keeps the shipped mean/std."""
     windows = windows_of(data, window_length(model))
-    run = None
-    if run_dir is not None:
-        run = RunFolder(
-            run_dir,
-            {
-                "fine_tune": model.name,
-                "epochs": epochs,
-                "learning_rate": learning_rate,
-                "percentile": percentile,
-                "seed": seed,
-                "values": int(np.size(data)),
-            },
-        )
+    arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
+    arguments.update(percentile=percentile, seed=seed, values=int(np.size(data)))
+    run = open_run(run_dir, arguments)
     _trainer(model, learning_rate, run, "fine_tune", seed).fit(
         (windows, {"reconstruction": windows}),
         epochs=epochs,
@@ -139,9 +134,6 @@ def fine_tune(
 def make_card(metrics: dict, seed: int, epochs: int) -> dict:
     metrics = round_floats(metrics)
     baselines = metrics.pop("baselines")
-    command = f"zoo train {NAME}" + (
-        "" if epochs == RECIPE["max_epochs"] else f" --epochs {epochs}"
-    )
     return {
         "name": NAME,
         "task": "anomaly-detection",
@@ -168,13 +160,7 @@ def make_card(metrics: dict, seed: int, epochs: int) -> dict:
             "is_anomaly": "(batch,) bool, score > the stored threshold",
             "reconstruction": "(batch, window, 1) float32, raw units",
         },
-        "training": {
-            "command": command,
-            "seed": seed,
-            "loop": "zoo.training.Trainer (GradientTape, tf.function), checkpoints and "
-            "TensorBoard logs in the run folder, resumable",
-            "recipe": {**RECIPE, "max_epochs": epochs},
-        },
+        "training": training_card(NAME, seed, epochs, RECIPE["max_epochs"], RECIPE),
         "metrics": metrics,
         "baselines": baselines,
         "baselines_how": "zoo.models.anomaly.baselines on the same split: IsolationForest "

@@ -27,7 +27,13 @@ from zoo.models.cnn.model import (
 from zoo.models.cnn.presets import PRESETS
 from zoo.models.common.checks import environment, round_floats, seed_everything
 from zoo.models.common.preset_files import write_preset
-from zoo.models.common.runs import KeepBestWeights, RunFolder
+from zoo.models.common.runs import (
+    KeepBestWeights,
+    RunFolder,
+    open_run,
+    trainer_folders,
+    training_card,
+)
 from zoo.training import EarlyStopping, Trainer
 
 PRESET = PRESETS[0]
@@ -78,9 +84,8 @@ def train(output_dir: Path, *, seed: int = 0, epochs: int | None = None, verbose
         optimizer=keras.optimizers.Adam(RECIPE["learning_rate"]),
         loss=LOSS,
         metrics=METRICS,
-        checkpoint_dir=run.checkpoints("fit"),
-        log_dir=run.logs("fit"),
         seed=seed,
+        **trainer_folders(run, "fit"),
     )
     history = trainer.fit(
         (x_aug, {"probabilities": y_aug}),
@@ -139,28 +144,16 @@ def fine_tune(
         )
     for layer in model.layers:
         layer.trainable = (not freeze_backbone) or layer.name == HEAD_NAME
-    run = None
-    if run_dir is not None:
-        run = RunFolder(
-            run_dir,
-            {
-                "fine_tune": model.name,
-                "epochs": epochs,
-                "learning_rate": learning_rate,
-                "num_classes": current,
-                "freeze_backbone": freeze_backbone,
-                "seed": seed,
-                "examples": len(labels),
-            },
-        )
+    arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
+    arguments.update(num_classes=current, freeze_backbone=freeze_backbone, seed=seed)
+    run = open_run(run_dir, {**arguments, "examples": len(labels)})
     trainer = Trainer(
         model=model,
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=LOSS,
         metrics=METRICS,
-        checkpoint_dir=None if run is None else run.checkpoints("fine_tune"),
-        log_dir=None if run is None else run.logs("fine_tune"),
         seed=seed,
+        **trainer_folders(run, "fine_tune"),
     )
     trainer.fit(
         (images, {"probabilities": labels}),
@@ -177,9 +170,6 @@ def fine_tune(
 def make_card(metrics: dict, seed: int, epochs: int) -> dict:
     metrics = round_floats(metrics)
     baselines = metrics.pop("baselines")
-    command = f"zoo train {NAME}" + (
-        "" if epochs == RECIPE["max_epochs"] else f" --epochs {epochs}"
-    )
     return {
         "name": NAME,
         "task": "image-classification",
@@ -202,13 +192,7 @@ def make_card(metrics: dict, seed: int, epochs: int) -> dict:
             "probabilities": "(batch, 10) float32",
             "class_id": "(batch,) int32, argmax of the probabilities",
         },
-        "training": {
-            "command": command,
-            "seed": seed,
-            "loop": "zoo.training.Trainer (GradientTape, tf.function), checkpoints and "
-            "TensorBoard logs in the run folder, resumable",
-            "recipe": {**RECIPE, "max_epochs": epochs},
-        },
+        "training": training_card(NAME, seed, epochs, RECIPE["max_epochs"], RECIPE),
         "metrics": metrics,
         "baselines": baselines,
         "baselines_how": "fitted by zoo.models.cnn.evaluate.baselines on the same train part, "

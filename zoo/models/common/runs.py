@@ -105,3 +105,29 @@ class KeepBestWeights(Callback):
         if self.best_epoch is not None and self.path.exists():
             self.keras_model.load_weights(self.path)
         return self.best_epoch
+
+
+def open_run(run_dir: str | os.PathLike | None, arguments: dict[str, Any]) -> RunFolder | None:
+    """The run folder at `run_dir` for these arguments, or None when no folder was asked for."""
+    return None if run_dir is None else RunFolder(run_dir, arguments)
+
+
+def trainer_folders(run: RunFolder | None, stage: str) -> dict[str, Path | None]:
+    """The Trainer's `checkpoint_dir` and `log_dir` for one stage of `run` (None without a run)."""
+    if run is None:
+        return {"checkpoint_dir": None, "log_dir": None}
+    return {"checkpoint_dir": run.checkpoints(stage), "log_dir": run.logs(stage)}
+
+
+def training_card(name: str, seed: int, epochs: int, default_epochs: int, recipe: dict) -> dict:
+    """The card's "training" section of a preset trained by its recipe through the Trainer."""
+    command = f"zoo train {name}"
+    if epochs != default_epochs:
+        command += f" --epochs {epochs}"
+    return {
+        "command": command,
+        "seed": seed,
+        "loop": "zoo.training.Trainer (GradientTape, tf.function), checkpoints and TensorBoard "
+        "logs in the run folder, resumable",
+        "recipe": {**recipe, "max_epochs": epochs},
+    }

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from zoo.models.common.forecast_metrics import mae
-from zoo.models.common.runs import KeepBestWeights, RunFolder
+from zoo.models.common.runs import KeepBestWeights, RunFolder, trainer_folders
 from zoo.models.forecaster.layers import PinballLoss
 from zoo.models.forecaster.model import QUANTILES, build_forecaster
 from zoo.training import EarlyStopping, Trainer
@@ -119,9 +119,8 @@ def _trainer(model, learning_rate, run: RunFolder | None, stage: str, seed: int,
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=LOSS,
         metrics={"forecast": ["mae"]},
-        checkpoint_dir=None if run is None else run.checkpoints(stage),
-        log_dir=None if run is None else run.logs(stage),
         seed=seed,
+        **trainer_folders(run, stage),
         **kwargs,
     )
 

@@ -17,7 +17,7 @@ import numpy as np
 from zoo.data.statsmodels_series import series_provenance
 from zoo.models.common.backtest import check_series
 from zoo.models.common.preset_files import write_preset
-from zoo.models.common.runs import RunFolder
+from zoo.models.common.runs import RunFolder, open_run, trainer_folders
 from zoo.models.forecaster.baselines import PROTOCOLS
 from zoo.models.forecaster.ensemble import (
     LOSS,
@@ -203,29 +203,16 @@ def fine_tune(
     if freeze_backbone:
         for layer in tuned.layers:
             layer.trainable = not layer.name.endswith("_lstm")
-    run = None
-    if run_dir is not None:
-        run = RunFolder(
-            run_dir,
-            {
-                "fine_tune": model.name,
-                "epochs": epochs,
-                "learning_rate": learning_rate,
-                "horizon": new_horizon,
-                "period": new_period,
-                "seed": seed,
-                "values": len(values),
-                "freeze_backbone": freeze_backbone,
-            },
-        )
+    arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
+    arguments.update(horizon=new_horizon, period=new_period, seed=seed, values=len(values))
+    run = open_run(run_dir, {**arguments, "freeze_backbone": freeze_backbone})
     if epochs > 0:
         trainer = Trainer(
             model=tuned,
             optimizer=keras.optimizers.Adam(learning_rate),
             loss=LOSS,
-            checkpoint_dir=None if run is None else run.checkpoints("fine_tune"),
-            log_dir=None if run is None else run.logs("fine_tune"),
             seed=seed,
+            **trainer_folders(run, "fine_tune"),
         )
         trainer.fit(
             (x, {"forecast": y, "quantiles": y}),
