@@ -83,6 +83,7 @@ def preset_dir(name: str) -> Path:
 
 
 def _require_folder(name: str) -> Path:
+    get_preset(name)  # an unknown name lists the valid ones
     folder = preset_dir(name)
     if not (folder / CARD_FILE).exists():
         raise FileNotFoundError(
