@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 
 from zoo.data.statsmodels_series import co2_weekly, sunspots_yearly
-from zoo.models.backtest import backtest
-from zoo.models.forecast_baselines import (
+from zoo.models.common.backtest import backtest
+from zoo.models.common.forecast_metrics import band_coverage, mae, naive_scale, pinball
+from zoo.models.forecaster.baselines import (
     BASELINES,
     PROTOCOLS,
-    evaluate_baselines,
     seasonal_naive,
     seasonal_naive_drift,
 )
-from zoo.models.forecast_metrics import band_coverage, mae, naive_scale, pinball
-from zoo.models.forecaster import build_forecaster
+from zoo.models.forecaster.evaluate import evaluate_baselines
+from zoo.models.forecaster.model import build_forecaster
 
 
 def _series(n=120, period=12, seed=0):
@@ -72,14 +72,20 @@ def test_metrics_against_hand_computation():
 
 
 def test_naive_baselines_against_explicit_loops():
-    h = np.arange(30.0)
-    np.testing.assert_allclose(seasonal_naive(h, 5, period=4), [26, 27, 28, 29, 26])
-    slope = 29 / 29
+    rng = np.random.default_rng(3)
+    history = np.cumsum(rng.normal(0.7, 1.0, 30))  # a drift that is not 1 and not an integer
+    period, horizon = 4, 9
+    slope = (history[-1] - history[0]) / (len(history) - 1)
+    naive, drift = [], []
+    for h in range(1, horizon + 1):
+        k = -(-h // period)  # whole periods needed to reach back into the history
+        value = history[len(history) - 1 + h - k * period]
+        naive.append(value)
+        drift.append(value + slope * k * period)
+    np.testing.assert_allclose(seasonal_naive(history, horizon, period=period), naive, rtol=1e-12)
     np.testing.assert_allclose(
-        seasonal_naive_drift(h, 5, period=4),
-        [30, 31, 32, 33, 34],  # 26..29 + 4 slope, 26 + 8
+        seasonal_naive_drift(history, horizon, period=period), drift, rtol=1e-12
     )
-    assert slope == 1
 
 
 def test_protocol_origins_never_run_past_the_end():
@@ -93,24 +99,25 @@ def test_protocol_origins_never_run_past_the_end():
     assert len(PROTOCOLS["sunspots"].origins(309)) == 52
 
 
-def test_co2_data_and_naive_baselines_reproduce_the_issue_numbers():
-    co2 = co2_weekly()
-    assert len(co2) == 2284 and np.isfinite(co2.to_numpy()).all()
-    values = co2.to_numpy()
-    fast = {k: BASELINES["co2"][k] for k in ("seasonal_naive", "seasonal_naive_drift")}
-    result = evaluate_baselines(values, PROTOCOLS["co2"], fast)
-    assert result["seasonal_naive"]["mae"] == pytest.approx(1.704, abs=5e-4)
-    assert result["seasonal_naive"]["mase"] == pytest.approx(1.389, abs=5e-4)
-    assert result["seasonal_naive_drift"]["mae"] == pytest.approx(0.746, abs=5e-4)
-    assert result["seasonal_naive_drift"]["mase"] == pytest.approx(0.608, abs=5e-4)
-
-
-def test_sunspots_seasonal_naive_reproduces_the_issue_number():
-    values = sunspots_yearly().to_numpy()
-    fast = {"seasonal_naive_m11": BASELINES["sunspots"]["seasonal_naive_m11"]}
-    result = evaluate_baselines(values, PROTOCOLS["sunspots"], fast)["seasonal_naive_m11"]
-    assert result["mae"] == pytest.approx(29.29, abs=5e-3)
-    assert result["mase"] == pytest.approx(1.789, abs=5e-4)
+@pytest.mark.parametrize(
+    ("data", "baseline", "period"),
+    [("co2", "seasonal_naive", 52), ("sunspots", "seasonal_naive_m11", 11)],
+)
+def test_protocol_scores_a_baseline_like_a_numpy_loop(data, baseline, period):
+    values = (co2_weekly() if data == "co2" else sunspots_yearly()).to_numpy()
+    assert np.isfinite(values).all()
+    protocol = PROTOCOLS[data]
+    result = evaluate_baselines(values, protocol, {baseline: BASELINES[data][baseline]})
+    n_train, h = int(0.8 * len(values)), protocol.horizon
+    errors = []
+    for origin in range(n_train, len(values) - h + 1, protocol.stride):
+        forecast = [values[origin - period + (step % period)] for step in range(h)]
+        errors.append(np.mean(np.abs(np.array(forecast) - values[origin : origin + h])))
+    train = values[:n_train]
+    lag = protocol.scale_lag
+    scale = np.mean(np.abs(train[lag:] - train[:-lag]))
+    assert result[baseline]["mae"] == pytest.approx(np.mean(errors), rel=1e-12)
+    assert result[baseline]["mase"] == pytest.approx(np.mean(errors) / scale, rel=1e-12)
 
 
 @pytest.mark.slow

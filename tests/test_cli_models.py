@@ -13,7 +13,7 @@ import zoo.registry as registry
 from zoo.cli import main
 from zoo.data import digits as digits_data
 from zoo.data import kdd_tsad
-from zoo.models import anomaly
+from zoo.models.anomaly import model as anomaly
 
 
 def _run(capsys, *argv):
@@ -77,7 +77,8 @@ def test_evaluate_recomputes_the_card(capsys):
     result = json.loads(out)
     card = registry.info("cnn_digits")
     assert result["test_accuracy"] == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-4)
-    assert result["baselines"]["svc_rbf_test_accuracy"] == pytest.approx(0.9833, abs=1e-4)
+    for name, accuracy in card["baselines"].items():
+        assert result["baselines"][name] == pytest.approx(accuracy, abs=1e-4)
 
 
 def test_predict_images_from_npy_and_csv(capsys, tmp_path):
@@ -139,7 +140,9 @@ def test_fine_tune_detector_on_a_csv(capsys, tmp_path):
     tuned = keras.saving.load_model(output)
     windows = anomaly.windows_of(split.train[:150], 32)
     scores = tuned.predict(windows, verbose=0)["score"]
-    assert anomaly.get_threshold(tuned) == pytest.approx(scores.max(), rel=1e-5)
+    # batch sizes differ between calibration and this predict: float32 sums in another order
+    assert anomaly.get_threshold(tuned) == pytest.approx(scores.max(), rel=1e-4)
+    assert (tmp_path / "tuned.keras.run" / "checkpoints" / "fine_tune" / "checkpoint").exists()
 
 
 def test_fine_tune_cnn_new_class_count(capsys, tmp_path):
@@ -180,4 +183,6 @@ def test_train_writes_a_preset_folder(capsys, tmp_path):
     code, out, _ = _run(capsys, "train", "cnn_digits", "--output-dir", str(tmp_path), "--quiet")
     assert code == 0
     assert json.loads(out)["test_accuracy"] >= 0.99
-    assert {p.name for p in tmp_path.iterdir()} >= {"card.json", "config.json", "model.weights.h5"}
+    files = {p.name for p in tmp_path.iterdir()}
+    assert files >= {"card.json", "config.json", "model.weights.h5", "SHA256SUMS", "run.json"}
+    assert {"checkpoints", "logs"} <= files

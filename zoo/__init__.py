@@ -1,9 +1,16 @@
-"""integral-zoo: a Keras 3 / TensorFlow model zoo built on calculus."""
+"""integral-zoo: a Keras 3 / TensorFlow model zoo built on calculus.
+
+`import zoo` is cheap: it imports neither Keras nor TensorFlow. The public functions below are
+imported on first use, and zoo's Keras custom objects are registered as soon as Keras is imported
+(before or after zoo), so `keras.saving.load_model` finds them in any process that imported zoo.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING
+
+from zoo import _registration
 
 __version__ = "0.1.0"
 
@@ -16,25 +23,33 @@ __all__ = [
     "info",
     "list_models",
     "load",
+    "predictor",
+    "register_custom_objects",
 ]
 
-# The public functions live in their modules; they are imported on first use so that `import zoo`
-# (and every `zoo ...` command, `zoo --help` included) does not pay for importing TensorFlow.
+# Public name -> the module that defines it (imported when the name is first used).
 _PUBLIC = {
-    "backtest": "zoo.models.backtest",
+    "backtest": "zoo.models.common.backtest",
     "build": "zoo.registry",
     "export": "zoo.serving",
-    "infer_threshold": "zoo.models.anomaly",
+    "infer_threshold": "zoo.models.anomaly.model",
     "info": "zoo.registry",
     "list_models": "zoo.registry",
     "load": "zoo.registry",
+    "predictor": "zoo.models.common.predictor",
 }
 
 if TYPE_CHECKING:
-    from zoo.models.anomaly import infer_threshold
-    from zoo.models.backtest import backtest
+    from zoo.models.anomaly.model import infer_threshold
+    from zoo.models.common.backtest import backtest
+    from zoo.models.common.predictor import predictor
     from zoo.registry import build, info, list_models, load
     from zoo.serving import export
+
+
+def register_custom_objects() -> None:
+    """Register every Keras custom object of the zoo now (imports Keras and TensorFlow)."""
+    _registration.register_now()
 
 
 def __getattr__(name: str):
@@ -47,3 +62,6 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+_registration.install()

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     import zoo
     from zoo.data.digits import load_digits_split
-    from zoo.models import cnn
+    from zoo.models.cnn.evaluate import accuracy
+    from zoo.models.cnn.model import HEAD_NAME, predict
     from zoo.registry import get_preset
     from zoo.serving.child_server import ChildServer
     from zoo.training import Trainer, backbone_head_optimizer
@@ -75,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
     _step(1, f"zoo.load({MODEL_NAME!r})")
     model = zoo.load(MODEL_NAME)
     card = zoo.info(MODEL_NAME)
-    before = cnn.accuracy(model, split.x_test, split.y_test)
+    before = accuracy(model, split.x_test, split.y_test)
     print(f"  {card['summary']}")
     print(f"  test accuracy of the pretrained model: {before:.4f} on {len(split.y_test)} images")
 
     _step(2, f"fine-tune {args.epochs} epoch(s) with zoo.training.Trainer")
     optimizer = backbone_head_optimizer(
-        model, head_from=cnn.HEAD_NAME, optimizer="adam", learning_rate=1e-4, backbone_factor=0.1
+        model, head_from=HEAD_NAME, optimizer="adam", learning_rate=1e-4, backbone_factor=0.1
     )
     trainer = Trainer(
         model=model,
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=64,
         verbose=1,
     )
-    after = cnn.accuracy(model, split.x_test, split.y_test)
+    after = accuracy(model, split.x_test, split.y_test)
     last = {key: round(values[-1], 4) for key, values in history.history.items()}
     print(f"  last epoch: {last}")
     print(f"  test accuracy after fine-tuning: {after:.4f}")
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
     _step(4, "zoo serve + a predict request in TF Serving's REST JSON")
     images = split.x_test[:5]
-    expected = cnn.predict(model, images)["class_id"]
+    expected = predict(model, images)["class_id"]
     flags = [
         f"--model_name={MODEL_NAME}",
         f"--model_base_path={base_path}",

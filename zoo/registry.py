@@ -1,34 +1,66 @@
-"""Registry: model name -> preset (builder, config, pretrained folder, card).
+"""The registry: model name -> `Preset`, and the preset folders of the shipped weights.
 
-Family modules declare `PRESETS`; this module collects them, builds and loads models, and writes
-and verifies the preset folders in `zoo/pretrained/<name>/`.
+Each family package declares its presets as data in `zoo/models/<family>/presets.py`; this module
+collects them. Listing the zoo and reading a card (`list_models`, `get_preset`, `info`) import
+neither Keras nor TensorFlow; `build` and `load` do, when called.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+from zoo.models.common.preset import Preset
+from zoo.models.common.preset_files import (
+    CARD_FILE,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    PresetFileError,
+    read_json,
+    verify,
+)
 
-from zoo.models.preset import Preset
+if TYPE_CHECKING:
+    import keras
 
-FAMILY_MODULES = ("zoo.models.cnn", "zoo.models.forecaster", "zoo.models.anomaly")
+FAMILIES = ("cnn", "forecaster", "anomaly")
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
-WEIGHTS_FILE = "model.weights.h5"
-CONFIG_FILE = "config.json"
-CARD_FILE = "card.json"
+
+__all__ = [
+    "FAMILIES",
+    "PRETRAINED_DIR",
+    "Preset",
+    "PresetFileError",
+    "build",
+    "custom_object_modules",
+    "get_preset",
+    "info",
+    "list_models",
+    "load",
+    "preset_dir",
+]
 
 
+def _presets_module(family: str):
+    return importlib.import_module(f"zoo.models.{family}.presets")
+
+
+@cache
 def _all_presets() -> dict[str, Preset]:
     presets: dict[str, Preset] = {}
-    for module_name in FAMILY_MODULES:
-        for preset in importlib.import_module(module_name).PRESETS:
+    for family in FAMILIES:
+        for preset in _presets_module(family).PRESETS:
+            if preset.name in presets:
+                raise ValueError(f"Two presets are called {preset.name!r}.")
             presets[preset.name] = preset
     return presets
+
+
+def custom_object_modules() -> tuple[str, ...]:
+    """Every module that defines a Keras custom object of a family (imported to register them)."""
+    return tuple(m for f in FAMILIES for m in _presets_module(f).CUSTOM_OBJECT_MODULES)
 
 
 def list_models() -> list[str]:
@@ -50,65 +82,42 @@ def preset_dir(name: str) -> Path:
     return PRETRAINED_DIR / name
 
 
-def build(name: str, **overrides: Any) -> keras.Model:
-    """The architecture of `name`, untrained, with builder kwargs overridden by `overrides`."""
-    preset = get_preset(name)
-    config = dict(preset.config)
-    stored = preset_dir(name) / CONFIG_FILE
-    if stored.exists():
-        config.update(json.loads(stored.read_text()))
-    config.update(overrides)
-    return preset.build(**config)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def info(name: str) -> dict:
-    """The model card of `name` as a dict (with the registry's one-line summary if it has none)."""
-    preset = get_preset(name)
-    card_path = preset_dir(name) / CARD_FILE
-    if not card_path.exists():
+def _require_folder(name: str) -> Path:
+    get_preset(name)  # an unknown name lists the valid ones
+    folder = preset_dir(name)
+    if not (folder / CARD_FILE).exists():
         raise FileNotFoundError(
             f"Model '{name}' has no pretrained weights yet: run `zoo train {name}`."
         )
-    card = json.loads(card_path.read_text())
+    return folder
+
+
+def info(name: str) -> dict:
+    """The model card of `name` as a dict (checked against the preset's SHA256SUMS)."""
+    preset = get_preset(name)
+    card = read_json(_require_folder(name), CARD_FILE)
     card.setdefault("summary", preset.summary)
     return card
 
 
+def config(name: str) -> dict[str, Any]:
+    """The builder kwargs of `name`: the preset's, updated by the shipped `config.json`."""
+    preset = get_preset(name)
+    result = dict(preset.config)
+    if (preset_dir(name) / CARD_FILE).exists():
+        result.update(read_json(preset_dir(name), CONFIG_FILE))
+    return result
+
+
+def build(name: str, **overrides: Any) -> keras.Model:
+    """The architecture of `name`, untrained, with builder kwargs overridden by `overrides`."""
+    return get_preset(name).resolve("builder")(**{"name": name, **config(name), **overrides})
+
+
 def load(name: str) -> keras.Model:
-    """`name` with its pretrained weights, after checking the weights' sha256 against the card."""
-    card = info(name)
-    weights = preset_dir(name) / WEIGHTS_FILE
-    if not weights.exists():
-        raise FileNotFoundError(f"Pretrained weights of '{name}' are missing: expected {weights}")
-    actual = sha256_of(weights)
-    if actual != card["weights_sha256"]:
-        raise ValueError(
-            f"Pretrained weights of '{name}' fail their checksum (file {weights} has sha256 "
-            f"{actual}, the card expects {card['weights_sha256']}): the file is corrupt or was "
-            "changed; reinstall the package or rerun `zoo train`."
-        )
+    """`name` with its pretrained weights, after checking every file of its preset folder."""
+    folder = _require_folder(name)
+    verify(folder)
     model = build(name)
-    model.load_weights(weights)
+    model.load_weights(folder / WEIGHTS_FILE)
     return model
-
-
-def save_pretrained(
-    model: keras.Model, name: str, config: dict, card: dict, directory: Path | None = None
-) -> Path:
-    """Write `config.json`, `model.weights.h5` and `card.json` (with the weights' sha256)."""
-    directory = Path(directory) if directory is not None else preset_dir(name)
-    directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / WEIGHTS_FILE
-    model.save_weights(weights)
-    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    card = {**card, "name": name, "weights_sha256": sha256_of(weights)}
-    (directory / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
-    return directory

@@ -1,12 +1,13 @@
 """`zoo list | info | train | evaluate | fine-tune | predict | plot`: the pretrained zoo.
 
-Each command is generic over the registry: it finds the preset by name and calls the preset's own
-`train`, `evaluate`, `predict`, `fine_tune` or `plot` (see `zoo.models.preset.Preset`).
+Every command is generic over the registry: it finds the preset by name and calls the callables
+the preset names (see `zoo.models.common.preset.Preset`). `list` and `info` read the cards
+without importing TensorFlow.
 
   zoo list
   zoo info cnn_digits
+  zoo train cnn_digits --epochs 2 --output-dir runs/cnn   # resumable; rerun after a crash
   zoo evaluate anomaly_ucr135
-  zoo train cnn_digits --seed 0                # rewrites zoo/pretrained/cnn_digits/
   zoo fine-tune anomaly_ucr135 --csv my.csv --column value --epochs 5 --output mine.keras
   zoo predict cnn_digits --input images.npy --output predictions.npz
   zoo plot forecaster_co2 --output co2.png
@@ -15,8 +16,8 @@ Each command is generic over the registry: it finds the preset by name and calls
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ from typing import Any
 import numpy as np
 
 IMAGE_TASK = "image-classification"
+# `zoo fine-tune` flags -> the keyword a family's fine_tune takes (see Preset.fine_tune_options).
+FINE_TUNE_FLAGS = {
+    "num_classes": ("--num-classes", int, "image models: new class count (a new head)"),
+    "horizon": ("--horizon", int, "forecasters: new horizon (a new head)"),
+    "period": ("--period", int, "forecasters: season length of the prior"),
+    "percentile": ("--percentile", float, "detectors: threshold percentile of normal scores"),
+}
 
 
 def register(subparsers) -> None:
@@ -36,15 +44,20 @@ def register(subparsers) -> None:
     info.set_defaults(func=run_info)
 
     train = subparsers.add_parser(
-        "train", help="train a preset from its bundled data with a fixed seed (rewrites it)"
+        "train",
+        help="train a preset from its bundled data through the Trainer (resumable)",
+        description="Trains in a run folder (checkpoints/, TensorBoard logs/, the preset files); "
+        "running the same command again after a crash resumes from the last checkpoint. Without "
+        "--output-dir the run folder is runs/NAME and the result replaces the shipped preset.",
     )
     train.add_argument("name", help="registry name")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     train.add_argument(
         "--output-dir",
         type=Path,
         default=None,
-        help="write the preset folder here instead of zoo/pretrained/NAME",
+        help="the run folder; the preset files are written there (the shipped preset is kept)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=run_train)
@@ -58,7 +71,7 @@ def register(subparsers) -> None:
     evaluate.set_defaults(func=run_evaluate)
 
     fine_tune = subparsers.add_parser(
-        "fine-tune", help="fine-tune a pretrained model on a CSV of your own"
+        "fine-tune", help="fine-tune a pretrained model on a CSV of your own (through the Trainer)"
     )
     fine_tune.add_argument("name", help="registry name")
     fine_tune.add_argument("--csv", type=Path, required=True, help="the CSV file")
@@ -69,29 +82,26 @@ def register(subparsers) -> None:
         "columns are the pixels, row-major)",
     )
     fine_tune.add_argument(
-        "--epochs", type=int, default=None, help="epochs (default: the preset's own)"
+        "--epochs", type=int, default=None, help="epochs (default: the family's own)"
     )
     fine_tune.add_argument(
-        "--learning-rate", type=float, default=None, help="learning rate (default: the preset's)"
+        "--learning-rate", type=float, default=None, help="learning rate (default: the family's)"
+    )
+    for key, (flag, kind, text) in FINE_TUNE_FLAGS.items():
+        fine_tune.add_argument(flag, dest=key, type=kind, default=None, help=text)
+    fine_tune.add_argument(
+        "--freeze-backbone", action="store_true", help="train the head only (where supported)"
     )
     fine_tune.add_argument(
         "--output", type=Path, default=None, help="the fine-tuned .keras file (default NAME.keras)"
     )
     fine_tune.add_argument(
-        "--num-classes", type=int, default=None, help="image models: new class count (new head)"
-    )
-    fine_tune.add_argument(
-        "--horizon", type=int, default=None, help="forecasters: new horizon (new head)"
-    )
-    fine_tune.add_argument(
-        "--percentile",
-        type=float,
+        "--run-dir",
+        type=Path,
         default=None,
-        help="anomaly detectors: threshold percentile of the scores on your (normal) data",
+        help="checkpoints and TensorBoard logs (default: OUTPUT.run/); rerunning resumes",
     )
-    fine_tune.add_argument(
-        "--freeze-backbone", action="store_true", help="train the head only (where supported)"
-    )
+    fine_tune.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fine_tune.add_argument("--quiet", action="store_true", help="no progress bar")
     fine_tune.set_defaults(func=run_fine_tune)
 
@@ -123,7 +133,14 @@ def _model_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _keras_ready() -> None:
+    from zoo.commands.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
+
 def _load(name: str, path: Path | None):
+    _keras_ready()
     from zoo import registry
 
     if path is None:
@@ -188,7 +205,7 @@ def run_list(args: argparse.Namespace) -> int:
     rows = []
     for name in registry.list_models():
         preset = registry.get_preset(name)
-        shipped = (registry.preset_dir(name) / registry.CARD_FILE).exists()
+        shipped = (registry.preset_dir(name) / "card.json").exists()
         rows.append(
             {"name": name, "task": preset.task, "pretrained": shipped, "summary": preset.summary}
         )
@@ -217,21 +234,32 @@ def run_info(args: argparse.Namespace) -> int:
 @_guard
 def run_train(args: argparse.Namespace) -> int:
     from zoo import registry
+    from zoo.models.common.preset_files import CHECKSUM_FILE, PRESET_FILES
 
     preset = registry.get_preset(args.name)
-    target = args.output_dir or registry.preset_dir(args.name)
-    print(f"Training {args.name} (seed {args.seed}) -> {target}", file=sys.stderr)
-    metrics = preset.train(args.output_dir, seed=args.seed, verbose=0 if args.quiet else 1)
-    print(json.dumps(_jsonable(metrics), indent=2))
+    run_dir = args.output_dir or Path("runs") / args.name
+    print(f"Training {args.name} (seed {args.seed}) in {run_dir}", file=sys.stderr)
+    _keras_ready()
+    card = preset.resolve("recipe")(
+        run_dir, seed=args.seed, epochs=args.epochs, verbose=0 if args.quiet else 1
+    )
+    if args.output_dir is None:
+        target = registry.preset_dir(args.name)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in (*PRESET_FILES, CHECKSUM_FILE):
+            shutil.copy2(run_dir / name, target / name)
+        print(f"Installed the preset files into {target}", file=sys.stderr)
+    print(json.dumps(_jsonable(card.get("metrics", card)), indent=2))
     return 0
 
 
 @_guard
 def run_evaluate(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
-    result = _jsonable(preset.evaluate(_load(args.name, args.model)))
+    result = _jsonable(preset.resolve("evaluation")(_load(args.name, args.model)))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -248,58 +276,67 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_training_data(task: str, csv: Path, column: str):
+def _image_side(name: str) -> int:
+    from zoo import registry
+
+    return int(registry.config(name)["image_size"])
+
+
+def _read_training_data(name: str, task: str, csv: Path, column: str):
     from zoo.data.csv_input import read_images, read_series
 
     if task == IMAGE_TASK:
         labels = read_series(csv, column)
-        return read_images(csv, 8, 8, exclude=(column,)), labels
+        side = _image_side(name)
+        return read_images(csv, side, side, exclude=(column,)), labels
     return read_series(csv, column)
 
 
-def _check_options(preset, options: dict) -> None:
-    """An option the preset's `fine_tune` does not take is an error naming the option."""
-    parameters = inspect.signature(preset.fine_tune).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        accepted = None
-    else:
-        accepted = {p.name for p in parameters}
-    for key in options:
-        if accepted is not None and key not in accepted:
+def _fine_tune_options(preset, args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line; one that the preset's task does not take is an
+    error naming the flag and the ones it does take."""
+    given = {key: getattr(args, key) for key in FINE_TUNE_FLAGS if getattr(args, key) is not None}
+    if args.freeze_backbone:
+        given["freeze_backbone"] = True
+    accepted = preset.fine_tune_options
+    for key in given:
+        if key not in accepted:
             flag = "--" + key.replace("_", "-")
             raise ValueError(
-                f"`{flag}` does not apply to {preset.name} ({preset.task}). "
-                f"Its fine-tuning takes: {', '.join(sorted(accepted - {'model', 'data'}))}"
+                f"`{flag}` does not apply to {preset.name} ({preset.task}). Its fine-tuning "
+                f"takes: {', '.join('--' + a.replace('_', '-') for a in accepted)}"
             )
+    for key in ("epochs", "learning_rate"):
+        if getattr(args, key) is not None:
+            given[key] = getattr(args, key)
+    return given
 
 
 @_guard
 def run_fine_tune(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
-    options = {
-        key: getattr(args, key)
-        for key in ("epochs", "learning_rate", "num_classes", "horizon", "percentile")
-        if getattr(args, key) is not None
-    }
-    if args.freeze_backbone:
-        options["freeze_backbone"] = True
-    _check_options(preset, options)
-    data = _read_training_data(preset.task, args.csv, args.column)
-    model = registry.load(args.name)
-    model = preset.fine_tune(model, data, verbose=0 if args.quiet else 1, **options)
+    options = _fine_tune_options(preset, args)
+    data = _read_training_data(args.name, preset.task, args.csv, args.column)
     output = args.output or Path(f"{args.name}.keras")
+    run_dir = args.run_dir or output.with_name(output.name + ".run")
+    model = _load(args.name, None)
+    model = preset.resolve("fine_tune")(
+        model, data, seed=args.seed, run_dir=run_dir, verbose=0 if args.quiet else 1, **options
+    )
     model.save(output)
-    print(f"Saved the fine-tuned model to {output}")
+    print(f"Saved the fine-tuned model to {output} (checkpoints and logs in {run_dir})")
     return 0
 
 
-def _read_input(task: str, path: Path, column: str | None) -> np.ndarray:
+def _read_input(name: str, task: str, path: Path, column: str | None) -> np.ndarray:
     from zoo.data.csv_input import read_array, read_images
 
     if task == IMAGE_TASK:
-        return read_images(path, 8, 8)
+        side = _image_side(name)
+        return read_images(path, side, side)
     if path.suffix.lower() != ".npy" and column is None:
         raise ValueError(f"`--column` is required to read a series from the CSV file {path}.")
     return read_array(path, column)
@@ -307,13 +344,13 @@ def _read_input(task: str, path: Path, column: str | None) -> np.ndarray:
 
 @_guard
 def run_predict(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
-    data = _read_input(preset.task, args.input, args.column)
-    outputs = {
-        k: np.asarray(v) for k, v in preset.predict(_load(args.name, args.model), data).items()
-    }
+    data = _read_input(args.name, preset.task, args.input, args.column)
+    model = _load(args.name, args.model)
+    outputs = {k: np.asarray(v) for k, v in preset.resolve("predict")(model, data).items()}
     if args.output is None:
         print(json.dumps(_jsonable(outputs)))
     elif args.output.suffix.lower() == ".npz":
@@ -329,10 +366,11 @@ def run_predict(args: argparse.Namespace) -> int:
 
 @_guard
 def run_plot(args: argparse.Namespace) -> int:
+    _keras_ready()
     from zoo import registry
 
     preset = registry.get_preset(args.name)
     output = args.output or Path(f"{args.name}.png")
-    path = preset.plot(_load(args.name, args.model), output)
+    path = preset.resolve("plot")(_load(args.name, args.model), output)
     print(f"Wrote {path}")
     return 0

@@ -51,21 +51,3 @@ def validation_split(
         x, y, test_size=fraction, stratify=y, random_state=seed
     )
     return x_fit, y_fit, x_val, y_val
-
-
-def baselines(split: DigitsSplit | None = None) -> dict[str, float]:
-    """Test accuracy of LogisticRegression and SVC(rbf) fitted on the train part of the split."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.svm import SVC
-
-    split = split or load_digits_split()
-    x_train = split.x_train.reshape(len(split.x_train), -1)
-    x_test = split.x_test.reshape(len(split.x_test), -1)
-    results = {}
-    for name, estimator in (
-        ("logistic_regression", LogisticRegression(max_iter=5000)),
-        ("svc_rbf", SVC(kernel="rbf")),
-    ):
-        estimator.fit(x_train, split.y_train)
-        results[name] = float(np.mean(estimator.predict(x_test) == split.y_test))
-    return results

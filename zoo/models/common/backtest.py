@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from zoo.models.common.predictor import predictor
+
 __all__ = ["backtest", "check_series", "model_window"]
 
 
@@ -98,7 +100,7 @@ def backtest(
             f"len(series)={len(values)}"
         )
     inputs = np.stack([values[o - window : o] for o in origins])[..., None].astype("float32")
-    outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
+    outputs = predictor(model, batch_size=batch_size)(inputs)
     steps = np.arange(1, horizon + 1)
     index = origins[:, None] + steps[None, :] - 1
     frame = {

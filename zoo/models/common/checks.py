@@ -1,4 +1,4 @@
-"""Small helpers shared by the model families: input checks, deterministic set-up, card fields."""
+"""Input checks, deterministic set-up and card fields shared by the model families."""
 
 from __future__ import annotations
 

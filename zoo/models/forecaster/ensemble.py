@@ -1,21 +1,28 @@
-"""Training recipe of the forecasters: windows from the training part, independent ensemble
-members (one seed each) assembled into one model, quantile band calibrated on held-out windows."""
+"""How a forecaster ensemble is trained: windows from the training part, independent members (one
+seed each) trained through `zoo.training.Trainer` and assembled into one model, and the quantile
+band calibrated on held-out windows (split-conformal).
+
+Every Trainer run is a stage of the run folder (`selector`, `calibration_m0`, `final_m2`,
+`..._band`) with its own checkpoints and TensorBoard logs, so a killed `zoo train` resumes each
+stage where it stopped."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-from zoo.models.backtest import backtest
-from zoo.models.forecast_baselines import Protocol
-from zoo.models.forecast_layers import PinballLoss
-from zoo.models.forecast_metrics import band_coverage, mae, pinball
+from zoo.models.common.forecast_metrics import mae
+from zoo.models.common.runs import KeepBestWeights, RunFolder, trainer_folders
+from zoo.models.forecaster.layers import PinballLoss
+from zoo.models.forecaster.model import QUANTILES, build_forecaster
+from zoo.training import EarlyStopping, Trainer
 
-__all__ = ["Recipe", "calibrate_band", "fit_ensemble", "score", "windows"]
+__all__ = ["Recipe", "calibrate_band", "fit_ensemble", "windows"]
+
+LOSS = {"forecast": keras.losses.MeanAbsoluteError(), "quantiles": PinballLoss(QUANTILES)}
 
 
 @dataclass(frozen=True)
@@ -106,71 +113,94 @@ def calibrate_band(model: keras.Model, x: np.ndarray, y: np.ndarray, coverage: f
     return float(np.quantile(_needed_scales(model, x, y), coverage))
 
 
-def fit_band(model: keras.Model, x, y, *, recipe: Recipe, verbose: int = 0) -> None:
+def _trainer(model, learning_rate, run: RunFolder | None, stage: str, seed: int, **kwargs):
+    return Trainer(
+        model=model,
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=LOSS,
+        metrics={"forecast": ["mae"]},
+        seed=seed,
+        **trainer_folders(run, stage),
+        **kwargs,
+    )
+
+
+def fit_band(
+    model: keras.Model, x, y, *, recipe: Recipe, run=None, stage="band", seed=0, verbose=0
+) -> None:
     """Train only the quantile-width heads (everything else frozen) with the pinball loss."""
     frozen = {layer.name: layer.trainable for layer in model.layers}
     for layer in model.layers:
         layer.trainable = layer.name.endswith("_band")
-    model.compile(
-        optimizer=keras.optimizers.Adam(recipe.band_learning_rate),
-        loss={"forecast": keras.losses.MeanAbsoluteError(), "quantiles": PinballLoss()},
-        loss_weights={"forecast": 0.0, "quantiles": 1.0},
-    )
     if recipe.band_epochs > 0:
-        model.fit(
-            x,
-            {"forecast": y, "quantiles": y},
+        trainer = _trainer(
+            model,
+            recipe.band_learning_rate,
+            run,
+            stage,
+            seed,
+            loss_weights={"forecast": 0.0, "quantiles": 1.0},
+        )
+        trainer.fit(
+            (x, {"forecast": y, "quantiles": y}),
             epochs=recipe.band_epochs,
             batch_size=recipe.batch_size,
-            shuffle=True,
+            resume=run is not None,
             verbose=verbose,
         )
     for layer in model.layers:
         layer.trainable = frozen[layer.name]
 
 
-def _fit_member(build, config, compile_fn, x, y, *, seed, recipe, epochs, validation, verbose):
-    """One single-member model: seeded init, ridge warm start, `model.fit` in a seeded order."""
+def _fit_member(config, x, y, *, seed, recipe, epochs, validation, run, stage, verbose):
+    """One single-member model: seeded init, ridge warm start, Trainer in a seeded order; with
+    `validation`, early stopping on its forecast MAE and the best epoch's weights kept."""
     keras.utils.set_random_seed(seed)
-    model = compile_fn(build(**{**config, "members": 1, "band_scale": 1.0}), recipe.learning_rate)
+    model = build_forecaster(**{**config, "members": 1, "band_scale": 1.0})
     if recipe.ridge is not None:
         ridge_warm_start(model, x, y, recipe.ridge)
-    callbacks = []
-    if validation is not None:
-        x_val, y_val = validation
-        validation = (x_val, {"forecast": y_val, "quantiles": y_val})
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_forecast_loss",
-                mode="min",
-                patience=recipe.patience,
-                restore_best_weights=True,
-            )
-        )
-    history = None
+    history, keeper = None, None
     if epochs > 0:
-        history = model.fit(
-            x,
-            {"forecast": y, "quantiles": y},
-            validation_data=validation,
+        callbacks = []
+        if validation is not None:
+            x_val, y_val = validation
+            validation = (x_val, {"forecast": y_val, "quantiles": y_val})
+            best = None if run is None else run.best_weights(stage)
+            keeper = KeepBestWeights(model, best or _scratch_path(), monitor="val_forecast_mae")
+            callbacks = [
+                EarlyStopping(monitor="val_forecast_mae", patience=recipe.patience),
+                keeper,
+            ]
+        trainer = _trainer(model, recipe.learning_rate, run, stage, seed)
+        history = trainer.fit(
+            (x, {"forecast": y, "quantiles": y}),
+            validation=validation,
             epochs=epochs,
             batch_size=recipe.batch_size,
-            shuffle=True,
             callbacks=callbacks,
+            resume=run is not None,
             verbose=verbose,
         )
+        if keeper is not None:
+            keeper.restore()
     return model, history
 
 
+def _scratch_path():
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp(prefix="zoo-best-")) / "best.weights.h5"
+
+
 def fit_ensemble(
-    build: Callable[..., keras.Model],
     config: dict,
-    compile_fn: Callable[[keras.Model, float], keras.Model],
     values: np.ndarray,
     n_train: int,
     *,
     seed: int,
     recipe: Recipe,
+    run: RunFolder | None = None,
     verbose: int = 0,
 ) -> tuple[keras.Model, dict]:
     """Train a forecaster ensemble from `values[:n_train]` only.
@@ -191,43 +221,52 @@ def fit_ensemble(
     x_held, y_held = windows(values, window, horizon, held_o)
     log: dict = {"fit_windows": len(fit_o), "held_out_windows": len(held_o)}
     probe, history = _fit_member(
-        build,
         config,
-        compile_fn,
         x_fit,
         y_fit,
         seed=seed,
         recipe=recipe,
         epochs=0,
         validation=None,
+        run=run,
+        stage="probe",
         verbose=verbose,
     )
     log["held_out_mae_linear_init"] = _held_mae(probe, x_held, y_held)
     selector, history = _fit_member(
-        build,
         config,
-        compile_fn,
         x_fit,
         y_fit,
         seed=seed,
         recipe=recipe,
         epochs=recipe.epochs,
         validation=(x_held, y_held),
+        run=run,
+        stage="selector",
         verbose=verbose,
     )
-    epochs = int(np.argmin(history.history["val_forecast_loss"])) + 1
+    epochs = int(np.argmin(history.history["val_forecast_mae"])) + 1
     # The single member's factor is only logged, to compare with the ensemble's.
-    fit_band(selector, x_fit, y_fit, recipe=recipe, verbose=verbose)
+    fit_band(
+        selector,
+        x_fit,
+        y_fit,
+        recipe=recipe,
+        run=run,
+        stage="selector_band",
+        seed=seed,
+        verbose=verbose,
+    )
     log.update(
         selected_epochs=epochs,
         held_out_mae_selector=_held_mae(selector, x_held, y_held),
         band_scale_selector=calibrate_band(selector, x_held, y_held, recipe.coverage),
     )
     ensemble = functools.partial(
-        _ensemble, build, compile_fn, seed=seed, epochs=epochs, recipe=recipe, verbose=verbose
+        _ensemble, seed=seed, epochs=epochs, recipe=recipe, run=run, verbose=verbose
     )
     # Built with band_scale 1, so calibrate_band sees the learned widths themselves.
-    calibration = ensemble({**config, "band_scale": 1.0}, x_fit, y_fit)
+    calibration = ensemble({**config, "band_scale": 1.0}, x_fit, y_fit, stage="calibration")
     needed = _needed_scales(calibration, x_held, y_held)
     band_scale = float(np.quantile(needed, recipe.coverage))
     log.update(
@@ -238,7 +277,9 @@ def fit_ensemble(
     all_o = np.arange(window, n_train - horizon + 1)
     x_all, y_all = windows(values, window, horizon, all_o)
     log["train_windows"] = len(all_o)
-    final = ensemble({**config, "band_scale": band_scale}, x_all, y_all, fit_bands=False)
+    final = ensemble(
+        {**config, "band_scale": band_scale}, x_all, y_all, stage="final", fit_bands=False
+    )
     # The band heads that ship are the calibrated ones: heads refit on every training window
     # (targets they then have seen) learn wider widths than the factor was calibrated for.
     for layer in calibration.layers:
@@ -248,27 +289,36 @@ def fit_ensemble(
 
 
 def _ensemble(
-    build, compile_fn, config, x, y, *, seed, epochs, recipe, verbose, fit_bands: bool = True
+    config, x, y, *, stage, seed, epochs, recipe, run, verbose, fit_bands: bool = True
 ) -> keras.Model:
     """`config["members"]` single members (seeds seed, seed+1, ...), each fit for `epochs` epochs
     on (x, y), then (if `fit_bands`) its band head on the same windows, copied into one model that
     averages them."""
-    ensemble = build(**config)
+    ensemble = build_forecaster(**config)
     for i in range(config.get("members", 1)):
         single, _ = _fit_member(
-            build,
             config,
-            compile_fn,
             x,
             y,
             seed=seed + i,
             recipe=recipe,
             epochs=epochs,
             validation=None,
+            run=run,
+            stage=f"{stage}_m{i}",
             verbose=verbose,
         )
         if fit_bands:
-            fit_band(single, x, y, recipe=recipe, verbose=verbose)
+            fit_band(
+                single,
+                x,
+                y,
+                recipe=recipe,
+                run=run,
+                stage=f"{stage}_m{i}_band",
+                seed=seed + i,
+                verbose=verbose,
+            )
         for layer in single.layers:
             if layer.name.startswith("m0_") and layer.weights:
                 ensemble.get_layer(f"m{i}_" + layer.name[3:]).set_weights(layer.get_weights())
@@ -277,21 +327,3 @@ def _ensemble(
 
 def _held_mae(model, x, y) -> float:
     return mae(np.asarray(model.predict(x, verbose=0)["forecast"]), y)
-
-
-def score(model: keras.Model, values: np.ndarray, protocol: Protocol, origins=None) -> dict:
-    """MAE, MASE, 0.1–0.9 coverage and pinball loss of `model` on the protocol's test origins."""
-    n = len(values)
-    frame = backtest(model, values, protocol.n_train(n), protocol.stride, protocol.horizon)
-    if origins is not None:
-        frame = frame[frame["origin"].isin(list(origins))]
-    scale = protocol.scale(values)
-    err = mae(frame["forecast"].to_numpy(), frame["actual"].to_numpy())
-    quantiles = frame[["q0.1", "q0.5", "q0.9"]].to_numpy()
-    return {
-        "mae": err,
-        "mase": err / scale,
-        "coverage_10_90": band_coverage(frame["q0.1"], frame["q0.9"], frame["actual"]),
-        "pinball": pinball(quantiles, frame["actual"].to_numpy(), (0.1, 0.5, 0.9)),
-        "origins": int(frame["origin"].nunique()),
-    }

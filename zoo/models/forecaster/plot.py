@@ -1,4 +1,5 @@
-"""Forecast-vs-actual pictures with the 0.1–0.9 band (matplotlib, Agg backend, PNG)."""
+"""The forecasters' pictures: forecasts at rolling origins with their 0.1–0.9 band, against the
+actual values (matplotlib, Agg backend, PNG)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from zoo.models.backtest import backtest
+from zoo.models.common.backtest import backtest
+from zoo.models.forecaster.baselines import PROTOCOLS
+from zoo.models.forecaster.evaluate import series
 
-__all__ = ["plot_backtest"]
+__all__ = ["plot_backtest", "plot_co2", "plot_sunspots"]
 
 
 def plot_backtest(
@@ -59,3 +62,25 @@ def plot_backtest(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_preset(data: str, model: keras.Model, path: Path) -> Path:
+    """The preset's test part: forecasts every `horizon` steps from the first test origin."""
+    values = series(data)
+    protocol = PROTOCOLS[data]
+    return plot_backtest(
+        model,
+        values,
+        path,
+        start=protocol.n_train(len(values)),
+        stride=protocol.horizon,
+        title=f"{data}: rolling-origin forecasts on the test part (0.1–0.9 band)",
+    )
+
+
+def plot_co2(model: keras.Model, path: Path) -> Path:
+    return plot_preset("co2", model, path)
+
+
+def plot_sunspots(model: keras.Model, path: Path) -> Path:
+    return plot_preset("sunspots", model, path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.models.forecast_metrics import mae, naive_scale
+from zoo.models.common.forecast_metrics import naive_scale
 
 __all__ = [
     "BASELINES",
@@ -23,7 +23,6 @@ __all__ = [
     "Protocol",
     "ar",
     "arima_fourier",
-    "evaluate_baselines",
     "holt_winters",
     "seasonal_naive",
     "seasonal_naive_drift",
@@ -134,21 +133,3 @@ BASELINES: dict[str, dict[str, Forecaster]] = {
         "ar9": lambda h, n: ar(h, n, order=9),
     },
 }
-
-
-def evaluate_baselines(
-    series: np.ndarray,
-    protocol: Protocol,
-    baselines: dict[str, Forecaster],
-    origins: list[int] | None = None,
-) -> dict[str, dict[str, float]]:
-    """MAE and MASE of each baseline, refit at every origin of `protocol` (or of `origins`)."""
-    series = np.asarray(series, "float64")
-    origins = protocol.origins(len(series)) if origins is None else list(origins)
-    scale = protocol.scale(series)
-    h = protocol.horizon
-    results = {}
-    for name, forecaster in baselines.items():
-        errors = [mae(forecaster(series[:o], h), series[o : o + h]) for o in origins]
-        results[name] = {"mae": float(np.mean(errors)), "mase": float(np.mean(errors) / scale)}
-    return results

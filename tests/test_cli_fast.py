@@ -1,0 +1,60 @@
+"""`zoo list` and `zoo info` read the cards without loading TensorFlow or Keras, and print no
+TensorFlow log lines; `import zoo` itself imports neither."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import zoo
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def _imported_modules(importtime_stderr: str) -> set[str]:
+    names = set()
+    for line in importtime_stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+@pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["info", "cnn_digits"]])
+def test_list_and_info_import_neither_tensorflow_nor_keras(command):
+    done = _run("-X", "importtime", "-m", "zoo", *command)
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = _imported_modules(done.stderr)
+    assert "zoo.registry" in modules  # the measurement sees zoo's own imports
+    heavy = {m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")}
+    assert not heavy, sorted(heavy)[:5]
+
+
+def test_import_zoo_imports_neither():
+    done = _run(
+        "-c",
+        "import sys, zoo; print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_info_answers_the_card_on_stdout_and_nothing_on_stderr():
+    done = _run("-m", "zoo", "info", "forecaster_co2")
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == zoo.info("forecaster_co2")
+    assert done.stderr == ""
+
+
+def test_a_command_that_loads_a_model_prints_no_tensorflow_log_lines(tmp_path):
+    done = _run("-m", "zoo", "plot", "cnn_digits", "--output", str(tmp_path / "cm.png"))
+    assert done.returncode == 0, done.stderr
+    assert "I0000" not in done.stderr and "oneDNN" not in done.stderr

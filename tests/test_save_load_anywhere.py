@@ -1,0 +1,144 @@
+"""Anything the zoo writes loads again: `import zoo` + `keras.saving.load_model` in a new process.
+
+Models from `zoo.load`, `zoo.build` and `zoo.training.replace_head` are saved to `.keras` here and
+loaded in fresh interpreters that import zoo and Keras in every order a user might (zoo first,
+Keras first, TensorFlow first, a zoo sub-package first), then predict the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.training import replace_head
+
+MODELS = zoo.list_models()
+IMPORT_ORDERS = {
+    "zoo, then keras": "import zoo\nimport keras",
+    "keras, then zoo": "import keras\nimport zoo",
+    "tensorflow, then zoo": "import tensorflow\nimport zoo\nimport keras",
+    "zoo, then tensorflow": "import zoo\nimport tensorflow as tf\nimport keras",
+    "a zoo sub-package first": "import zoo.layers\nimport keras",
+}
+CHILD = """
+{imports}
+import json, sys
+import numpy as np
+x = np.load(sys.argv[2])
+model = keras.saving.load_model(sys.argv[1])
+out = model.predict(x, verbose=0)
+out = out if isinstance(out, dict) else {{"output": out}}
+print(json.dumps({{k: np.asarray(v).astype("float64").tolist() for k, v in out.items()}}))
+"""
+
+
+def _inputs(model: keras.Model, seed: int) -> np.ndarray:
+    """Raw-unit-like inputs: pixel values 0..16, or a series around the training data's level."""
+    (tensor,) = model.inputs
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 16.0, (3, *tensor.shape[1:])).astype("float32")
+
+
+def _load_in_a_new_process(path, x, tmp_path, imports="import zoo\nimport keras"):
+    np.save(tmp_path / "x.npy", x)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD.format(imports=imports), str(path), str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {k: np.asarray(v) for k, v in json.loads(done.stdout.splitlines()[-1]).items()}
+
+
+def _assert_same(loaded, model, x):
+    expected = model.predict(x, verbose=0)
+    expected = expected if isinstance(expected, dict) else {"output": expected}
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        value = np.asarray(value).astype("float64")
+        # the same graph and weights, another process: float32 ulps of the output's scale
+        scale = max(1.0, float(np.max(np.abs(value))))
+        np.testing.assert_allclose(loaded[key], value, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_pretrained_model_loads_in_a_new_process(name, tmp_path):
+    model = zoo.load(name)
+    model.save(tmp_path / "m.keras")
+    x = _inputs(model, 0)
+    _assert_same(_load_in_a_new_process(tmp_path / "m.keras", x, tmp_path), model, x)
+
+
+@pytest.mark.parametrize("order", sorted(IMPORT_ORDERS))
+def test_every_import_order_finds_the_custom_objects(order, tmp_path):
+    model = zoo.load("forecaster_sunspots")
+    model.save(tmp_path / "m.keras")
+    x = _inputs(model, 1) * 10
+    loaded = _load_in_a_new_process(tmp_path / "m.keras", x, tmp_path, IMPORT_ORDERS[order])
+    _assert_same(loaded, model, x)
+
+
+def test_built_and_new_head_models_load_in_a_new_process(tmp_path):
+    keras.utils.set_random_seed(0)
+    built = zoo.build("cnn_digits", num_classes=3)
+    built.save(tmp_path / "built.keras")
+    x = _inputs(built, 2)
+    _assert_same(_load_in_a_new_process(tmp_path / "built.keras", x, tmp_path), built, x)
+    odd_even = replace_head(
+        zoo.load("cnn_digits"),
+        keep_up_to="features",
+        head=keras.layers.Dense(2, activation="softmax"),
+    )
+    odd_even.save(tmp_path / "odd_even.keras")
+    _assert_same(_load_in_a_new_process(tmp_path / "odd_even.keras", x, tmp_path), odd_even, x)
+
+
+def test_a_family_model_rebuilds_from_its_config():
+    for name in MODELS:
+        model = zoo.load(name)
+        config = model.get_config()
+        rebuilt = type(model).from_config(config)
+        assert rebuilt.get_config() == config
+        assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_compile_and_fit_on_one_named_output_with_a_metric(name):
+    """Keras-native fine-tuning: a loss and a metric on one output, targets for that one only."""
+    model = zoo.load(name)
+    x = _inputs(model, 3)
+    outputs = model.predict(x, verbose=0)
+    key = next(k for k, v in outputs.items() if np.issubdtype(np.asarray(v).dtype, np.floating))
+    if key == "probabilities":
+        loss, metric, target = "sparse_categorical_crossentropy", "accuracy", np.array([1, 2, 3])
+    else:
+        loss, metric = "mse", "mae"
+        target = np.asarray(outputs[key]) + 0.1
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss={key: loss}, metrics={key: [metric]})
+    history = model.fit(x, {key: target}, epochs=2, batch_size=3, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    logged = history.history[f"{key}_{metric}"]
+    assert len(logged) == 2 and np.all(np.isfinite(logged))
+
+
+def test_a_metric_on_an_output_without_targets_is_a_clear_error():
+    model = zoo.load("cnn_digits")
+    x = _inputs(model, 4)
+    model.compile(
+        optimizer="adam",
+        loss={"probabilities": "sparse_categorical_crossentropy"},
+        metrics={"class_id": ["accuracy"]},
+    )
+    with pytest.raises(ValueError, match="metric was compiled for output 'class_id'"):
+        model.fit(x, {"probabilities": np.array([0, 1, 2])}, epochs=1, verbose=0)

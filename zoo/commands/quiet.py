@@ -1,0 +1,37 @@
+"""Import TensorFlow without its start-up log lines on stderr (unless the user asks for them).
+
+TensorFlow 2.21 prints absl INFO lines (oneDNN, CUDA stubs) while it is imported, before
+`TF_CPP_MIN_LOG_LEVEL` is read, and a CUDA error when it first looks for devices, so the only way to keep a command's stderr clean is to point file
+descriptor 2 elsewhere for the duration of the import. Set `ZOO_TF_LOGS=1` to see them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow_quietly() -> None:
+    """Import tensorflow and keras (registering zoo's custom objects) with stderr muted."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("ZOO_TF_LOGS") == "1":
+        import keras
+
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+                import tensorflow
+
+                # The first device query initialises the platforms (and logs a CUDA error on a
+                # machine without a GPU): do it here, muted, instead of at the first op.
+                tensorflow.config.list_physical_devices()
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)

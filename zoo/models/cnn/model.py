@@ -1,0 +1,185 @@
+"""`CnnClassifier`: a small CNN for raw images whose every pooling step is Lp pooling, p learned.
+
+Each pooling is an `LpPooling2D` / `GlobalLpPooling2D` whose exponent p is learned (kept >= 1,
+starting at 2): the network chooses, per pooling layer, where between average (p = 1) and max
+(p -> inf) pooling it wants to be, instead of us fixing that choice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.layers import GlobalLpPooling2D, LpPooling2D
+from zoo.models.common.checks import check_finite
+from zoo.models.common.predictor import predictor
+from zoo.models.common.zoo_model import ZooModel
+
+INPUT_NAME = "image"
+HEAD_NAME = "head"
+FEATURES_NAME = "features"
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ClassId(keras.layers.Layer):
+    """The index of the largest probability, as int32: (batch, classes) -> (batch,)."""
+
+    def call(self, probabilities):
+        return tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+
+def _head(features, num_classes: int) -> dict[str, Any]:
+    logits = keras.layers.Dense(num_classes, name=HEAD_NAME)(features)
+    probabilities = keras.layers.Softmax(name="probabilities")(logits)
+    return {"probabilities": probabilities, "class_id": ClassId(name="class_id")(probabilities)}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CnnClassifier(ZooModel):
+    """A CNN for (batch, image_size, image_size, 1) images in raw pixel units 0..`pixel_max`.
+
+    Each stage is two 3x3 convolutions (batch-normalised, ReLU) and an `LpPooling2D` of size 2;
+    a `GlobalLpPooling2D` gives the features, then dropout and a dense softmax head.
+
+    Args:
+        num_classes: number of classes of the head (an int >= 2).
+        image_size: side of the square input images.
+        filters: convolution width of each stage (one 2x2 Lp pooling per stage).
+        p: the starting exponent of every Lp pooling (a number >= 1).
+        trainable_p: learn p (kept >= 1) instead of fixing it.
+        dropout: dropout rate before the head.
+        pixel_max: the largest raw pixel value; inputs are divided by it inside the model.
+        name: the model's name.
+
+    Input shape: "image" (batch, image_size, image_size, 1), raw pixel values.
+    Output: {"probabilities": (batch, num_classes) float32, "class_id": (batch,) int32}.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_classes: int = 10,
+        image_size: int = 8,
+        filters: tuple[int, ...] | list[int] = (32, 64),
+        p: float = 2.0,
+        trainable_p: bool = True,
+        dropout: float = 0.25,
+        pixel_max: float = 16.0,
+        name: str = "cnn_digits",
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
+            raise ValueError(
+                f"`num_classes` must be an int >= 2. Received: num_classes={num_classes}"
+            )
+        if image_size < 2 ** len(filters):
+            raise ValueError(
+                f"`image_size` must be at least 2**len(filters)={2 ** len(filters)} so every stage "
+                f"can pool. Received: image_size={image_size}"
+            )
+        inputs = keras.Input(shape=(image_size, image_size, 1), name=INPUT_NAME)
+        x = keras.layers.Rescaling(1.0 / pixel_max, name="pixel_scale")(inputs)
+        for stage, width in enumerate(filters):
+            for conv in range(2):
+                x = keras.layers.Conv2D(
+                    width, 3, padding="same", use_bias=False, name=f"conv{stage}_{conv}"
+                )(x)
+                x = keras.layers.BatchNormalization(name=f"bn{stage}_{conv}")(x)
+                x = keras.layers.ReLU(name=f"relu{stage}_{conv}")(x)
+            x = LpPooling2D(pool_size=2, p=p, trainable_p=trainable_p, name=f"lp_pool{stage}")(x)
+        x = GlobalLpPooling2D(p=p, trainable_p=trainable_p, name="global_lp_pool")(x)
+        features = keras.layers.Dropout(dropout, name=FEATURES_NAME)(x)
+        config = {
+            "num_classes": int(num_classes),
+            "image_size": int(image_size),
+            "filters": [int(f) for f in filters],
+            "p": float(p),
+            "trainable_p": bool(trainable_p),
+            "dropout": float(dropout),
+            "pixel_max": float(pixel_max),
+        }
+        super().__init__(
+            inputs, _head(features, int(num_classes)), config=config, name=name, **kwargs
+        )
+
+
+def build_cnn(**config: Any) -> CnnClassifier:
+    """The untrained `CnnClassifier` for builder kwargs `config` (see its Args)."""
+    return CnnClassifier(**config)
+
+
+def with_classes(model: keras.Model, num_classes: int) -> CnnClassifier:
+    """A `CnnClassifier` like `model` with a fresh `num_classes` head; the backbone's weights are
+    copied (every layer but the head)."""
+    config = {**model.get_config(), "num_classes": int(num_classes)}
+    new = CnnClassifier(**config)
+    for layer in new.layers:
+        if layer.weights and layer.name != HEAD_NAME:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return new
+
+
+def image_side(model: keras.Model) -> int:
+    return int(model.inputs[0].shape[1])
+
+
+def as_images(images: np.ndarray, image_size: int = 8) -> np.ndarray:
+    """(n, s, s, 1) float32 from (s, s), (n, s, s), (n, s*s) or (n, s, s, 1); clear errors else."""
+    images = check_finite("images", images)
+    received = images.shape
+    side = image_size
+    if images.shape == (side, side):
+        images = images[None]
+    if images.ndim == 2 and images.shape[1] == side * side:
+        images = images.reshape(-1, side, side)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[1:] != (side, side, 1):
+        raise ValueError(
+            f"`images` must have shape (n, {side}, {side}, 1), (n, {side}, {side}) or "
+            f"(n, {side * side}). Received shape {received}."
+        )
+    return images
+
+
+def as_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Class ids (n,) int32 in [0, num_classes), or an error naming what is wrong."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.all(np.isfinite(labels.astype("float64"))):
+        raise ValueError(
+            f"`labels` must be a 1-D array of class ids. Received shape {labels.shape}"
+        )
+    if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"`labels` must be integers in [0, {num_classes - 1}]. Received values from "
+            f"{labels.min()} to {labels.max()}."
+        )
+    return labels.astype("int32")
+
+
+def predict(model: keras.Model, data: np.ndarray) -> dict[str, np.ndarray]:
+    """Class probabilities and ids for raw images (pixel values 0..16)."""
+    outputs = predictor(model)(as_images(data, image_side(model)))
+    return {k: np.asarray(v) for k, v in outputs.items()}
+
+
+def learned_p(model: keras.Model) -> dict[str, float]:
+    """The exponent each Lp pooling layer has learned."""
+    return {
+        layer.name: float(layer.current_p)
+        for layer in model.layers
+        if isinstance(layer, LpPooling2D | GlobalLpPooling2D)
+    }
+
+
+def warmup_inputs(model: keras.Model) -> dict[str, np.ndarray]:
+    """Five held-out test images, the warm-up requests of an export."""
+    from zoo.data.digits import load_digits_split
+
+    return {INPUT_NAME: load_digits_split().x_test[:5]}
