@@ -11,7 +11,8 @@ gives any quantile levels as ``mean + std·Φ⁻¹(q)``.
   the trend is none or additive damped, whichever has the lower AIC. Analytic forecast variance.
 - **ARIMA** (statsmodels ``ARIMA``):
   m = 1: d = 1 if the KPSS test rejects level stationarity at 5 %, else 0; (p, q) in
-  {(1,0), (0,1), (1,1), (2,1)} by AIC, with a constant (d = 0) or a drift (d = 1).
+  {(1,0), (0,1), (1,1), (2,1)} by AIC, with a constant when d = 0; when d = 1, a drift is
+  added to the best order if it lowers the AIC.
   2 ≤ m ≤ 12 with at least three seasons: the airline model ARIMA(0,1,1)(0,1,1)_m.
   m > 12 (hourly, weekly) with at least two seasons: the m = 1 search with
   K = min(4, m // 2) Fourier pairs of period m as regressors (dynamic harmonic regression,
@@ -102,6 +103,13 @@ def _fourier(t: np.ndarray, k: int, period: int) -> np.ndarray:
     return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
 
 
+def _fit_arima(model):
+    # For non-seasonal orders the innovations algorithm reaches the state-space optimum (same
+    # AIC to ~1e-6 relative) several times faster, most with Fourier regressors; seasonal
+    # orders keep the state-space fit, where it did not.
+    return _quiet(lambda: model.fit(method="innovations_mle"))
+
+
 def _difference_order(y: np.ndarray) -> int:
     from statsmodels.tsa.stattools import kpss
 
@@ -116,17 +124,21 @@ def _arima_search(y: np.ndarray, horizon: int, exog: np.ndarray | None) -> Basel
 
     d = _difference_order(y)
     past, future = (None, None) if exog is None else (exog[: len(y)], exog[len(y) :])
+    trend = "c" if d == 0 else "n"
     best = None
     for p, q in ((1, 0), (0, 1), (1, 1), (2, 1)):
-        model = ARIMA(y, exog=past, order=(p, d, q), trend="c" if d == 0 else "t")
         try:
-            fit = _quiet(model.fit)
+            fit = _fit_arima(ARIMA(y, exog=past, order=(p, d, q), trend=trend))
         except (ValueError, np.linalg.LinAlgError):
             continue
         if np.isfinite(fit.aic) and (best is None or fit.aic < best.aic):
             best = fit
     if best is None:
         raise ValueError("no ARIMA order could be fitted")
+    if d == 1:
+        # A drift is tried on the best order only: one more fit instead of four.
+        drift = _fit_arima(ARIMA(y, exog=past, order=best.model.order, trend="t"))
+        best = drift if np.isfinite(drift.aic) and drift.aic < best.aic else best
     prediction = best.get_forecast(horizon, exog=future)
     return BaselineForecast(
         np.asarray(prediction.predicted_mean), np.sqrt(np.asarray(prediction.var_pred_mean))
@@ -140,7 +152,7 @@ def arima(history, horizon: int, period: int) -> BaselineForecast:
     y = np.asarray(history, "float64")
     if 2 <= period <= 12 and len(y) >= 3 * period:
         model = ARIMA(y, order=(0, 1, 1), seasonal_order=(0, 1, 1, period))
-        prediction = _quiet(model.fit).get_forecast(horizon)
+        prediction = _quiet(model.fit).get_forecast(horizon)  # state space: exact seasonal MLE
         return BaselineForecast(
             np.asarray(prediction.predicted_mean), np.sqrt(np.asarray(prediction.var_pred_mean))
         )
