@@ -97,15 +97,21 @@ def _check_columns(frame: pd.DataFrame, source: str, **named: str | None) -> Non
             )
 
 
+def _first(bad) -> int | None:
+    """Index of the first True of `bad`, or None."""
+    hits = np.flatnonzero(np.asarray(bad))
+    return int(hits[0]) if len(hits) else None
+
+
 def _parse_values(text: pd.Series, column: str, rows: np.ndarray, source: str) -> np.ndarray:
     values = pd.to_numeric(text.astype(str).str.strip(), errors="coerce").to_numpy("float64")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
+    k = _first(~np.isfinite(values))
+    if k is not None:
         raise ValueError(
             f"`column` {column!r} of {source} must hold finite numbers. Received "
-            f"{str(text.iloc[k])!r} at data row {rows[k]} ({int(bad.sum())} bad value(s) in "
-            "all); fill or drop missing values first."
+            f"{str(text.iloc[k])!r} at data row {rows[k]} "
+            f"({int(np.sum(~np.isfinite(values)))} bad value(s) in all); fill or drop missing "
+            "values first."
         )
     return values
 
@@ -117,9 +123,8 @@ def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str):
     if np.isfinite(numbers).all():
         return numbers
     dates = pd.to_datetime(stripped, errors="coerce", format="mixed")
-    bad = np.asarray(dates.isna())
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
+    k = _first(dates.isna())
+    if k is not None:
         raise ValueError(
             f"`time_column` {column!r} of {source} must hold dates or numbers. Received "
             f"{str(text.iloc[k])!r} at data row {rows[k]}."
@@ -132,8 +137,9 @@ def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str):
 def _grid_positions(stamps, column: str, rows: np.ndarray, source: str):
     """Check order and repeats, infer the grid, and return it with integer positions."""
     order = np.diff(stamps.asi8 if isinstance(stamps, pd.DatetimeIndex) else stamps)
-    if (order <= 0).any():
-        k = int(np.flatnonzero(order <= 0)[0]) + 1
+    k = _first(order <= 0)
+    if k is not None:
+        k += 1
         what = "repeats" if order[k - 1] == 0 else "goes backwards"
         raise ValueError(
             f"`time_column` {column!r} of {source} must increase from row to row. Received "
@@ -143,9 +149,8 @@ def _grid_positions(stamps, column: str, rows: np.ndarray, source: str):
     grid = infer_grid(stamps)
     positions = grid.positions(stamps)
     whole = np.round(positions)
-    off = (np.abs(positions - whole) > 1e-6) | (np.diff(whole, prepend=-1.0) <= 0)
-    if off.any():
-        k = int(np.flatnonzero(off)[0])
+    k = _first((np.abs(positions - whole) > 1e-6) | (np.diff(whole, prepend=-1.0) <= 0))
+    if k is not None:
         raise ValueError(
             f"`time_column` {column!r} of {source} must follow one regular step ({grid.freq}, "
             f"from the usual spacing). Received {stamps[k]} at data row {rows[k]}, off that "
