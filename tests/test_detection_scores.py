@@ -89,6 +89,17 @@ def test_labels_must_hold_both_classes_and_match_scores():
         ds.threshold_for_false_alarm_rate([1.0, 2.0], 1.0)
 
 
+def test_detection_report_with_and_without_labels():
+    labels, scores = _labelled(6)
+    report = ds.detection_report(scores, 1.0, labels)
+    flags = scores > 1.0
+    assert report["flagged"] == int(flags.sum())
+    assert report["false_alarm_rate"] == pytest.approx(np.mean(flags[labels == 0]), rel=1e-12)
+    assert report["recall"] == pytest.approx(metrics.recall_score(labels, flags), rel=1e-12)
+    assert report["roc_auc"] == pytest.approx(metrics.roc_auc_score(labels, scores), rel=1e-12)
+    assert set(ds.detection_report(scores, 1.0)) == {"flagged", "flagged_share"}
+
+
 def _seasonal(n=1200, period=24):
     t = np.arange(n)
     noise = np.random.default_rng(9).normal(0, 0.1, n)

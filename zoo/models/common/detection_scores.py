@@ -16,6 +16,7 @@ score is **strictly above** the threshold (``score > threshold``).
 - :func:`false_alarm_rate`: flagged normal points / normal points.
 - :func:`threshold_for_false_alarm_rate`: on held-out normal scores s (n of them), the threshold is
   the (a+1)-th largest score with ``a = ⌊rate·n⌋``, so at most a of them (a share ≤ rate) pass it.
+- :func:`detection_report`: the ``metrics`` object of ``zoo evaluate``'s JSON for a detector.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 __all__ = [
     "average_precision",
     "best_f1",
+    "detection_report",
     "false_alarm_rate",
     "point_scores",
     "roc_auc",
@@ -140,3 +142,28 @@ def threshold_for_false_alarm_rate(normal_scores, rate: float) -> float:
         raise ValueError(f"`rate` must be in [0, 1). Received: rate={rate!r}")
     allowed = int(np.floor(rate * len(s) + 1e-9))
     return float(s[len(s) - allowed - 1])
+
+
+def detection_report(scores, threshold: float, labels=None) -> dict:
+    """Scores of point-wise `scores` flagged at ``score > threshold``, as a JSON-ready dict.
+
+    With `labels`: roc_auc, pr_auc (average precision), best_f1 and its threshold, the
+    false_alarm_rate and recall of the flags, and the flag count. Without: the flag count and
+    share only (nothing to compare against).
+    """
+    s = np.asarray(scores, "float64").ravel()
+    flags = s > float(threshold)
+    report = {"flagged": int(flags.sum()), "flagged_share": float(flags.mean())}
+    if labels is None:
+        return report
+    y, _ = _check(labels, s)
+    f1, f1_threshold = best_f1(y, s)
+    report.update(
+        roc_auc=roc_auc(y, s),
+        pr_auc=average_precision(y, s),
+        best_f1=f1,
+        best_f1_threshold=f1_threshold,
+        false_alarm_rate=false_alarm_rate(flags, y.astype(int)),
+        recall=float(flags[y].mean()),
+    )
+    return report
