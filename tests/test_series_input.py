@@ -119,6 +119,30 @@ def test_bad_rows_name_the_column_and_the_row(tmp_path, text, pattern):
         read_user_series(_csv(tmp_path, text), "y", time_column="ds")
 
 
+@pytest.mark.parametrize(
+    ("cells", "freq"),
+    [
+        (["1965 Q1", "1965 Q2", "1965-Q4"], "quarterly"),
+        (["1991 W06", "1991-W07", "1991W09"], "weekly"),
+    ],
+)
+def test_quarter_and_iso_week_labels_are_read(cells, freq):
+    (series,) = read_user_series(
+        pd.DataFrame({"t": cells, "y": [1.0, 2.0, 4.0]}), "y", time_column="t"
+    )
+    assert series.freq == freq
+    np.testing.assert_allclose(series.values, [1.0, 2.0, 3.0, 4.0])
+    if freq == "weekly":
+        # ISO week 6 of 1991 starts on Monday 4 February.
+        assert series.timestamps[0] == pd.Timestamp("1991-02-04")
+
+
+def test_mostly_empty_grid_is_refused():
+    frame = pd.DataFrame({"t": [20200130, 20200131, 20200201, 20200202], "y": [1.0, 2, 3, 4]})
+    with pytest.raises(ValueError, match=r"`time_column` 't'.*empty between data rows 1 and 4"):
+        read_user_series(frame, "y", time_column="t")
+
+
 def test_unknown_columns_list_the_columns():
     frame = pd.DataFrame({"ds": [1, 2], "y": [1.0, 2.0]})
     with pytest.raises(KeyError, match=r"`column`.*'price'.*'ds', 'y'"):

@@ -4,21 +4,24 @@
 returns one :class:`UserSeries` per series: a single series, or one per value of `id_column` in the
 long layout ``unique_id, ds, y`` that statsforecast and Darts use (order of first appearance).
 
-With a `time_column` (dates or numbers) the frequency is inferred from the usual spacing
-(:mod:`zoo.data.series_time`) and sets the season length unless `period` is given. Missing steps of
-the regular grid are inserted and filled by linear interpolation in time (position on the grid,
-i.e. ``pandas.Series.interpolate(method="time")`` for fixed steps); :class:`GapReport` says how
-many and where.
+With a `time_column` (dates in any format pandas reads, quarters such as "1965 Q1", ISO weeks
+such as "1991 W06" read as their Monday, or numbers) the frequency is inferred from the most
+common spacing (:mod:`zoo.data.series_time`) and sets the season length unless `period` is
+given. Missing steps of the regular grid are inserted and filled by linear interpolation in
+time (in the position on the grid, i.e. ``pandas.Series.interpolate(method="time")`` for fixed
+steps); :class:`GapReport` says how many and where.
 
 Errors name the column and the row. Rows are counted as **data rows, 1-based, header not
 counted**: data row 1 is the first line under the header (line 2 of the file, row 2 of a
 spreadsheet); for a DataFrame it is the first row. Refused: a missing column (the message lists
 the ones there are), an empty, NaN, infinite or non-numeric value, a time stamp that cannot be
-read, goes backwards, repeats or lies off the grid, and a series shorter than `min_length`.
+read, goes backwards, repeats or lies off the grid, a grid left more empty than filled (e.g.
+yyyymmdd numbers read as plain numbers), and a series shorter than `min_length`.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,13 +119,31 @@ def _parse_values(text: pd.Series, column: str, rows: np.ndarray, source: str) -
     return values
 
 
+def _iso_monday(year: str, week: str) -> str:
+    try:
+        return datetime.date.fromisocalendar(int(year), int(week), 1).isoformat()
+    except ValueError:
+        return "invalid"  # read as NaT below, so the row is reported
+
+
+def _spell_periods(text: pd.Series) -> pd.Series:
+    """Quarters ("1965 Q1") and ISO weeks ("1991 W06", "2020-W05") as dates pandas can read."""
+    quarter = text.str.replace(r"^(\d{4})[\s-]*Q([1-4])$", r"\1Q\2", regex=True)
+    week = quarter.str.extract(r"^(\d{4})[\s-]*W(\d{1,2})$")
+    has_week = week[0].notna().to_numpy()
+    if has_week.any():
+        quarter = quarter.copy()
+        quarter[has_week] = [_iso_monday(y, w) for y, w in week[has_week].itertuples(index=False)]
+    return quarter
+
+
 def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str):
     """Numbers if every cell is a number, else dates; an unreadable cell names its row."""
     stripped = text.astype(str).str.strip()
     numbers = pd.to_numeric(stripped, errors="coerce").to_numpy("float64")
     if np.isfinite(numbers).all():
         return numbers
-    dates = pd.to_datetime(stripped, errors="coerce", format="mixed")
+    dates = pd.to_datetime(_spell_periods(stripped), errors="coerce", format="mixed")
     k = _first(dates.isna())
     if k is not None:
         raise ValueError(
@@ -155,6 +176,14 @@ def _grid_positions(stamps, column: str, rows: np.ndarray, source: str):
             f"`time_column` {column!r} of {source} must follow one regular step ({grid.freq}, "
             f"from the usual spacing). Received {stamps[k]} at data row {rows[k]}, off that "
             "grid or in the same period as the row before."
+        )
+    empty = int(whole[-1]) + 1 - len(whole)
+    if empty > len(whole):
+        raise ValueError(
+            f"`time_column` {column!r} of {source} leaves {empty} steps of its {grid.freq} grid "
+            f"empty between data rows {rows[0]} and {rows[-1]}, more than the {len(whole)} it "
+            "fills. Expected time stamps of one series at a regular step (several series need "
+            "`id_column`)."
         )
     return grid, whole.astype("int64")
 
