@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from zoo.data.series_input import read_user_series
+from zoo.data.series_output import detection_table, forecast_table
 
 
 def _csv(tmp_path, text):
@@ -170,3 +171,41 @@ def test_future_timestamps_rejects_bad_horizon():
     (series,) = read_user_series(pd.DataFrame({"t": [1, 2], "y": [1.0, 2.0]}), "y", time_column="t")
     with pytest.raises(ValueError, match="`horizon`"):
         series.future_timestamps(0)
+
+
+def test_forecast_table_has_future_dates_ids_and_quantile_columns():
+    frame = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "b", "b", "b"],
+            "ds": ["2020-01", "2020-02", "2021-03", "2021-04", "2021-05"],
+            "y": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    series = read_user_series(frame, "y", time_column="ds", id_column="unique_id")
+    point = np.array([[10.0, 11.0], [20.0, 21.0]])
+    band = point[..., None] + np.array([-1.0, 0.0, 1.0])
+    table = forecast_table(series, point, band)
+    assert list(table.columns) == ["unique_id", "ds", "step", "forecast", "q0.1", "q0.5", "q0.9"]
+    assert list(table["unique_id"]) == ["a", "a", "b", "b"]
+    assert list(table["ds"]) == list(
+        pd.to_datetime(["2020-03-01", "2020-04-01", "2021-06-01", "2021-07-01"])
+    )
+    np.testing.assert_array_equal(table["q0.9"], point.ravel() + 1.0)
+    # A single series without time: only step and the values.
+    (plain,) = read_user_series(pd.DataFrame({"y": [1.0, 2.0]}), "y")
+    table = forecast_table([plain], [[5.0, 6.0, 7.0]])
+    assert list(table.columns) == ["step", "forecast"]
+    with pytest.raises(ValueError, match="`forecast`"):
+        forecast_table([plain], [5.0, 6.0])
+
+
+def test_detection_table_flags_points_strictly_above_the_threshold():
+    frame = pd.DataFrame(
+        {"ds": pd.date_range("2020-01-01", periods=4, freq="D"), "v": [1.0, 2, 3, 4]}
+    )
+    series = read_user_series(frame, "v", time_column="ds")
+    table = detection_table(series, [np.array([0.1, 0.5, 0.9, 0.5])], 0.5)
+    assert list(table.columns) == ["ds", "value", "score", "is_anomaly"]
+    assert list(table["is_anomaly"]) == [False, False, True, False]
+    with pytest.raises(ValueError, match="one value per point"):
+        detection_table(series, [np.zeros(3)], 0.5)
