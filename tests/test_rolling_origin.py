@@ -157,3 +157,17 @@ def test_bad_forecast_shape_is_named():
 def test_progress_bar_on_request(capsys):
     rolling_origin(_series(50), None, horizon=3, baselines=("seasonal_naive",), progress=True)
     assert "rolling-origin evaluation" in capsys.readouterr().err
+
+
+def test_plots_write_png_files(tmp_path):
+    from zoo.models.common.plots import plot_forecasts, plot_scores
+
+    y = _series()
+    result = rolling_origin(y, _oracle(y), horizon=5, baselines=("seasonal_naive",), progress=False)
+    path = plot_forecasts(
+        y, result.frame, tmp_path / "f" / "forecast.png", baseline="seasonal_naive"
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    scores = np.abs(np.diff(y, prepend=y[0]))
+    path = plot_scores(y, scores, 0.5, tmp_path / "scores.png", labels=scores > 1.0)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
