@@ -27,12 +27,15 @@ def _figure(rows: int):
 
 
 def _save(plt, fig, path) -> Path:
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    """Write `fig` as a PNG at `path` (parents created) and free it, also when writing fails."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(target, dpi=110)
+    finally:
+        plt.close(fig)
+    return target
 
 
 def plot_forecasts(
