@@ -140,3 +140,21 @@ def test_injection_is_seeded_and_checks_room():
         inject_anomalies(x[:100], count=10)
     with pytest.raises(ValueError, match="Unknown anomaly kind"):
         inject_anomalies(x, kinds=("drift",))
+
+
+def test_detection_baselines_threshold_on_held_out_normal_and_find_spikes():
+    from zoo.models.common.detection_baselines import detection_baselines
+
+    normal = _seasonal(1000)
+    test = inject_anomalies(_seasonal(600), count=4, kinds=("spike",), period=24, seed=3)
+    reports = detection_baselines(
+        normal, test.values, window=24, labels=test.labels, false_alarm_rate=0.01
+    )
+    assert set(reports) == {"isolation_forest", "zscore"}
+    for report in reports.values():
+        assert {"roc_auc", "pr_auc", "best_f1", "false_alarm_rate", "threshold"} <= set(report)
+        assert 0.0 <= report["false_alarm_rate"] <= 1.0
+    # Spikes of 3 standard deviations stand out of |x - mean| / std.
+    assert reports["zscore"]["roc_auc"] > 0.9
+    with pytest.raises(ValueError, match="`normal`"):
+        detection_baselines(normal[:50], test.values, window=24)
