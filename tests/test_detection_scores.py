@@ -89,6 +89,14 @@ def test_labels_must_hold_both_classes_and_match_scores():
         ds.threshold_for_false_alarm_rate([1.0, 2.0], 1.0)
 
 
+def test_anomaly_free_keeps_a_margin_around_anomalies():
+    labels = np.array([0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0])
+    np.testing.assert_array_equal(ds.anomaly_free(labels, 0), labels == 0)
+    expected = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], bool)  # 1-5 and 6-10 are near
+    np.testing.assert_array_equal(ds.anomaly_free(labels, 2), expected)
+    np.testing.assert_array_equal(ds.anomaly_free(labels, 1), [1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0])
+
+
 def test_detection_report_with_and_without_labels():
     labels, scores = _labelled(6)
     report = ds.detection_report(scores, 1.0, labels)
@@ -98,6 +106,9 @@ def test_detection_report_with_and_without_labels():
     assert report["recall"] == pytest.approx(metrics.recall_score(labels, flags), rel=1e-12)
     assert report["roc_auc"] == pytest.approx(metrics.roc_auc_score(labels, scores), rel=1e-12)
     assert set(ds.detection_report(scores, 1.0)) == {"flagged", "flagged_share"}
+    far = ds.anomaly_free(labels, 3)
+    report = ds.detection_report(scores, 1.0, labels, margin=3)
+    assert report["false_alarm_rate"] == pytest.approx(np.mean(flags[far]), rel=1e-12)
 
 
 def _seasonal(n=1200, period=24):

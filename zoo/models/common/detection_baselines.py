@@ -10,7 +10,8 @@ it scores the test series point by point:
   mean and std; window score ``-score_samples``; a point's score is the max over its windows.
 - ``zscore``: ``|x - mean| / std`` with the normal part's fitted mean and std, point by point.
 
-The result is one :func:`zoo.models.common.detection_scores.detection_report` per baseline, the
+The result is one :func:`zoo.models.common.detection_scores.detection_report` per baseline (false
+alarms counted on the points farther than window - 1 from every labelled anomaly), the
 ``baselines`` object of ``zoo evaluate``'s JSON for a detector.
 """
 
@@ -86,6 +87,6 @@ def detection_baselines(
     reports = {}
     for name, score in scorers.items():
         threshold = threshold_for_false_alarm_rate(score(held_out), false_alarm_rate)
-        reports[name] = detection_report(score(test), threshold, labels)
+        reports[name] = detection_report(score(test), threshold, labels, margin=window - 1)
         reports[name]["threshold"] = threshold
     return reports

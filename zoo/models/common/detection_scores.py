@@ -14,6 +14,9 @@ score is **strictly above** the threshold (``score > threshold``).
 - :func:`best_f1`: the highest ``F1 = 2TP / (2TP + FP + FN)`` over those thresholds, with the
   threshold that gives it (just below the lowest flagged score).
 - :func:`false_alarm_rate`: flagged normal points / normal points.
+- :func:`anomaly_free`: the normal points at least `margin` points away from every anomaly (the
+  anomaly-free stretches, where a window-based score cannot have been raised by an anomaly when
+  `margin` >= window - 1).
 - :func:`threshold_for_false_alarm_rate`: on held-out normal scores s (n of them), the threshold is
   the (a+1)-th largest score with ``a = ⌊rate·n⌋``, so at most a of them (a share ≤ rate) pass it.
 - :func:`detection_report`: the ``metrics`` object of ``zoo evaluate``'s JSON for a detector.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "anomaly_free",
     "average_precision",
     "best_f1",
     "detection_report",
@@ -133,6 +137,18 @@ def false_alarm_rate(flags, labels) -> float:
     return float(f[normal].mean())
 
 
+def anomaly_free(labels, margin: int = 0) -> np.ndarray:
+    """(n,) bool: points farther than `margin` positions from every point labelled 1."""
+    y = np.asarray(labels).ravel().astype(bool)
+    if isinstance(margin, bool) or not isinstance(margin, int | np.integer) or margin < 0:
+        raise ValueError(f"`margin` must be an int >= 0. Received: margin={margin!r}")
+    near = y.copy()
+    for shift in range(1, margin + 1):
+        near[shift:] |= y[:-shift]
+        near[:-shift] |= y[shift:]
+    return ~near
+
+
 def threshold_for_false_alarm_rate(normal_scores, rate: float) -> float:
     """The threshold that at most a share `rate` of `normal_scores` passes (score > threshold)."""
     s = np.sort(np.asarray(normal_scores, "float64").ravel())
@@ -144,11 +160,12 @@ def threshold_for_false_alarm_rate(normal_scores, rate: float) -> float:
     return float(s[len(s) - allowed - 1])
 
 
-def detection_report(scores, threshold: float, labels=None) -> dict:
+def detection_report(scores, threshold: float, labels=None, *, margin: int = 0) -> dict:
     """Scores of point-wise `scores` flagged at ``score > threshold``, as a JSON-ready dict.
 
-    With `labels`: roc_auc, pr_auc (average precision), best_f1 and its threshold, the
-    false_alarm_rate and recall of the flags, and the flag count. Without: the flag count and
+    With `labels`: roc_auc, pr_auc (average precision), best_f1 and its threshold, recall of the
+    flags, and their false_alarm_rate on the anomaly-free points (normal points farther than
+    `margin` from every anomaly; all normal points when 0). Without labels: the flag count and
     share only (nothing to compare against).
     """
     s = np.asarray(scores, "float64").ravel()
@@ -163,7 +180,7 @@ def detection_report(scores, threshold: float, labels=None) -> dict:
         pr_auc=average_precision(y, s),
         best_f1=f1,
         best_f1_threshold=f1_threshold,
-        false_alarm_rate=false_alarm_rate(flags, y.astype(int)),
+        false_alarm_rate=float(flags[anomaly_free(y, margin)].mean()),
         recall=float(flags[y].mean()),
     )
     return report
