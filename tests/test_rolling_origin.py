@@ -94,6 +94,13 @@ def test_many_series_average_per_series_scores():
         )
 
 
+def test_a_plain_list_of_numbers_is_one_series():
+    y = _series(50)
+    from_list = rolling_origin(list(y), None, horizon=3, baselines=("seasonal_naive",))
+    from_array = rolling_origin(y, None, horizon=3, baselines=("seasonal_naive",))
+    assert from_list.report == from_array.report
+
+
 def test_ets_and_arima_beat_seasonal_naive_on_a_trending_seasonal_series():
     result = rolling_origin(_series(60), None, horizon=4, period=4, stride=4, progress=False)
     baselines = result.report["baselines"]

@@ -68,7 +68,8 @@ class _Plan:
 
 
 def _as_plans(series, period, horizon, test_fraction, stride, max_origins) -> list[_Plan]:
-    items = series if isinstance(series, list | tuple) else [series]
+    many = isinstance(series, list | tuple) and len(series) and np.ndim(series[0]) > 0
+    items = list(series) if many else [series]
     plans = []
     for k, item in enumerate(items):
         values = np.asarray(getattr(item, "values", item), "float64")
