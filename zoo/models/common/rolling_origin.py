@@ -202,22 +202,9 @@ def rolling_origin(
             frame, row = _evaluate_series(plan, horizon, levels, baselines, bar)
             if forecast_fn is not None:
                 count = len(plan.origins)
-                p = point[offset : offset + count]
                 b = None if band is None else band[offset : offset + count]
+                _attach_model(frame, row, plan, point[offset : offset + count], b, levels)
                 offset += count
-                actual = frame["actual"].to_numpy().reshape(count, horizon)
-                row.update(
-                    {
-                        f"model_{k}": v
-                        for k, v in _score(
-                            actual, p, b, plan.values[: plan.n_train], plan.period, levels
-                        ).items()
-                    }
-                )
-                frame["forecast"] = p.ravel()
-                for j, q in enumerate(levels):
-                    if b is not None:
-                        frame[f"q{q:g}"] = b[..., j].ravel()
             frames.append(frame)
             rows.append(row)
     per_series = pd.DataFrame(rows)
@@ -229,6 +216,17 @@ def rolling_origin(
         levels=[float(q) for q in levels],
     )
     return RollingOriginResult(report, pd.concat(frames, ignore_index=True), per_series)
+
+
+def _attach_model(frame, row, plan: _Plan, point, band, levels) -> None:
+    """Add the model's forecasts to the series' `frame` and its scores to its `row`."""
+    actual = frame["actual"].to_numpy().reshape(point.shape)
+    scored = _score(actual, point, band, plan.values[: plan.n_train], plan.period, levels)
+    row.update({f"model_{key}": value for key, value in scored.items()})
+    frame["forecast"] = point.ravel()
+    if band is not None:
+        for j, q in enumerate(levels):
+            frame[f"q{q:g}"] = band[..., j].ravel()
 
 
 def _evaluate_series(plan: _Plan, horizon, levels, baselines, bar) -> tuple[pd.DataFrame, dict]:
