@@ -138,7 +138,7 @@ def test_injection_changes_only_labelled_points_and_each_kind_as_documented():
             np.testing.assert_array_equal(segment, x[start - 12 : stop - 12])
     starts = sorted((start, stop) for _, start, stop in out.events)
     gaps = [b[0] - a[1] for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 20 + 24
+    assert min(gaps) >= 2 * 20
 
 
 def test_injection_is_seeded_and_checks_room():

@@ -72,7 +72,7 @@ def inject_anomalies(
         length: (min, max) points of a segment event (spikes use 1–3 points).
         magnitude: size in standard deviations of the series.
         start: first position an event may touch (keep a clean training part before it).
-        gap: least normal points between events; default max(length) + period.
+        gap: least normal points between events; default 2·max(length).
         seed: seed of the NumPy generator that places and sizes the events.
 
     Raises:
@@ -87,7 +87,7 @@ def inject_anomalies(
     low, high = int(length[0]), int(length[1])
     if not 1 <= low <= high:
         raise ValueError(f"`length` must be (min, max) with 1 <= min <= max. Received: {length!r}")
-    gap = high + period if gap is None else int(gap)
+    gap = 2 * high if gap is None else int(gap)
     first = max(int(start), period // 2 if period >= 2 else 0)
     room = len(original) - first
     if count * (high + gap) > room:

@@ -6,8 +6,10 @@ rate holds there (:func:`zoo.models.common.detection_scores.threshold_for_false_
 it scores the test series point by point:
 
 - ``isolation_forest``: scikit-learn's IsolationForest (100 trees, seeded) on all windows of
-  `window` points (stride 1) of the series, each window standardised with the normal part's
-  mean and std; window score ``-score_samples``; a point's score is the max over its windows.
+  `window` points (stride 1) of the series' first differences, standardised with the normal
+  part's; window score ``-score_samples``; a point's score is the max over the windows of its
+  difference with the previous point (the first point takes the second's). Differences keep a
+  trend or a slow drift between the normal and the test data from flagging everything.
 - ``zscore``: ``|x - mean| / std`` with the normal part's fitted mean and std, point by point.
 
 The result is one :func:`zoo.models.common.detection_scores.detection_report` per baseline (false
@@ -40,16 +42,22 @@ def zscore_scorer(normal: np.ndarray):
 
 
 def isolation_forest_scorer(normal: np.ndarray, window: int, seed: int = 0):
-    """A function x -> point scores of an IsolationForest fitted on the windows of `normal`."""
+    """A function x -> point scores of an IsolationForest fitted on windows of `normal`'s
+    first differences."""
     from sklearn.ensemble import IsolationForest
 
-    standard = _standardiser(normal)
+    standard = _standardiser(np.diff(normal))
 
     def windows(x):
-        return np.lib.stride_tricks.sliding_window_view(standard(x), window)
+        return np.lib.stride_tricks.sliding_window_view(standard(np.diff(x)), window)
 
     forest = IsolationForest(n_estimators=100, random_state=seed).fit(windows(normal))
-    return lambda x: point_scores(-forest.score_samples(windows(x)), window, len(x))
+
+    def score(x):
+        steps = point_scores(-forest.score_samples(windows(x)), window, len(x) - 1)
+        return np.r_[steps[:1], steps]
+
+    return score
 
 
 def detection_baselines(
@@ -65,7 +73,7 @@ def detection_baselines(
 
     Args:
         normal: 1-D normal (anomaly-free) series; at least 5·window points.
-        test: 1-D series to score; at least `window` points.
+        test: 1-D series to score; at least `window` + 1 points.
         window: window length of the IsolationForest.
         labels: optional (len(test),) 1 = anomaly, for ROC-AUC, PR-AUC, F1 and false alarms.
         false_alarm_rate: point-wise rate the threshold allows on the held-out normal part.
@@ -73,10 +81,10 @@ def detection_baselines(
     """
     normal = np.asarray(normal, "float64").ravel()
     test = np.asarray(test, "float64").ravel()
-    if len(normal) < 5 * window or len(test) < window:
+    if len(normal) < 5 * window or len(test) <= window:
         raise ValueError(
             f"`normal` must hold at least 5·window = {5 * window} points and `test` at least "
-            f"window = {window}. Received {len(normal)} and {len(test)}"
+            f"window + 1 = {window + 1}. Received {len(normal)} and {len(test)}"
         )
     cut = int(0.8 * len(normal))
     fit, held_out = normal[:cut], normal[cut:]
