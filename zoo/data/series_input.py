@@ -63,6 +63,9 @@ class UserSeries:
         id: the `id_column` value (text), or None for a single series.
         values: (n,) float array, gaps filled.
         timestamps: (n,) pandas DatetimeIndex or float array on the regular grid, or None.
+            Fixed steps keep the user's stamps (time of day included); monthly, quarterly and
+            yearly stamps become the first day of their period (the last day when every stamp
+            was a period end). Time-zone-aware stamps are converted to UTC, then made naive.
         freq: frequency name ("monthly", ...; see `zoo.data.series_time`) or None without time.
         period: season length: `period` if given, else the frequency's default, else 1.
         filled: the gaps that were filled.
