@@ -31,7 +31,11 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.series:
-        series = load_public_series(name)
+        try:
+            series = load_public_series(name)
+        except ImportError as error:  # the optional public-data extra is not installed
+            print(f"| {name} | skipped: {error} |")
+            continue
         horizon = PUBLIC_SERIES[name].horizon
         start = time.perf_counter()
         result = rolling_origin(series, None, horizon=horizon, max_origins=args.max_origins)
