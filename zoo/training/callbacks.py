@@ -1,9 +1,10 @@
-"""Callbacks of the Trainer's outer loop: early stopping and learning-rate reduction on plateau.
+"""zoo's callbacks: Keras callbacks that act on the Trainer and survive a resume.
 
-Our own rather than Keras': Keras' callbacks reach for `model.optimizer` and keep their counters
-where no checkpoint sees them. Ours act on the Trainer's optimizer (every group of a
-GroupedOptimizer) and expose `get_state`/`set_state`, which the Trainer stores in each checkpoint,
-so a resumed run stops or lowers its learning rate at the same epoch an uninterrupted one would.
+`Callback` is a `keras.callbacks.Callback` (so it also works in `model.fit`) that additionally
+knows the Trainer (`self.trainer`) and exposes `get_state`/`set_state`, which the Trainer stores in
+each checkpoint, so a resumed run stops or lowers its learning rate at the same epoch an
+uninterrupted one would. Keras' own EarlyStopping and ReduceLROnPlateau work in the Trainer too,
+but start counting afresh on every `fit` call; ours act on every group of a GroupedOptimizer.
 """
 
 from __future__ import annotations
@@ -11,30 +12,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import keras
 import numpy as np
 
 from zoo.training.optimizers import get_learning_rate, scale_learning_rate
 
 
-class Callback:
-    """Base class: override any hook. `self.trainer` is set before `on_train_begin`."""
+class Callback(keras.callbacks.Callback):
+    """Base class: override any Keras hook. `self.trainer` is set before `on_train_begin`.
+
+    In `Trainer.fit`, `self.model` is the Trainer's model and `self.params` holds `epochs`,
+    `steps` (batches per epoch) and `verbose`, as in `model.fit`.
+    """
 
     trainer: Any = None
-
-    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_train_batch_end(self, step: int, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        pass
 
     def get_state(self) -> dict[str, Any]:
         """JSON-serialisable state saved in each checkpoint."""
@@ -51,6 +42,7 @@ class _Monitor(Callback):
     """Shared part: watch one logged value and count epochs without improvement."""
 
     def __init__(self, monitor: str, mode: str, min_delta: float, patience: int) -> None:
+        super().__init__()
         if mode not in _MODES:
             raise ValueError(f"Unknown mode {mode!r}. Choose one of: {', '.join(_MODES)}")
         if not isinstance(patience, int) or patience < 0:
@@ -194,6 +186,7 @@ class LambdaCallback(Callback):
     """A callback from plain functions, e.g. `LambdaCallback(on_train_batch_end=f)`."""
 
     def __init__(self, **hooks: Any) -> None:
+        super().__init__()
         for name, fn in hooks.items():
             if not hasattr(Callback, name) or not name.startswith("on_"):
                 raise ValueError(f"Unknown hook {name!r}. Choose among the `on_*` methods.")
