@@ -88,4 +88,6 @@ def test_mixed_precision_wraps_the_optimizer_and_trains_like_float32():
                 assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
         finally:
             keras.mixed_precision.set_global_policy("float32")
+    # float16 forward passes (eps 9.8e-4) over 12 SGD steps: the losses drift ~2 float16 eps
+    # apart (observed 1.8e-3 relative); 10x that.
     np.testing.assert_allclose(losses["mixed_float16"], losses["float32"], rtol=2e-2)

@@ -280,3 +280,21 @@ def test_evaluate_and_predict_call_the_test_and_predict_hooks():
     np.testing.assert_allclose(result["loss"], expected, rtol=RTOL)
     assert seen["predict"] == [20, 12] and seen["predict_end"] == [True]
     assert prediction.shape == (32, 1)
+
+
+def test_keras_model_checkpoint_saves_the_best_epoch_as_a_loadable_model(tmp_path):
+    x, y = _data(8)
+    _, model = _models(8)
+    trainer = Trainer(model=model, optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    snapshots = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: snapshots.append((logs["val_loss"], model.get_weights()))
+    )
+    path = tmp_path / "best.keras"
+    saver = keras.callbacks.ModelCheckpoint(str(path), monitor="val_loss", save_best_only=True)
+    trainer.fit((x, y), validation=(x, y), epochs=3, verbose=0, callbacks=[record, saver])
+    best_weights = min(snapshots, key=lambda item: item[0])[1]
+    loaded = keras.saving.load_model(path)
+    for a, b in zip(loaded.get_weights(), best_weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not hasattr(model, "optimizer")
