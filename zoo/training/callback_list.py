@@ -9,7 +9,7 @@ callback adds, e.g. ReduceLROnPlateau's `learning_rate`, is seen by the ones aft
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -86,6 +86,13 @@ class CallbackList:
         """Call `hook(*args)` on each callback that overrides it, in list order."""
         for method in self._hooks[hook]:
             method(*args)
+
+    def batch_begin(self, hook: str) -> Callable[[int], None] | None:
+        """A function calling `hook(batch, None)`, or None when no callback overrides it (the
+        loops then skip the call altogether)."""
+        if not self.wants(hook):
+            return None
+        return lambda batch: self.call(hook, batch, None)
 
     def get_states(self) -> list[dict[str, Any]]:
         """Each callback's checkpointed state (`{}` for callbacks without `get_state`)."""

@@ -242,12 +242,14 @@ class FitLoop:
         dataset = self.train_data.epoch_dataset(epoch, skip)
         remaining = None if steps is None else steps - skip
         save_due = False
+        begin = callbacks.batch_begin("on_train_batch_begin")
         before_call = None
-        if callbacks.wants("on_train_batch_begin"):
+        if begin is not None:
 
             def before_call(size: int) -> None:
+                # A call of `size` steps: each of its batches begins before it runs.
                 for offset in range(size):
-                    callbacks.call("on_train_batch_begin", self.state["step"] + offset, None)
+                    begin(self.state["step"] + offset)
 
         batch_logs = progbar is not None or callbacks.wants("on_train_batch_end")
         for outputs, at_call_end in trainer._train_steps(dataset, remaining, before_call):
@@ -263,8 +265,7 @@ class FitLoop:
             partial["grad_norm"] += outputs["grad_norm"]
             partial["steps"] += 1
             if batch_logs:
-                logs = {"loss": partial["loss"] / partial["count"]}
-                logs.update({m.name: float(m.result()) for m in trainer.metrics})
+                logs = trainer._metric_logs(partial["loss"] / partial["count"])
                 callbacks.call("on_train_batch_end", self.state["step"] - 1, logs)
                 if progbar is not None:
                     progbar.update(self.state["step"], values=list(logs.items()), finalize=False)
@@ -281,8 +282,7 @@ class FitLoop:
                 f"`train` is empty: epoch {epoch + 1} yielded no batch "
                 f"(after skipping {skip} already-trained steps)."
             )
-        logs = {"loss": partial["loss"] / partial["count"]}
-        logs.update({m.name: float(m.result()) for m in trainer.metrics})
+        logs = trainer._metric_logs(partial["loss"] / partial["count"])
         logs["learning_rate"] = get_learning_rate(trainer.optimizer)
         logs["grad_norm"] = partial["grad_norm"] / partial["steps"]
         if self.validation_data is not None:

@@ -321,20 +321,21 @@ class Trainer(TapeStep, CompiledSteps):
         hooks = CallbackList(callbacks, trainer=self, steps=epoch_data.steps_per_epoch, verbose=0)
         return self._evaluate(epoch_data, hooks)
 
+    def _metric_logs(self, loss: float) -> dict[str, float]:
+        """`{"loss": loss, <metric name>: result, ...}`: the logs of a batch or an epoch."""
+        logs = {"loss": loss}
+        logs.update({m.name: float(m.result()) for m in self.metrics})
+        return logs
+
     def _evaluate(
         self, epoch_data: EpochData, callbacks: CallbackList | None = None
     ) -> dict[str, float]:
+        callbacks = callbacks or CallbackList((), trainer=self)
         for metric in self.metrics:
             metric.reset_state()
-        if callbacks is not None:
-            callbacks.call("on_test_begin", None)
-        batch_logs = callbacks is not None and callbacks.wants("on_test_batch_end")
-        before_step = None
-        if callbacks is not None and callbacks.wants("on_test_batch_begin"):
-
-            def before_step(index: int) -> None:
-                callbacks.call("on_test_batch_begin", index, None)
-
+        callbacks.call("on_test_begin", None)
+        batch_logs = callbacks.wants("on_test_batch_end")
+        before_step = callbacks.batch_begin("on_test_batch_begin")
         total, count = 0.0, 0.0
         steps = epoch_data.steps_per_epoch
         batches = self._run_steps("test", epoch_data.epoch_dataset(0), steps, before_step)
@@ -343,15 +344,11 @@ class Trainer(TapeStep, CompiledSteps):
             total += float(outputs["loss"]) * batch_count
             count += batch_count
             if batch_logs:
-                logs = {"loss": total / count}
-                logs.update({m.name: float(m.result()) for m in self.metrics})
-                callbacks.call("on_test_batch_end", index, logs)
+                callbacks.call("on_test_batch_end", index, self._metric_logs(total / count))
         if count == 0:
             raise ValueError(f"`{epoch_data.name}` is empty: it yielded no batch.")
-        logs = {"loss": total / count}
-        logs.update({m.name: float(m.result()) for m in self.metrics})
-        if callbacks is not None:
-            callbacks.call("on_test_end", logs)
+        logs = self._metric_logs(total / count)
+        callbacks.call("on_test_end", logs)
         return logs
 
     def predict(
@@ -374,10 +371,7 @@ class Trainer(TapeStep, CompiledSteps):
         steps = epoch_data.steps_per_epoch
         hooks = CallbackList(callbacks, trainer=self, steps=steps, verbose=0)
         hooks.call("on_predict_begin", None)
-
-        def before_step(index: int) -> None:
-            hooks.call("on_predict_batch_begin", index, None)
-
+        before_step = hooks.batch_begin("on_predict_batch_begin")
         chunks = []
         batches = self._run_steps("predict", epoch_data.epoch_dataset(0), steps, before_step)
         for index, outputs in enumerate(batches):
