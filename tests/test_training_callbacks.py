@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.training import Callback, EarlyStopping, ReduceLROnPlateau, Trainer
+from zoo.training import Callback, EarlyStopping, LambdaCallback, ReduceLROnPlateau, Trainer
 
 
 def _data():
@@ -112,3 +112,32 @@ def test_reduce_lr_on_plateau_halves_the_rate_where_keras_does(kind):
     np.testing.assert_allclose(history.history["loss"], keras_history.history["loss"], rtol=1e-5)
     for a, b in zip(model.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_early_stopping_counters_survive_a_resume(tmp_path):
+    x, y = _data()
+    # A score whose best epoch is 1: with patience 2 the run stops after epoch 3 (4 epochs).
+    # Resumed after epoch 2 without its counters (best 1.0, wait 1), the stopper would call
+    # epoch 3's 4.0 an improvement and stop only after epoch 5.
+    scores = [3.0, 1.0, 2.0, 4.0, 5.0, 6.0]
+
+    def run(directory, epochs, resume):
+        score = LambdaCallback(
+            on_epoch_end=lambda epoch, logs: logs.__setitem__("score", scores[epoch])
+        )
+        stopper = EarlyStopping(monitor="score", mode="min", patience=2)
+        trainer = Trainer(
+            model=_model(), optimizer="sgd", loss="mse", checkpoint_dir=directory, seed=0
+        )
+        history = trainer.fit(
+            (x, y), epochs=epochs, batch_size=16, verbose=0, callbacks=[score, stopper],
+            resume=resume,
+        )  # fmt: skip
+        return history, stopper
+
+    uninterrupted, stopper = run(tmp_path / "full", 6, False)
+    assert len(uninterrupted.history["loss"]) == 4 and stopper.stopped_epoch == 3
+    run(tmp_path / "split", 3, False)
+    resumed, stopper = run(tmp_path / "split", 6, True)
+    assert len(resumed.history["loss"]) == 4 and stopper.stopped_epoch == 3
+    assert (stopper.best, stopper.wait) == (1.0, 2)

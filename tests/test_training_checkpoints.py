@@ -253,3 +253,21 @@ def test_resume_mid_epoch_draws_the_dropout_masks_an_uninterrupted_run_draws(tmp
     assert resumed.global_step == 8
     for a, b in zip(resumed_model.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+# pytest.warns re-emits the other warnings of its block, Keras' numpy-2 DeprecationWarning too.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_checkpoint_without_random_state_resumes_with_a_warning(tmp_path, monkeypatch):
+    x, y = _data()
+    # Write checkpoints as the Trainer did before it saved seed-generator states.
+    with monkeypatch.context() as patch:
+        patch.setattr("zoo.training.trainer.layer_seed_states", lambda model: [])
+        patch.setattr("zoo.training.trainer.global_seed_state", lambda: None)
+        _, old = _dropout_run(tmp_path)
+        old.fit((x, y), epochs=1, batch_size=8, verbose=0)
+    keys = [k for k, _ in tf.train.list_variables(str(tmp_path / "ckpt-4"))]
+    assert not any(k.startswith("seeds/") for k in keys)
+    _, resumed = _dropout_run(tmp_path)
+    with pytest.warns(RuntimeWarning, match=r"ckpt-4 holds no random-number state"):
+        resumed.fit((x, y), epochs=2, batch_size=8, verbose=0, resume=True)
+    assert resumed.global_step == 8

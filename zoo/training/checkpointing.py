@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any
 
 import tensorflow as tf
@@ -86,6 +87,12 @@ class CheckpointKeeper:
             )
         self.state = TrainingState()
         self.checkpoint = tf.train.Checkpoint(state=self.state, **trackables)
+        # Checkpoints written before the random state was saved have no `seeds` entry: they are
+        # restored without it (with a warning) rather than refused.
+        self._has_seeds = "seeds" in trackables
+        self._without_seeds = tf.train.Checkpoint(
+            state=self.state, **{k: v for k, v in trackables.items() if k != "seeds"}
+        )
         # Reads come from `directory`; writes go to `write_directory` when given (a
         # non-chief worker's scratch folder), so every worker resumes from the chief's files.
         self.read_manager = tf.train.CheckpointManager(
@@ -145,8 +152,18 @@ class CheckpointKeeper:
                 else " No other intact checkpoint is in the folder."
             )
             raise CheckpointError(f"Cannot resume from {path}: {problem} {_UNTOUCHED}{hint}")
+        checkpoint = self.checkpoint
+        names = {name for name, _ in tf.train.list_variables(path)}
+        if self._has_seeds and not any(name.startswith("seeds/") for name in names):
+            warnings.warn(
+                f"Checkpoint {path} holds no random-number state (it predates it): the Dropout "
+                "masks and other random draws after this resume differ from an uninterrupted run.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            checkpoint = self._without_seeds
         try:
-            status = self.checkpoint.restore(path)
+            status = checkpoint.restore(path)
             status.assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as err:
             first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""

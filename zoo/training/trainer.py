@@ -213,6 +213,9 @@ class Trainer(TapeStep, CompiledSteps):
             seeds.layers = layer_seed_states(self.model)
             global_state = None if self._distribute else global_seed_state()
             seeds.globals = [] if global_state is None else [global_state]
+            # Only a run with random state has a `seeds` entry (the keeper warns when resuming
+            # such a run from a checkpoint without one).
+            random_state = {"seeds": seeds} if seeds.layers or seeds.globals else {}
             is_chief, tag = worker_role(self.strategy)
             scratch = None
             if not is_chief:
@@ -224,7 +227,7 @@ class Trainer(TapeStep, CompiledSteps):
                 model=self.model,
                 optimizer=optimizers,
                 metrics=metric_holder,
-                seeds=seeds,
+                **random_state,
             )
         self._built = True
 
