@@ -1,6 +1,5 @@
 """Custom GradientTape training: Trainer, callbacks, checkpoints, fine-tuning, gradient flow."""
 
-from zoo.training.callback_list import CallbackList
 from zoo.training.callbacks import Callback, EarlyStopping, LambdaCallback, ReduceLROnPlateau
 from zoo.training.errors import CheckpointError, NonFiniteLossError
 from zoo.training.fine_tuning import backbone_head_optimizer, freeze_up_to, replace_head, unfreeze
@@ -12,7 +11,6 @@ from zoo.training.trainer import Trainer
 
 __all__ = [
     "Callback",
-    "CallbackList",
     "CheckpointError",
     "CheckpointOptions",
     "EarlyStopping",
