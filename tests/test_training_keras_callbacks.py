@@ -197,19 +197,24 @@ def test_keras_tensorboard_writes_the_epoch_logs(tmp_path):
     assert sorted(train["batch_loss"]) == list(range(1, 9))  # 4 batches x 2 epochs
 
 
-def test_keras_lambda_callback_sees_every_batch_and_epoch():
+@pytest.mark.parametrize("steps_per_execution", [1, 3])
+def test_keras_lambda_callback_sees_every_batch_and_epoch(steps_per_execution):
     x, y = _data(4)
     _, model = _models(4)
     seen = defaultdict(list)
     callback = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: seen["epochs"].append(epoch),
-        on_train_batch_end=lambda batch, logs: seen["batches"].append(batch),
+        on_train_batch_begin=lambda batch, logs: seen["begins"].append(batch),
+        on_train_batch_end=lambda batch, logs: seen["ends"].append(batch),
         on_train_end=lambda logs: seen["end"].append(sorted(logs)),
     )
-    trainer = Trainer(model=model, optimizer="sgd", loss="mse")
+    trainer = Trainer(
+        model=model, optimizer="sgd", loss="mse", steps_per_execution=steps_per_execution
+    )
     trainer.fit((x, y), epochs=2, batch_size=10, verbose=0, callbacks=[callback])
     assert seen["epochs"] == [0, 1]
-    assert seen["batches"] == [0, 1, 2, 3] * 2  # 32 samples in batches of 10: 4 batches
+    # 32 samples in batches of 10: 4 batches (with 3 steps per call: a call of 3, then 1).
+    assert seen["begins"] == seen["ends"] == [0, 1, 2, 3] * 2
     assert seen["end"] == [["grad_norm", "learning_rate", "loss"]]
 
 
