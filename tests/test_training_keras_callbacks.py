@@ -275,7 +275,8 @@ def test_evaluate_and_predict_call_the_test_and_predict_hooks():
         on_test_batch_end=lambda batch, logs: seen["test"].append((batch, logs["loss"])),
         on_test_end=lambda logs: seen["test_end"].append(logs["loss"]),
         on_predict_batch_end=lambda batch, logs: seen["predict"].append(len(logs["outputs"])),
-        on_predict_end=lambda logs: seen["predict_end"].append(True),
+        # Keras' callbacks (TensorBoard's on_test_end) read model.optimizer in these hooks too.
+        on_predict_end=lambda logs: seen["predict_end"].append(model.optimizer),
     )
     result = trainer.evaluate((x, y), batch_size=16, callbacks=[callback])
     prediction = trainer.predict(x, batch_size=20, callbacks=[callback])
@@ -283,7 +284,7 @@ def test_evaluate_and_predict_call_the_test_and_predict_hooks():
     assert [batch for batch, _ in seen["test"]] == [0, 1]
     np.testing.assert_allclose(seen["test_end"], [expected], rtol=RTOL)
     np.testing.assert_allclose(result["loss"], expected, rtol=RTOL)
-    assert seen["predict"] == [20, 12] and seen["predict_end"] == [True]
+    assert seen["predict"] == [20, 12] and seen["predict_end"] == [trainer.optimizer]
     assert prediction.shape == (32, 1)
 
 

@@ -9,7 +9,8 @@ callback adds, e.g. ReduceLROnPlateau's `learning_rate`, is seen by the ones aft
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
@@ -44,6 +45,26 @@ def _overrides(callback: keras.callbacks.Callback, names: Sequence[str]) -> bool
         if getattr(type(callback), name) is not getattr(keras.callbacks.Callback, name):
             return True
     return False
+
+
+@contextlib.contextmanager
+def optimizer_on_model(model: Any, optimizer: Any) -> Iterator[None]:
+    """`model.optimizer` is `optimizer` inside the block (Keras' callbacks look for it there:
+    ReduceLROnPlateau, TensorBoard, BackupAndRestore), and what it was before afterwards.
+
+    Set past Keras' attribute tracking, so the model's checkpoint entries and a saved `.keras`
+    file of an uncompiled model stay the same with or without it.
+    """
+    missing = object()
+    previous = vars(model).get("optimizer", missing)
+    object.__setattr__(model, "optimizer", optimizer)
+    try:
+        yield
+    finally:
+        if previous is missing:
+            object.__delattr__(model, "optimizer")
+        else:
+            object.__setattr__(model, "optimizer", previous)
 
 
 class CallbackList:

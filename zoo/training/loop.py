@@ -25,7 +25,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.training.callback_list import CallbackList
+from zoo.training.callback_list import CallbackList, optimizer_on_model
 from zoo.training.checkpointing import worker_role
 from zoo.training.data import EpochData
 from zoo.training.errors import NonFiniteLossError
@@ -189,37 +189,29 @@ class FitLoop:
             logger = SummaryLogger(trainer.log_dir, trainer.summary_options)
         trainer.stop_training = False
         model.stop_training = False
-        # Keras' callbacks find the optimizer at `model.optimizer`. Set past Keras' attribute
-        # tracking, so the model's checkpoint entries stay the same with or without it.
-        missing = object()
-        previous_optimizer = vars(model).get("optimizer", missing)
-        object.__setattr__(model, "optimizer", trainer.optimizer)
         try:
-            self.callbacks.call("on_train_begin", None)
-            self._epoch_set_by_callbacks()
-            logs = None
-            while self.state["epoch"] < self.epochs and not self._stopping():
-                logs = self._run_epoch()
-                self.callbacks.call("on_epoch_end", self.state["epoch"], logs)
-                history.append(logs)
-                self.state["history"] = history.history
-                if logger is not None:
-                    logger.write_epoch(self.state["epoch"], logs, model)
-                self.state.update(
-                    epoch=self.state["epoch"] + 1,
-                    step=0,
-                    partial={"loss": 0.0, "count": 0.0, "grad_norm": 0.0, "steps": 0},
-                    stopped=self._stopping(),
-                )
-                self._save()
-            self.callbacks.call("on_train_end", logs)
+            with optimizer_on_model(model, trainer.optimizer):
+                self.callbacks.call("on_train_begin", None)
+                self._epoch_set_by_callbacks()
+                logs = None
+                while self.state["epoch"] < self.epochs and not self._stopping():
+                    logs = self._run_epoch()
+                    self.callbacks.call("on_epoch_end", self.state["epoch"], logs)
+                    history.append(logs)
+                    self.state["history"] = history.history
+                    if logger is not None:
+                        logger.write_epoch(self.state["epoch"], logs, model)
+                    self.state.update(
+                        epoch=self.state["epoch"] + 1,
+                        step=0,
+                        partial={"loss": 0.0, "count": 0.0, "grad_norm": 0.0, "steps": 0},
+                        stopped=self._stopping(),
+                    )
+                    self._save()
+                self.callbacks.call("on_train_end", logs)
         finally:
             if logger is not None:
                 logger.close()
-            if previous_optimizer is missing:
-                object.__delattr__(model, "optimizer")
-            else:
-                object.__setattr__(model, "optimizer", previous_optimizer)
         return history
 
     def _run_epoch(self) -> dict[str, float]:

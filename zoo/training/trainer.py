@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.training.callback_list import CallbackList
+from zoo.training.callback_list import CallbackList, optimizer_on_model
 from zoo.training.checkpointing import CheckpointKeeper, worker_role
 from zoo.training.compiled import CompiledSteps
 from zoo.training.data import EpochData, unpack_batch
@@ -322,7 +322,8 @@ class Trainer(TapeStep, CompiledSteps):
         epoch_data = EpochData(data, batch_size=batch_size, steps_per_epoch=steps, name="data")
         self.build(epoch_data)
         hooks = CallbackList(callbacks, trainer=self, steps=epoch_data.steps_per_epoch, verbose=0)
-        return self._evaluate(epoch_data, hooks)
+        with optimizer_on_model(self.model, self.optimizer):
+            return self._evaluate(epoch_data, hooks)
 
     def _metric_logs(self, loss: float) -> dict[str, float]:
         """`{"loss": loss, <metric name>: result, ...}`: the logs of a batch or an epoch."""
@@ -373,12 +374,13 @@ class Trainer(TapeStep, CompiledSteps):
         self.build(epoch_data)
         steps = epoch_data.steps_per_epoch
         hooks = CallbackList(callbacks, trainer=self, steps=steps, verbose=0)
-        hooks.call("on_predict_begin", None)
-        before_step = hooks.batch_begin("on_predict_batch_begin")
-        chunks = []
-        batches = self._run_steps("predict", epoch_data.epoch_dataset(0), steps, before_step)
-        for index, outputs in enumerate(batches):
-            chunks.append(tf.nest.map_structure(np.asarray, outputs))
-            hooks.call("on_predict_batch_end", index, {"outputs": chunks[-1]})
-        hooks.call("on_predict_end", None)
+        with optimizer_on_model(self.model, self.optimizer):
+            hooks.call("on_predict_begin", None)
+            before_step = hooks.batch_begin("on_predict_batch_begin")
+            chunks = []
+            batches = self._run_steps("predict", epoch_data.epoch_dataset(0), steps, before_step)
+            for index, outputs in enumerate(batches):
+                chunks.append(tf.nest.map_structure(np.asarray, outputs))
+                hooks.call("on_predict_batch_end", index, {"outputs": chunks[-1]})
+            hooks.call("on_predict_end", None)
         return tf.nest.map_structure(lambda *parts: np.concatenate(parts, axis=0), *chunks)
