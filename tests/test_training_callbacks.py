@@ -42,6 +42,13 @@ def test_early_stopping_stops_at_the_same_epoch_as_keras():
     )
     assert len(history.history["loss"]) == len(keras_history.history["loss"]) == 3
     assert stopper.stopped_epoch == 2
+    # zoo's callbacks are Keras callbacks: the same one stops model.fit at the same epoch.
+    ours_in_fit = EarlyStopping(monitor="val_loss", patience=2)
+    fit_history = reference.fit(
+        x, y, validation_data=(x, y), epochs=20, batch_size=16, verbose=0,
+        callbacks=[ours_in_fit],
+    )  # fmt: skip
+    assert len(fit_history.history["loss"]) == 3 and ours_in_fit.stopped_epoch == 2
 
 
 def test_early_stopping_restores_best_weights():

@@ -1,10 +1,11 @@
-"""zoo's callbacks: Keras callbacks that act on the Trainer and survive a resume.
+"""zoo's callbacks: Keras callbacks whose counters survive a resume of the Trainer.
 
-`Callback` is a `keras.callbacks.Callback` (so it also works in `model.fit`) that additionally
-knows the Trainer (`self.trainer`) and exposes `get_state`/`set_state`, which the Trainer stores in
-each checkpoint, so a resumed run stops or lowers its learning rate at the same epoch an
-uninterrupted one would. Keras' own EarlyStopping and ReduceLROnPlateau work in the Trainer too,
-but start counting afresh on every `fit` call; ours act on every group of a GroupedOptimizer.
+`Callback` is a `keras.callbacks.Callback` that also exposes `get_state`/`set_state`, which the
+Trainer stores in each checkpoint, so a resumed run stops or lowers its learning rate at the same
+epoch an uninterrupted one would. They act through `self.model` (its `stop_training`, weights and
+`optimizer`), so they work in `model.fit` as well; in the Trainer, `model.optimizer` is the
+Trainer's optimizer, and ReduceLROnPlateau lowers every group of a GroupedOptimizer. Keras' own
+EarlyStopping and ReduceLROnPlateau work in the Trainer too, but start afresh on every `fit`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from zoo.training.optimizers import get_learning_rate, scale_learning_rate
 
 
 class Callback(keras.callbacks.Callback):
-    """Base class: override any Keras hook. `self.trainer` is set before `on_train_begin`.
+    """Base class: override any Keras hook. In `Trainer.fit`, `self.trainer` is the Trainer.
 
     In `Trainer.fit`, `self.model` is the Trainer's model and `self.params` holds `epochs`,
     `steps` (batches per epoch) and `verbose`, as in `model.fit`.
@@ -109,16 +110,16 @@ class EarlyStopping(_Monitor):
             self.best = value
             self.wait = 0
             if self.restore_best_weights:
-                self._best_weights = self.trainer.model.get_weights()
+                self._best_weights = self.model.get_weights()
             return
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
-            self.trainer.stop_training = True
+            self.model.stop_training = True
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self.restore_best_weights and self._best_weights is not None:
-            self.trainer.model.set_weights(self._best_weights)
+            self.model.set_weights(self._best_weights)
 
 
 class ReduceLROnPlateau(_Monitor):
@@ -168,7 +169,7 @@ class ReduceLROnPlateau(_Monitor):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            optimizer = self.trainer.optimizer
+            optimizer = self.model.optimizer
             if get_learning_rate(optimizer) > self.min_lr:
                 scale_learning_rate(optimizer, self.factor, self.min_lr)
             self.cooldown_left = self.cooldown
