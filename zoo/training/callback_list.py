@@ -5,6 +5,7 @@
 callbacks that override it: a run whose callbacks ignore batches pays nothing per batch. Hooks run
 in the caller's thread, in the order of the list, all with the same `logs` dict (so a value one
 callback adds, e.g. ReduceLROnPlateau's `learning_rate`, is seen by the ones after it).
+`optimizer_on_model` puts the Trainer's optimizer where Keras' callbacks look for it.
 """
 
 from __future__ import annotations
