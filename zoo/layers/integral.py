@@ -257,13 +257,10 @@ class IntegralLayer(keras.layers.Layer):
         if t is None:
             h = tf.constant(self.dx, dtype=x.dtype)
             if self.kernel is None and self.method == "trapezoid":
-                # The fast path: one cumsum and O(n) elementwise work,
-                # y_i = dx · (x_0 + ... + x_i - (x_0 + x_i) / 2).
-                y = tf.cumsum(x, axis=1) - 0.5 * (x[:, :1] + x)
-                return y if self.dx == 1.0 else h * y
+                # The fast path: one blocked running sum and O(n) elementwise work, fused by XLA.
+                return quadrature.uniform_trapezoid(x, h)
             if self.kernel is None and self.method == "rectangle":
-                y = tf.cumsum(x, axis=1, exclusive=True)
-                return y if self.dx == 1.0 else h * y
+                return quadrature.uniform_rectangle(x, h)
         else:
             stamps, h = self._steps(t, x)
             h = self._assert_increasing(h[:, :, tf.newaxis], stamps)

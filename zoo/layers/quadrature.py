@@ -83,6 +83,47 @@ RULES = {
 }
 
 
+_BLOCK = 8
+
+
+def running_sum(v: tf.Tensor) -> tf.Tensor:
+    """Inclusive cumulative sum along axis 1 of (batch, n, channels), summed in blocks of 8.
+
+    With a static n, the samples are grouped into blocks of 8: a cumsum inside each block, the same
+    function (recursively) on the block totals, and the totals of all earlier blocks added to each
+    block. Under XLA this is several times faster on CPU than one long cumsum (XLA lowers a cumsum
+    to a reduce_window whose cost grows with its length), and its rounding error grows with the
+    depth of the recursion (log₈ n) rather than with n. Without a static n: one tf.cumsum.
+    """
+    n = v.shape[1]
+    if n is None or n <= _BLOCK:
+        return tf.cumsum(v, axis=1)
+    blocks = -(-n // _BLOCK)
+    pad = blocks * _BLOCK - n
+    channels = tf.shape(v)[2]
+    w = tf.pad(v, [[0, 0], [0, pad], [0, 0]]) if pad else v
+    inner = tf.cumsum(tf.reshape(w, [-1, blocks, _BLOCK, channels]), axis=2)
+    totals = running_sum(inner[:, :, -1, :])
+    before = tf.pad(totals[:, :-1], [[0, 0], [1, 0], [0, 0]])  # sum of all earlier blocks
+    y = tf.reshape(inner + before[:, :, tf.newaxis, :], [-1, blocks * _BLOCK, channels])
+    return y[:, :n] if pad else y
+
+
+@tf.function(jit_compile=True)
+def uniform_trapezoid(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+    """scipy's cumulative_trapezoid(x, dx=dx, axis=1, initial=0), one fused XLA computation.
+
+    y_i = dx · (x_0 + ... + x_i − (x_0 + x_i) / 2).
+    """
+    return dx * (running_sum(x) - 0.5 * (x[:, :1] + x))
+
+
+@tf.function(jit_compile=True)
+def uniform_rectangle(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+    """The left Riemann sum on a uniform grid: y_i = dx · (x_0 + ... + x_{i−1}), y_0 = 0."""
+    return dx * tf.pad(running_sum(x[:, :-1]), [[0, 0], [1, 0], [0, 0]])
+
+
 def cumulative(increments: tf.Tensor) -> tf.Tensor:
     """y_0 = 0, y_i = sum of the first i interval integrals; (b, time - 1, c) -> (b, time, c)."""
     return tf.cumsum(tf.pad(increments, [[0, 0], [1, 0], [0, 0]]), axis=1)
