@@ -85,8 +85,12 @@ class ODEBlock(keras.layers.Layer):
             assertions). The adjoint's backward solve has the same limit and gives NaN gradients
             when it runs out.
         time_dependent: call the field with ``[t, h]`` instead of ``h``.
-        jit_compile: compile the dopri5 solver's loops with XLA (default True, also inside a
-            `tf.function` without XLA); set False for a field that XLA cannot compile.
+        jit_compile: compile the dopri5 solver's forward and adjoint loops with XLA, also inside
+            a `tf.function` without XLA (the fast choice for training: see the README's
+            benchmarks). Off by default because a SavedModel then holds XLA-compiled functions,
+            which the stock TensorFlow Serving binary cannot run (`zoo export` refuses them); a
+            model under an outer `jit_compile=True` is compiled whole either way. Dropout masks
+            inside the field then come from XLA's random generator.
 
     Input shape:
         (batch, *state_shape), float; most often (batch, dim).
@@ -118,7 +122,7 @@ class ODEBlock(keras.layers.Layer):
         first_step_size: float | None = None,
         max_num_steps: int = 1000,
         time_dependent: bool = False,
-        jit_compile: bool = True,
+        jit_compile: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)

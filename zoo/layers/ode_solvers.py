@@ -8,8 +8,8 @@ torchdiffeq's `odeint` does. `ODEBlock` is this function wrapped as a Keras laye
 Solvers (`SOLVERS`, name -> implementation):
 
 * "dopri5": adaptive Dormand-Prince 5(4) (`zoo.layers.dopri5`), Hairer's first step, gradients by
-  the adjoint method (`zoo.layers.adjoint`); both loops compiled with XLA unless
-  `jit_compile=False`.
+  the adjoint method (`zoo.layers.adjoint`); both loops compiled with XLA when
+  `jit_compile=True` (fast, but not servable by the stock TensorFlow Serving binary).
 * "bdf": TensorFlow Probability's implicit BDF (for stiff fields), TFP's own adjoint.
 * "euler", "midpoint", "rk4": fixed steps (`zoo.layers.fixed_step`), `num_steps` over [t0, t_last],
   gradients by backpropagation through the steps.
@@ -97,12 +97,15 @@ def _solve_dopri5(f, h0, params, t0, times, options, jit_compile, counter, failu
 
     @tf.custom_gradient
     def run(h0, *params):
-        states, evaluations, ok = forward(h0, *params)
+        # stop_gradient: a recording tape must not try to differentiate the loops themselves (its
+        # gradient is `grad` below); XLA could not compile the accumulators that would need.
+        cut = [tf.stop_gradient(p) for p in params]
+        states, evaluations, ok = forward(tf.stop_gradient(h0), *cut)
         with tf.control_dependencies([*_record_forward(counter, evaluations), failure(ok)]):
             states = tf.identity(states)
 
         def grad(upstream):
-            d_h0, d_params, evaluations = backward(states, upstream, *params)
+            d_h0, d_params, evaluations = backward(states, tf.stop_gradient(upstream), *cut)
             recorded = _record(counter and counter.backward, evaluations)
             if recorded is None:
                 return [d_h0, *d_params]
@@ -208,7 +211,7 @@ def odeint(
     num_steps: int = 10,
     first_step_size: float | None = None,
     max_num_steps: int = 1000,
-    jit_compile: bool = True,
+    jit_compile: bool = False,
     counter: EvaluationCounter | None = None,
     name: str = "odeint",
 ) -> tf.Tensor:
@@ -227,7 +230,7 @@ def odeint(
             "dopri5", TFP's estimate for "bdf").
         max_num_steps: most steps an adaptive solve may take; past it the solve fails (an
             InvalidArgumentError naming `max_num_steps`; NaN under XLA).
-        jit_compile: compile the dopri5 loops with XLA (set False for fields XLA cannot compile).
+        jit_compile: compile the dopri5 loops with XLA (nested `tf.function(jit_compile=True)`).
         counter: an `EvaluationCounter` to store the evaluation counts in.
         name: used in error messages.
 

@@ -8,6 +8,9 @@ running output. Nothing here creates weights: the layer passes them in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import tensorflow as tf
 
 
@@ -109,19 +112,39 @@ def running_sum(v: tf.Tensor) -> tf.Tensor:
     return y[:, :n] if pad else y
 
 
-@tf.function(jit_compile=True)
-def uniform_trapezoid(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
-    """scipy's cumulative_trapezoid(x, dx=dx, axis=1, initial=0), one fused XLA computation.
+def _uniform_trapezoid(running):
+    def rule(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+        # y_i = dx · (x_0 + ... + x_i − (x_0 + x_i) / 2)
+        return dx * (running(x) - 0.5 * (x[:, :1] + x))
 
-    y_i = dx · (x_0 + ... + x_i − (x_0 + x_i) / 2).
-    """
-    return dx * (running_sum(x) - 0.5 * (x[:, :1] + x))
+    return rule
 
 
-@tf.function(jit_compile=True)
-def uniform_rectangle(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
-    """The left Riemann sum on a uniform grid: y_i = dx · (x_0 + ... + x_{i−1}), y_0 = 0."""
-    return dx * tf.pad(running_sum(x[:, :-1]), [[0, 0], [1, 0], [0, 0]])
+def _uniform_rectangle(running):
+    def rule(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+        # y_i = dx · (x_0 + ... + x_{i−1}), y_0 = 0
+        return dx * tf.pad(running(x[:, :-1]), [[0, 0], [1, 0], [0, 0]])
+
+    return rule
+
+
+@dataclass(frozen=True)
+class UniformRule:
+    """A rule on a uniform grid in closed form: `plain` (one tf.cumsum, portable) and `compiled`
+    (one XLA computation over `running_sum`); both are `rule(x, dx) -> y`."""
+
+    plain: Callable
+    compiled: Callable
+
+
+def _running_cumsum(v):
+    return tf.cumsum(v, axis=1)
+
+
+UNIFORM_RULES = {
+    name: UniformRule(make(_running_cumsum), tf.function(make(running_sum), jit_compile=True))
+    for name, make in (("trapezoid", _uniform_trapezoid), ("rectangle", _uniform_rectangle))
+}
 
 
 def cumulative(increments: tf.Tensor) -> tf.Tensor:
