@@ -16,7 +16,6 @@ runs single-threaded here).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -26,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras
 import numpy as np
 import tensorflow as tf
-from pairing import one_thread, paired, table
+from pairing import one_thread, paired, parse_args, table
 from scipy.integrate import cumulative_trapezoid
 
 from zoo.layers import IntegralLayer, LpPooling2D
@@ -88,10 +87,7 @@ def integral_rows(runs: int, rounds: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_args(__doc__, rounds=5)
     one_thread()
     rows = lp_rows(args.runs, args.rounds) + integral_rows(args.runs, args.rounds)
     print(table(rows, args.runs, args.rounds))

@@ -15,7 +15,6 @@ Needs the `bench` extra (torch CPU and torchdiffeq). One thread each (see `pairi
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -26,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import torch
-from pairing import one_thread, paired, table
+from pairing import one_thread, paired, parse_args, table
 from torchdiffeq import odeint as torch_odeint
 
 from zoo.layers import ODEBlock, odeint
@@ -148,10 +147,7 @@ def evaluation_rows():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+    args = parse_args(__doc__, rounds=7)
     one_thread()
     print(table(timing_rows(args.runs, args.rounds), args.runs, args.rounds))
     print()

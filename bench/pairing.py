@@ -10,6 +10,7 @@ one thread (before TF runs anything) and, when torch is imported, torch's too.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -103,3 +104,11 @@ def table(rows: list[tuple[str, str, Pair, str]], runs: int, rounds: int) -> str
         "TensorFlow, one thread for torch; float32."
     )
     return "\n".join(lines)
+
+
+def parse_args(doc: str, rounds: int) -> argparse.Namespace:
+    """--runs and --rounds of a bench script (its docstring's first line as the description)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs (median and range over them)")
+    parser.add_argument("--rounds", type=int, default=rounds, help="alternating rounds per run")
+    return parser.parse_args()

@@ -120,25 +120,25 @@ def initial_step_size(f: Field, t0, y0, f0, rtol: float, atol: float) -> tf.Tens
     return tf.minimum(100.0 * h0, h1)
 
 
-def _combine(y, dt, weights, ks):
-    """y + dt · Σ w_j k_j over the non-zero weights."""
+def _weighted_sum(weights, ks):
+    """Σ w_j k_j over the non-zero weights."""
     total = None
     for w, k in zip(weights, ks, strict=False):
         if w == 0.0:
             continue
         term = w * k
         total = term if total is None else total + term
-    return y + dt * total
+    return total
+
+
+def _combine(y, dt, weights, ks):
+    """y + dt · Σ w_j k_j."""
+    return y + dt * _weighted_sum(weights, ks)
 
 
 def _error(dt, ks):
-    total = None
-    for w, k in zip(E, ks, strict=True):
-        if w == 0.0:
-            continue
-        term = w * k
-        total = term if total is None else total + term
-    return dt * total
+    """dt · Σ (b_j − b̂_j) k_j: the 5th-order state minus the embedded 4th-order one."""
+    return dt * _weighted_sum(E, ks)
 
 
 def solve(

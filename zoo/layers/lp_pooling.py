@@ -66,6 +66,13 @@ def _window_counts(n, k, s, padding):
     return tf.minimum(start + k, n) - tf.maximum(start, 0)
 
 
+def _arguments(local_names):
+    """A subclass constructor's arguments (its `locals()`) as keywords for `BaseLpPooling`."""
+    arguments = {k: v for k, v in local_names.items() if k not in ("self", "__class__")}
+    extra = arguments.pop("kwargs")
+    return {**arguments, **extra}
+
+
 @tf.function(jit_compile=True)
 def _compiled_pool(layer, x, pool, strides):
     """`layer`'s pooling as one XLA computation (traced once per layer, shape and window)."""
@@ -299,18 +306,7 @@ class LpPooling1D(BaseLpPooling):
         jit_compile=False,
         **kwargs,
     ):
-        super().__init__(
-            1,
-            pool_size,
-            strides,
-            padding,
-            data_format,
-            p,
-            normalize,
-            trainable_p,
-            jit_compile,
-            **kwargs,
-        )
+        super().__init__(1, **_arguments(locals()))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -355,15 +351,4 @@ class LpPooling2D(BaseLpPooling):
         jit_compile=False,
         **kwargs,
     ):
-        super().__init__(
-            2,
-            pool_size,
-            strides,
-            padding,
-            data_format,
-            p,
-            normalize,
-            trainable_p,
-            jit_compile,
-            **kwargs,
-        )
+        super().__init__(2, **_arguments(locals()))
