@@ -8,7 +8,8 @@ backwards in time from T_m,
 
 with a(T_m) = g_m, g_θ(T_m) = 0, a jumping by g_j at each T_j and h restarted at the stored forward
 state there; then ∂L/∂h0 = a(t0) and ∂L/∂θ = g_θ(t0). The three parts travel as one flat vector
-through the same dopri5 loop (in reversed time s = −t), so the step control sees all of them. Memory
+through the same dopri5 loop (in reversed time s = −t); its step control looks at h and a (a
+seminorm: g_θ feeds nothing back). Memory
 does not grow with the number of steps. Each backward evaluation is one f and one vector-Jacobian
 product.
 """
@@ -63,12 +64,19 @@ def backward(
 
     a = tf.zeros_like(h_like)
     grads = [tf.zeros_like(p) for p in params]
+    # The error control sees h and a only: g_θ is a plain integral that feeds nothing back, so its
+    # error follows theirs (the "seminorm" of Kidger, Chen & Lyons, "'Hey, that's not an ODE':
+    # faster ODE adjoints via seminorms", ICML 2021): fewer backward steps, same gradients to
+    # within the tolerance.
+    controlled = 2 * tf.size(h_like)
     evaluations = tf.constant(0)
     ends = [t0, *times]
     for j in range(len(times), 0, -1):
         a = a + upstream[j - 1]
         z = _flat([states[j - 1], a, *grads])
-        z_end, count, _ = dopri5.solve(augmented, z, -ends[j], [-ends[j - 1]], **options)
+        z_end, count, _ = dopri5.solve(
+            augmented, z, -ends[j], [-ends[j - 1]], controlled=controlled, **options
+        )
         _, a, *grads = _unflat(z_end[0], [h_like, h_like, *params])
         evaluations += count
     return a, grads, evaluations

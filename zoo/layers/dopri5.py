@@ -99,17 +99,27 @@ def rms(x: tf.Tensor) -> tf.Tensor:
     return tf.sqrt(tf.reduce_mean(tf.square(x)))
 
 
-def initial_step_size(f: Field, t0, y0, f0, rtol: float, atol: float) -> tf.Tensor:
-    """Hairer's first trial step (see the module docstring); evaluates f once, at t0 + h0."""
+def _head(x, controlled):
+    return x if controlled is None else x[:controlled]
+
+
+def initial_step_size(
+    f: Field, t0, y0, f0, rtol: float, atol: float, controlled: int | None = None
+) -> tf.Tensor:
+    """Hairer's first trial step (see the module docstring); evaluates f once, at t0 + h0.
+
+    With `controlled`, the norms look at the leading `controlled` elements of the 1-D state only.
+    """
     dtype = y0.dtype
-    scale = atol + rtol * tf.abs(y0)
-    d0 = rms(y0 / scale)
-    d1 = rms(f0 / scale)
+    y0_c, f0_c = _head(y0, controlled), _head(f0, controlled)
+    scale = atol + rtol * tf.abs(y0_c)
+    d0 = rms(y0_c / scale)
+    d1 = rms(f0_c / scale)
     one = tf.constant(1.0, dtype)
     small = tf.logical_or(d0 < 1e-5, d1 < 1e-5)
     h0 = tf.where(small, tf.constant(1e-6, dtype), 0.01 * d0 / tf.where(small, one, d1))
-    f1 = f(t0 + h0, y0 + h0 * f0)
-    d2 = rms((f1 - f0) / scale) / h0
+    f1 = _head(f(t0 + h0, y0 + h0 * f0), controlled)
+    d2 = rms((f1 - f0_c) / scale) / h0
     d12 = tf.maximum(d1, d2)
     flat = d12 <= 1e-15
     h1 = tf.where(
@@ -151,8 +161,12 @@ def solve(
     atol: float,
     first_step: float | None,
     max_num_steps: int,
+    controlled: int | None = None,
 ):
     """States at each of `times` (increasing, all > t0) from y(t0) = y0.
+
+    `controlled`: for a 1-D state, the number of leading elements the error control looks at (all
+    when None); the rest is integrated along without steering the step size.
 
     Returns (states, evaluations, ok): states stacked on a new axis 0; the number of evaluations of
     f (an int32 scalar); ok, False when `max_num_steps` steps (rejected ones included) did not reach
@@ -164,7 +178,7 @@ def solve(
     t_start = tf.constant(t0, dtype)
     f0 = f(t_start, y0)
     if first_step is None:
-        dt0 = initial_step_size(f, t_start, y0, f0, rtol, atol)
+        dt0 = initial_step_size(f, t_start, y0, f0, rtol, atol, controlled)
         evaluations = tf.constant(2)
     else:
         dt0 = tf.constant(first_step, dtype)
@@ -188,7 +202,13 @@ def solve(
                 y5 = y_i
             ks.append(f(t + C[i] * dt, y_i))
         err = _error(dt, ks)
-        ratio = rms(err / (atol + rtol * tf.maximum(tf.abs(y), tf.abs(y5))))
+        ratio = rms(
+            _head(err, controlled)
+            / (
+                atol
+                + rtol * tf.maximum(tf.abs(_head(y, controlled)), tf.abs(_head(y5, controlled)))
+            )
+        )
         # NaN ratio (a state that blew up) is a rejection, and shrinks dt until the step limit.
         accept = ratio <= 1.0
         t_new = tf.where(accept, t + dt, t)
