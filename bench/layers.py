@@ -5,8 +5,7 @@
 Rows:
   * LpPooling2D, p = 1, 2, 3, 2.5 and a learned p (from 2.5), pool 2 on (32, 64, 64, 16) float32,
     forward and forward+backward (gradient with respect to the input and p), against
-    keras.layers.AveragePooling2D doing the same, each in `tf.function`; the layer as it is by
-    default and with `jit_compile=True` (its pooling as one XLA computation);
+    keras.layers.AveragePooling2D doing the same, each in `tf.function`;
   * IntegralLayer trapezoid on (256, 1024, 8) float32 in `tf.function` (default, and with
     `jit_compile=True`) against scipy.integrate.cumulative_trapezoid on the same float32 array.
 
@@ -55,15 +54,11 @@ def lp_rows(runs: int, rounds: int):
     for p, learned in ((1.0, False), (2.0, False), (3.0, False), (2.5, False), (2.5, True)):
         goal = "≤ 1.5x" if p in (1.0, 2.0) else "≤ 3x"
         name = "learned p" if learned else f"p={p:g}"
-        for jit in (False, True):
-            layer = LpPooling2D(pool_size=2, p=p, trainable_p=learned, jit_compile=jit)
-            layer(x)
-            suffix = ", jit_compile" if jit else ""
-            for kind, make in (("fwd", _forward), ("fwd+bwd", _forward_backward)):
-                pair = paired(make(layer, x), peers[kind], runs=runs, rounds=rounds)
-                rows.append(
-                    (f"LpPooling2D {name} {kind}{suffix}", f"AveragePooling2D {kind}", pair, goal)
-                )
+        layer = LpPooling2D(pool_size=2, p=p, trainable_p=learned)
+        layer(x)
+        for kind, make in (("fwd", _forward), ("fwd+bwd", _forward_backward)):
+            pair = paired(make(layer, x), peers[kind], runs=runs, rounds=rounds)
+            rows.append((f"LpPooling2D {name} {kind}", f"AveragePooling2D {kind}", pair, goal))
     return rows
 
 

@@ -510,35 +510,3 @@ def test_forward_and_gradients_under_xla():
             eps = 1e-6
             dp = (reference(x, p=p + eps) - reference(x, p=p - eps)) / (2 * eps)
             np.testing.assert_allclose(float(grads[1]), dp, rtol=1e-5)
-
-
-@pytest.mark.parametrize("p,trainable_p", [(1.0, False), (2.0, False), (3.0, False), (2.5, True)])
-@pytest.mark.parametrize("pool,strides,padding", [(2, None, "valid"), (3, 2, "same")])
-def test_jit_compile_layer_matches_definition_and_differences(
-    p, trainable_p, pool, strides, padding
-):
-    x = _generic_input((2, 6, 5, 2), seed=19)
-    weights = np.random.default_rng(20).normal(size=(2, 3, 3, 2))
-    layer = LpPooling2D(
-        pool, strides, padding, p=p, trainable_p=trainable_p, jit_compile=True, dtype="float64"
-    )
-    s = strides or pool
-
-    def reference(z, p=p):
-        y = lp_pool_reference(z, (pool, pool), (s, s), padding, p, True)
-        return float((y * weights[:, : y.shape[1], : y.shape[2]]).sum())
-
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        y = layer(xt)
-        loss = tf.reduce_sum(y * weights[:, : y.shape[1], : y.shape[2]])
-    grads = tape.gradient(loss, [xt, *layer.trainable_weights])
-    expected = lp_pool_reference(x, (pool, pool), (s, s), padding, p, True)
-    # float64 throughout: rounding ~1e-15; the difference quotients (step 1e-6) ~1e-9.
-    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-12)
-    np.testing.assert_allclose(grads[0].numpy(), _central_difference(reference, x), atol=1e-7)
-    if trainable_p:
-        dp = (reference(x, p + 1e-6) - reference(x, p - 1e-6)) / 2e-6
-        np.testing.assert_allclose(float(grads[1]), dp, rtol=1e-6)
-    assert LpPooling2D.from_config(layer.get_config()).jit_compile is True

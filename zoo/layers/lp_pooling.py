@@ -73,12 +73,6 @@ def _arguments(local_names):
     return {**arguments, **extra}
 
 
-@tf.function(jit_compile=True)
-def _compiled_pool(layer, x, pool, strides):
-    """`layer`'s pooling as one XLA computation (traced once per layer, shape and window)."""
-    return layer._pool_channels_last(x, pool, strides)
-
-
 class BaseLpPooling(LpMixin, keras.layers.Layer):
     """Shared implementation of `LpPooling1D` and `LpPooling2D` (see their docstrings).
 
@@ -95,7 +89,6 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
         p=2.0,
         normalize=True,
         trainable_p=False,
-        jit_compile=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -111,11 +104,6 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
         self.padding = padding
         self.data_format = lp_base.validate_data_format(data_format)
         self._init_p(p, normalize, trainable_p)
-        if not isinstance(jit_compile, bool):
-            raise ValueError(
-                f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}"
-            )
-        self.jit_compile = jit_compile
 
     # -- shapes ---------------------------------------------------------------------------------
 
@@ -158,10 +146,7 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
             pool, strides = (1, *self.pool_size), (1, *self.strides)
         else:
             pool, strides = self.pool_size, self.strides
-        if self.jit_compile:
-            y = _compiled_pool(self, x, pool, strides)
-        else:
-            y = self._pool_channels_last(x, pool, strides)
+        y = self._pool_channels_last(x, pool, strides)
         if self.rank == 1:
             y = tf.squeeze(y, 1)
         if self.data_format == "channels_first":
@@ -240,7 +225,6 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
                 "padding": self.padding,
                 "data_format": self.data_format,
                 **self._p_config(),
-                "jit_compile": self.jit_compile,
             }
         )
         return config
@@ -258,10 +242,6 @@ _MATH = (
 )
 _ARGS = lp_base.ARGS
 _REFERENCE = lp_base.REFERENCE
-_JIT = """
-        jit_compile: pool as one XLA computation (abs, powers and window sums fused: see the
-            README's benchmarks). Off by default: a SavedModel would then hold an XLA-compiled
-            function, which the stock TensorFlow Serving binary cannot run."""
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -276,7 +256,6 @@ class LpPooling1D(BaseLpPooling):
         strides: int or None (None: `pool_size`).
         padding: "valid" or "same", as in `keras.layers.AveragePooling1D`."""
         + _ARGS
-        + _JIT
         + """
 
     Input shape:
@@ -303,7 +282,6 @@ class LpPooling1D(BaseLpPooling):
         p=2.0,
         normalize=True,
         trainable_p=False,
-        jit_compile=False,
         **kwargs,
     ):
         super().__init__(1, **_arguments(locals()))
@@ -321,7 +299,6 @@ class LpPooling2D(BaseLpPooling):
         strides: int, (rows, cols) or None (None: `pool_size`).
         padding: "valid" or "same", as in `keras.layers.AveragePooling2D`."""
         + _ARGS
-        + _JIT
         + """
 
     Input shape:
@@ -348,7 +325,6 @@ class LpPooling2D(BaseLpPooling):
         p=2.0,
         normalize=True,
         trainable_p=False,
-        jit_compile=False,
         **kwargs,
     ):
         super().__init__(2, **_arguments(locals()))
