@@ -13,7 +13,8 @@ import tensorflow as tf
 from test_serving_support import half_plus_two, http, two_in_two_out
 
 from zoo.serving import ModelManager, RestServer, export, write_models_config
-from zoo.serving.json_tensor import ServingError, json_to_array
+from zoo.serving.errors import ServingError
+from zoo.serving.json_tensor import json_to_array
 
 MAX_BODY = 64 * 1024
 
@@ -209,7 +210,7 @@ ERRORS = [
     ),
     (HPT, '{"foo": 1}', 400, "Missing 'inputs' or 'instances' key"),
     (HPT, '{"instances": []}', 400, "No values in 'instances' array"),
-    (HPT, '{"instances": [[1.0, 2.0]]}', 400, "Cannot feed value of shape (1, 2)"),
+    (HPT, '{"instances": [[1.0, 2.0]]}', 400, "Matrix size-incompatible: In[0]: [1,2]"),
     (MULTI, ONE, 400, "instances is a plain list, but expecting list of objects"),
     (MULTI, '{"instances": [{"a": [1, 2, 3]}]}', 400, "must only have keys: a,b"),
     (MULTI, '{"inputs": {"a": [[1, 2, 3]]}}', 400, "Missing named input: b in 'inputs' object."),

@@ -39,6 +39,18 @@ def lstm_detector(seed: int = 0) -> keras.Model:
     return keras.Model(series, {"forecast": forecast, "score": score})
 
 
+def ode_model(seed: int = 0) -> keras.Model:
+    """x (batch, 3) -> Dense(4) -> ODEBlock (dopri5 over [0, 1], a tanh field) -> Dense(2)."""
+    from zoo.layers import ODEBlock
+
+    keras.utils.set_random_seed(seed)
+    x = keras.Input(shape=(3,), name="features")
+    h = keras.layers.Dense(4)(x)
+    field = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="tanh")])
+    h = ODEBlock(field, solver="dopri5", rtol=1e-6, atol=1e-6)(h)
+    return keras.Model(x, keras.layers.Dense(2)(h))
+
+
 def http(url: str, body: bytes | str | None = None, timeout: float = 30.0) -> tuple[int, object]:
     """(status, decoded JSON body) for a GET (body None) or a POST; never raises on 4xx/5xx."""
     data = body.encode() if isinstance(body, str) else body

@@ -30,8 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.serving.c_loader import CSavedModel
 from zoo.serving.graph_check import check_servable
-from zoo.serving.session_runner import SessionSignatureRunner
 from zoo.serving.warmup import (
     MAX_WARMUP_RECORDS,
     make_predict_log,
@@ -112,7 +112,9 @@ def _make_serving_fn(model: keras.Model, keys: Sequence[str] | None):
 
 def _output_keys(model: keras.Model, specs: list[tf.TensorSpec]) -> list[str]:
     dummies = [
-        np.zeros([1 if d is None else d for d in s.shape], dtype=s.dtype.as_numpy_dtype)
+        np.full([1 if d is None else d for d in s.shape], b"", dtype=object)
+        if s.dtype == tf.string
+        else np.zeros([1 if d is None else d for d in s.shape], dtype=s.dtype.as_numpy_dtype)
         for s in specs
     ]
     args = dummies[0] if len(dummies) == 1 else dummies
@@ -194,14 +196,16 @@ def export(
         warmup: write `assets.extra/tf_serving_warmup_requests`.
         signatures: extra signature name -> output keys of the model's dict output, e.g.
             `{"score": ["score"], "is_anomaly": ["is_anomaly"]}`.
-        warmup_inputs: representative batches for the warm-up records: one array (single-input
-            model), a dict input name -> batch, or a list of those. Default: two random batches.
+        warmup_inputs: realistic batches for the warm-up records (held-out inputs of the model's
+            own data, as a client sends them): one array (single-input model), a dict input
+            name -> batch, or a list of those. Only when None: two batches of random numbers.
         model_name: the `model_spec.name` written into warm-up requests; default the base path's
             directory name.
         overwrite: replace an existing `version` (the old one stays until the new one is complete).
 
-    Before the version is published it is loaded the way TF Serving loads it (TF1 session, tag
-    `serve`) and its warm-up requests are replayed, so a published version is a loadable one.
+    Before the version is published it is loaded by TensorFlow's C++ SavedModel loader (the one TF
+    Serving links, through the C API, tag `serve`) and its warm-up requests are replayed through
+    `TF_SessionRun`, so a published version is one the stock server loads.
 
     Raises:
         VersionExistsError: `version` exists and `overwrite` is False.
@@ -273,8 +277,9 @@ def export(
 
 
 def _load_like_tf_serving(export_dir: Path) -> None:
-    """Load `export_dir` as the C++ server does and replay its warm-up records (or one batch)."""
-    with SessionSignatureRunner(export_dir) as runner:
+    """Load `export_dir` with TensorFlow's C++ loader (C API, tag `serve`) as TF Serving does, and
+    replay its warm-up records through `TF_SessionRun` (or one zero batch when it has none)."""
+    with CSavedModel(export_dir) as runner:
         records = read_warmup_records(export_dir)
         if records:
             for record in records:

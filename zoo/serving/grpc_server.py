@@ -21,18 +21,12 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from zoo.serving.json_tensor import ServingError
+from zoo.serving.errors import ServingError, as_serving_error
 from zoo.serving.manager import ModelManager
 
 
 def _abort(context: grpc.ServicerContext, error: Exception):
-    if not isinstance(error, ServingError):
-        if isinstance(error, tf.errors.OpError):
-            error = ServingError(error_codes_pb2.Code.Name(error.error_code), error.message)
-        elif isinstance(error, (ValueError, TypeError, KeyError)):
-            error = ServingError("INVALID_ARGUMENT", str(error).strip("'\""))
-        else:
-            error = ServingError("INTERNAL", f"{type(error).__name__}: {error}")
+    error = as_serving_error(error)
     code = getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN)
     context.abort(code, error.message)
 

@@ -16,47 +16,11 @@ import binascii
 import json
 import math
 from collections.abc import Mapping
-from typing import ClassVar
 
 import numpy as np
 import tensorflow as tf
 
-
-class ServingError(Exception):
-    """An error with TF Serving's status code name; the REST layer maps it to HTTP."""
-
-    HTTP: ClassVar[dict[str, int]] = {
-        "INVALID_ARGUMENT": 400,
-        "FAILED_PRECONDITION": 400,
-        "OUT_OF_RANGE": 400,
-        "NOT_FOUND": 404,
-        "ALREADY_EXISTS": 409,
-        "ABORTED": 409,
-        "PERMISSION_DENIED": 403,
-        "UNAUTHENTICATED": 401,
-        "RESOURCE_EXHAUSTED": 429,
-        "UNIMPLEMENTED": 501,
-        "UNAVAILABLE": 503,
-        "DEADLINE_EXCEEDED": 504,
-        "CANCELLED": 499,
-        "UNKNOWN": 500,
-        "INTERNAL": 500,
-        "DATA_LOSS": 500,
-    }
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    @property
-    def http_status(self) -> int:
-        return self.HTTP.get(self.code, 500)
-
-
-def invalid(message: str) -> ServingError:
-    return ServingError("INVALID_ARGUMENT", message)
-
+from zoo.serving.errors import ServingError, invalid
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_MAX_INT = (1 << 24) - 1

@@ -20,22 +20,46 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from zoo.serving.json_tensor import ServingError
+from zoo.serving.c_loader import CSavedModel, session_config
+from zoo.serving.errors import ServingError
 from zoo.serving.model_config import CONTAINER_BASE, ModelEntry, read_models_config
-from zoo.serving.session_runner import SessionSignatureRunner
 from zoo.serving.warmup import read_warmup_records, request_arrays
 
 log = logging.getLogger("zoo.serving")
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How versions are loaded (TF Serving's flags of the same names).
+
+    Args:
+        tags: `--saved_model_tags`, the MetaGraph tags to load.
+        warmup: `--enable_model_warmup`, replay `assets.extra/tf_serving_warmup_requests`.
+        intra_op_threads: `--tensorflow_intra_op_parallelism` (0: TensorFlow's default).
+        inter_op_threads: `--tensorflow_inter_op_parallelism` (0: TensorFlow's default).
+    """
+
+    tags: tuple[str, ...] = ("serve",)
+    warmup: bool = True
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+
+    def session_config(self) -> bytes | None:
+        if not (self.intra_op_threads or self.inter_op_threads):
+            return None
+        return session_config(self.intra_op_threads, self.inter_op_threads)
+
+
 class Servable:
     """One loaded version: a session runner with a reference count, closed when retired and idle."""
 
-    def __init__(self, name: str, version: int, path: Path) -> None:
+    def __init__(
+        self, name: str, version: int, path: Path, options: LoadOptions = LoadOptions()
+    ) -> None:
         self.name = name
         self.version = version
         self.path = path
-        self.runner = SessionSignatureRunner(path)
+        self.runner = CSavedModel(path, options.tags, options.session_config())
         self._lock = threading.Lock()
         self._refs = 0
         self._retired = False
@@ -121,6 +145,7 @@ class ModelManager:
         poll_wait_seconds: how often to look for new versions (0: never after start-up).
         config_poll_wait_seconds: how often to re-read `config_file` (0: never, TF Serving's
             default); a changed file adds, removes or re-labels models without a restart.
+        load_options: tags, warm-up and thread pools for every version loaded.
     """
 
     def __init__(
@@ -130,7 +155,9 @@ class ModelManager:
         config_file: str | Path | None = None,
         poll_wait_seconds: float = 1.0,
         config_poll_wait_seconds: float = 0.0,
+        load_options: LoadOptions = LoadOptions(),
     ) -> None:
+        self.load_options = load_options
         self.config_file = Path(config_file) if config_file is not None else None
         self._config_mtime = self.config_file.stat().st_mtime_ns if self.config_file else None
         self.poll_wait_seconds = poll_wait_seconds
@@ -263,9 +290,10 @@ class ModelManager:
         with self._lock:
             state.versions[version] = VersionRecord("LOADING")
         try:
-            servable = Servable(state.entry.name, version, path)
+            servable = Servable(state.entry.name, version, path, self.load_options)
             try:
-                servable.warm_up()
+                if self.load_options.warmup:
+                    servable.warm_up()
             except Exception:
                 servable.retire()
                 raise

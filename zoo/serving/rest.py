@@ -23,16 +23,14 @@ import threading
 from urllib.parse import unquote
 
 import numpy as np
-import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 from waitress import create_server, wasyncore
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from zoo.serving.errors import ServingError, as_serving_error
 from zoo.serving.json_tensor import (
-    ServingError,
     dumps,
     outputs_to_json,
     parse_predict_request,
@@ -52,16 +50,6 @@ _STATUS = re.compile(
     r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
     re.IGNORECASE,
 )
-
-
-def _run_error(error: Exception) -> ServingError:
-    if isinstance(error, ServingError):
-        return error
-    if isinstance(error, tf.errors.OpError):
-        return ServingError(error_codes_pb2.Code.Name(error.error_code), error.message)
-    if isinstance(error, (ValueError, TypeError, KeyError)):
-        return ServingError("INVALID_ARGUMENT", str(error).strip("'\""))
-    return ServingError("INTERNAL", f"{type(error).__name__}: {error}")
 
 
 class RestApp:
@@ -165,7 +153,7 @@ class RestApp:
             try:
                 outputs = servable.runner.run(arrays, signature)
             except Exception as error:
-                raise _run_error(error) from None
+                raise as_serving_error(error) from None
         return outputs_to_json({k: np.asarray(v) for k, v in outputs.items()}, form)
 
 
