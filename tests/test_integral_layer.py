@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from scipy.integrate import cumulative_simpson, cumulative_trapezoid, quad
-
 from zoo_layer_contract import check_layer_contract
+
 from zoo.layers import IntegralLayer
 from zoo.serving.session_runner import SessionSignatureRunner
 

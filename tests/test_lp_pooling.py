@@ -13,8 +13,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from zoo_layer_contract import check_layer_contract
+
 from zoo.layers import GlobalLpPooling1D, GlobalLpPooling2D, LpPooling1D, LpPooling2D
 
 # -- independent references --------------------------------------------------------------------

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm, expm_frechet
-
 from zoo_layer_contract import check_layer_contract
+
 from zoo.layers import ODEBlock, fixed_step
 
 RNG = np.random.default_rng(20261122)

@@ -253,6 +253,23 @@ def session_config(intra_op_threads: int = 0, inter_op_threads: int = 0) -> byte
     ).SerializeToString()
 
 
+_RUN_OPTIONS: dict[int, tuple[bytes, _Buffer]] = {}
+
+
+def _run_options(timeout_ms: int):
+    """A TF_Buffer holding a serialised RunOptions with `timeout_in_ms` (None for no deadline)."""
+    if timeout_ms <= 0:
+        return None
+    cached = _RUN_OPTIONS.get(timeout_ms)
+    if cached is None:
+        from tensorflow.core.protobuf import config_pb2
+
+        raw = config_pb2.RunOptions(timeout_in_ms=timeout_ms).SerializeToString()
+        buffer = _Buffer(ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p), len(raw), None)
+        cached = _RUN_OPTIONS.setdefault(timeout_ms, (raw, buffer))  # `raw` keeps the bytes alive
+    return ctypes.byref(cached[1])
+
+
 class CSavedModel:
     """A SavedModel loaded by TensorFlow's C++ loader; its signatures run by tensor name.
 
@@ -337,10 +354,12 @@ class CSavedModel:
         inputs: Mapping[str, np.ndarray],
         signature: str = "serving_default",
         output_names: Sequence[str] | None = None,
+        timeout_ms: int = 0,
     ) -> dict[str, np.ndarray]:
         """Feed `inputs` (signature input name -> array), fetch the signature's outputs.
 
-        Inputs are converted to the signature's dtypes; `output_names` picks a subset of outputs.
+        Inputs are converted to the signature's dtypes; `output_names` picks a subset of outputs;
+        `timeout_ms` > 0 is the run's deadline (`RunOptions.timeout_in_ms`, DEADLINE_EXCEEDED).
         Raises `CApiError` with TensorFlow's code when the session run fails.
         """
         if self._session is None:
@@ -371,8 +390,9 @@ class CSavedModel:
                     strings.append((values[i], int(np.size(value))))
             for i, name in enumerate(names_out):
                 fetches[i] = self._endpoint(signature_def.outputs[name].name)
+            options = _run_options(timeout_ms)
             lib.TF_SessionRun(
-                self._session, None, feeds, values, n_in, fetches, results, n_out,
+                self._session, options, feeds, values, n_in, fetches, results, n_out,
                 None, 0, None, status.handle,
             )  # fmt: skip
             status.check()

@@ -70,7 +70,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                             f"{tf.as_dtype(proto.dtype).name} is provided",
                         )
                     arrays[name] = tf.make_ndarray(proto)
-                outputs = servable.runner.run(arrays, signature)
+                outputs = servable.run(arrays, signature)
                 wanted = list(request.output_filter) or list(outputs)
                 unknown = set(wanted) - set(outputs)
                 if unknown:

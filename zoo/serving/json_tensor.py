@@ -346,7 +346,7 @@ def _from_inputs(inputs, input_dtypes: Mapping[str, tf.DType]) -> dict[str, np.n
 # ----------------------------------------------------------------------------- responses
 
 
-def _float_texts(array: np.ndarray) -> np.ndarray:
+def float_texts(array: np.ndarray) -> np.ndarray:
     """TF Serving's `WriteDecimal` for every element: `%.6g`, or max_digits10 when six digits do
     not round-trip; `.0` appended to whole numbers without an exponent; NaN/Infinity literals."""
     digits = 17 if array.dtype == np.float64 else 9
@@ -367,7 +367,7 @@ def _float_texts(array: np.ndarray) -> np.ndarray:
 def _element_texts(name: str, array: np.ndarray) -> np.ndarray:
     """Each element of `array` as its JSON text (same shape, dtype str)."""
     if array.dtype.kind == "f":
-        return _float_texts(array)
+        return float_texts(array)
     if array.dtype.kind == "b":
         return np.where(array, "true", "false")
     if array.dtype.kind in "iu":

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from zoo.serving.batching import BatchingOptions
 from zoo.serving.c_loader import CSavedModel, session_config
 from zoo.serving.errors import ServingError
 from zoo.serving.model_config import CONTAINER_BASE, ModelEntry, read_models_config
+from zoo.serving.versions import version_folders
 from zoo.serving.warmup import read_warmup_records, request_arrays
 
 log = logging.getLogger("zoo.serving")
@@ -37,12 +39,14 @@ class LoadOptions:
         warmup: `--enable_model_warmup`, replay `assets.extra/tf_serving_warmup_requests`.
         intra_op_threads: `--tensorflow_intra_op_parallelism` (0: TensorFlow's default).
         inter_op_threads: `--tensorflow_inter_op_parallelism` (0: TensorFlow's default).
+        batching: `--enable_batching` with its `--batching_parameters_file` (None: off).
     """
 
     tags: tuple[str, ...] = ("serve",)
     warmup: bool = True
     intra_op_threads: int = 0
     inter_op_threads: int = 0
+    batching: BatchingOptions | None = None
 
     def session_config(self) -> bytes | None:
         if not (self.intra_op_threads or self.inter_op_threads):
@@ -60,6 +64,7 @@ class Servable:
         self.version = version
         self.path = path
         self.runner = CSavedModel(path, options.tags, options.session_config())
+        self.batcher = options.batching.batcher() if options.batching is not None else None
         self._lock = threading.Lock()
         self._refs = 0
         self._retired = False
@@ -67,6 +72,12 @@ class Servable:
             sig: {k: tf.as_dtype(v.dtype) for k, v in sdef.inputs.items()}
             for sig, sdef in self.runner.signature_defs.items()
         }
+
+    def run(self, inputs: dict, signature: str = "serving_default", *, timeout_ms: int = 0) -> dict:
+        """Run `signature` on `inputs` (through the batcher when server-side batching is on)."""
+        if self.batcher is not None:
+            return self.batcher.run(self.runner, inputs, signature, timeout_ms)
+        return self.runner.run(inputs, signature, timeout_ms=timeout_ms)
 
     def warm_up(self) -> int:
         records = read_warmup_records(self.path)
@@ -84,14 +95,19 @@ class Servable:
             self._refs -= 1
             close = self._retired and self._refs == 0
         if close:
-            self.runner.close()
+            self._close()
+
+    def _close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+        self.runner.close()
 
     def retire(self) -> None:
         with self._lock:
             self._retired = True
             close = self._refs == 0
         if close:
-            self.runner.close()
+            self._close()
 
 
 @dataclass
@@ -258,11 +274,8 @@ class ModelManager:
 
     def _poll_model(self, state: ModelState) -> None:
         base = state.base_path
-        on_disk = (
-            sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
-            if base.is_dir()
-            else []
-        )
+        folders = version_folders(base)
+        on_disk = sorted(folders)
         aspired = _aspired(state.entry.policy, on_disk)
         for version in sorted(aspired, reverse=True):
             record = state.versions.get(version)
@@ -270,7 +283,7 @@ class ModelManager:
                 continue
             if record is not None and record.error_code != "OK":
                 continue  # a version that failed to load is not retried (TF Serving gives up too)
-            self._load(state, version, base / str(version))
+            self._load(state, version, base / folders[version])
         with self._lock:
             available = [
                 v
