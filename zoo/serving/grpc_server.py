@@ -163,13 +163,14 @@ class GrpcServer:
             ModelService(manager), self._server
         )
         self.host = host
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.port = self._server.add_insecure_port(bind)
         if self.port == 0:
             raise OSError(f"Could not bind gRPC to {host}:{port}")
 
     @property
     def target(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def start(self) -> GrpcServer:
         self._server.start()

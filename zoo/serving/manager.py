@@ -322,6 +322,11 @@ class ModelManager:
 
     # ------------------------------------------------------------------ lookups
 
+    def base_paths(self) -> list[Path]:
+        """The resolved base path of every model."""
+        with self._lock:
+            return [state.base_path for state in self._models.values()]
+
     @property
     def model_names(self) -> list[str]:
         with self._lock:
