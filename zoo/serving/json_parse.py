@@ -41,7 +41,15 @@ _LITERALS = (
     (b"-Inf", -math.inf),
 )
 _STRING_BODY = re.compile(rb'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*')
-_decoder = json.JSONDecoder()
+
+
+def _integer(token: str | bytes):
+    """A JSON integer; one too long for Python's int parsing is a double, as RapidJSON reads
+    every integer beyond uint64 (and beyond the double range it is inf)."""
+    return int(token) if len(token) <= 4000 else float(token)
+
+
+_decoder = json.JSONDecoder(parse_int=_integer)
 
 
 def _error(message: str, offset: int):
@@ -117,7 +125,7 @@ def _scalar(body: bytes, pos: int):
         sign = 1 if body[end + 1 : end + 2] in (b"+", b"-") else 0
         raise _error("Miss exponent in number.", end + 1 + sign)
     if match.group(1) is None and match.group(2) is None:
-        return int(match.group()), end
+        return _integer(match.group()), end
     return float(match.group()), end
 
 
