@@ -23,6 +23,7 @@ from zoo.serving.warmup import request_arrays
 # float32 graph vs eager: the same ops in another order. A few dozen ops deep (the ODE solver: ~10
 # accepted steps x 6 stages), each rounding by eps32 ~ 1.2e-7, on values of order 1: ~1e-5; the
 # adaptive solver may also accept a step at another size within its tolerance 1e-6. x10 margin.
+# Measured: identical outputs (oneDNN on and off).
 ODE_RTOL, ODE_ATOL = 1e-4, 1e-4
 C_LOADER_FILE = c_loader.__file__
 
