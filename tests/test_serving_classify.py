@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 import tensorflow as tf
-from test_serving_support import half_plus_two, http
+from test_serving_support import half_plus_two, http, rest_server
 
-from zoo.serving import ModelManager, RestServer, export
+from zoo.serving import ModelManager, export
 from zoo.serving.classify import example_from_json, examples_from_request
 from zoo.serving.errors import ServingError
 from zoo.serving.model_config import ModelEntry
@@ -46,14 +46,8 @@ def server(tmp_path_factory):
     _classify_regress_model(root / "cr" / "1")
     export(half_plus_two(), root / "hpt")
     entries = [ModelEntry("cr", str(root / "cr")), ModelEntry("hpt", str(root / "hpt"))]
-    manager = ModelManager(entries, poll_wait_seconds=0)
-    manager.start()
-    rest = RestServer(manager, port=0, threads=4).start()
-    try:
+    with rest_server(ModelManager(entries, poll_wait_seconds=0), threads=4) as rest:
         yield rest.url
-    finally:
-        rest.shutdown()
-        manager.stop()
 
 
 def test_classify_answers_label_score_pairs(server):

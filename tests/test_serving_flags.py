@@ -128,7 +128,7 @@ def test_batcher_splits_results_and_pads_to_allowed_sizes():
             return {"y": inputs["x"] * 2.0}
 
     batcher = BatchingOptions(
-        max_batch_size=8, batch_timeout_micros=20_000, num_batch_threads=1,
+        max_batch_size=8, batch_timeout_micros=20_000, num_batch_threads=2,
         allowed_batch_sizes=(4, 8),
     ).batcher()  # fmt: skip
     results = {}
@@ -138,7 +138,7 @@ def test_batcher_splits_results_and_pads_to_allowed_sizes():
         x = np.full((1 + i % 3, 2), float(i), np.float32)
         results[i] = (x, batcher.run(model, {"x": x}, "serving_default")["y"])
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]  # 2 batch threads
     for thread in threads:
         thread.start()
     for thread in threads:

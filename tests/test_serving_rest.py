@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_serving_support import half_plus_two, http, two_in_two_out
+from test_serving_support import half_plus_two, http, rest_server, two_in_two_out
 
-from zoo.serving import ModelManager, RestServer, export, write_models_config
+from zoo.serving import ModelManager, export, write_models_config
 from zoo.serving.errors import ServingError
 from zoo.serving.json_tensor import json_to_array
 
@@ -31,13 +31,8 @@ def server(tmp_path_factory):
         version_labels={"half_plus_two": {"stable": 1, "canary": 2}},
     )
     manager = ModelManager.from_config_file(config, poll_wait_seconds=0)
-    manager.start()
-    rest = RestServer(manager, port=0, threads=8, max_body_bytes=MAX_BODY).start()
-    try:
+    with rest_server(manager, threads=8, max_body_bytes=MAX_BODY) as rest:
         yield rest.url
-    finally:
-        rest.shutdown()
-        manager.stop()
 
 
 def test_half_plus_two_row_format_is_tf_servings_example(server):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -66,3 +67,21 @@ def http(url: str, body: bytes | str | None = None, timeout: float = 30.0) -> tu
 
 def predict_json(model: keras.Model, x) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(x))
+
+
+@contextmanager
+def rest_server(manager, **options):
+    """Start `manager` and a RestServer on a free loopback port; stop both afterwards."""
+    from zoo.serving import RestServer
+
+    manager.start()
+    try:
+        rest = RestServer(manager, port=0, **options).start()
+    except BaseException:
+        manager.stop()
+        raise
+    try:
+        yield rest
+    finally:
+        rest.shutdown()
+        manager.stop()

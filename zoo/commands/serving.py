@@ -76,61 +76,34 @@ def _bool(text: str) -> bool:
 def add_serve_flags(serve: argparse.ArgumentParser) -> None:
     """TF Serving's flags (names, defaults) that `zoo serve` supports."""
     flag = serve.add_argument
+
+    def bool_flag(name: str, default: bool, help: str) -> None:
+        flag(name, type=_bool, default=default, nargs="?", const=True, help=help)
+
     flag("--port", type=int, default=8500, help="gRPC port (TF Serving: 8500; 0: any free)")
     flag("--grpc_socket_path", default="", help="not supported (a clear error if set)")
-    flag(
-        "--rest_api_port",
-        type=int,
-        default=8501,
-        help="REST port (8501 as in the tensorflow/serving container; 0: any free)",
-    )
+    flag("--rest_api_port", type=int, default=8501, help="REST port (container's 8501; 0: any)")
     flag("--rest_api_num_threads", type=int, default=None, help="REST worker threads (4 x cores)")
     flag("--rest_api_timeout_in_ms", type=int, default=30000, help="deadline of a REST request")
-    flag(
-        "--rest_api_enable_cors_support",
-        type=_bool,
-        default=False,
-        nargs="?",
-        const=True,
-        help="add CORS headers (Access-Control-Allow-Origin: *)",
-    )
+    bool_flag("--rest_api_enable_cors_support", False, "add CORS headers (Allow-Origin: *)")
     flag("--rest_api_host", default="127.0.0.1", help="interface to bind (zoo serve only)")
     flag("--model_name", default="default", help="name of the model (TF Serving: default)")
     flag("--model_base_path", default="", help="its base path (numeric version folders)")
     flag("--model_config_file", default="", help="a models.config (wins over --model_base_path)")
-    flag(
-        "--model_config_file_poll_wait_seconds",
-        type=float,
-        default=0.0,
-        help="seconds between re-reads of --model_config_file (0: never)",
-    )
-    flag(
-        "--file_system_poll_wait_seconds",
-        type=float,
-        default=1.0,
-        help="seconds between polls for new versions (0: load at start only)",
-    )
+    for name, default, what in (
+        ("--model_config_file_poll_wait_seconds", 0.0, "re-reads of the config file"),
+        ("--file_system_poll_wait_seconds", 1.0, "polls for new versions"),
+    ):
+        flag(name, type=float, default=default, help=f"seconds between {what} (0: never)")
     flag("--saved_model_tags", default="serve", help="MetaGraph tags, comma separated")
-    flag(
-        "--enable_model_warmup",
-        type=_bool,
-        default=True,
-        nargs="?",
-        const=True,
-        help="replay assets.extra/tf_serving_warmup_requests at load",
-    )
-    flag("--enable_batching", type=_bool, default=False, nargs="?", const=True)
+    bool_flag("--enable_model_warmup", True, "replay the warm-up requests at load")
+    bool_flag("--enable_batching", False, "server-side batching")
     flag("--batching_parameters_file", default="", help="BatchingParameters text proto")
     flag("--monitoring_config_file", default="", help="MonitoringConfig text proto (Prometheus)")
     flag("--tensorflow_intra_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
     flag("--tensorflow_inter_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
-    flag(
-        "--allow_version_labels_for_unavailable_models",
-        type=_bool,
-        default=False,
-        nargs="?",
-        const=True,
-        help="accepted: labels are resolved per request here",
+    bool_flag(
+        "--allow_version_labels_for_unavailable_models", False, "accepted (labels per request)"
     )
     flag(
         "--max_request_bytes",

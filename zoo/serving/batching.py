@@ -172,6 +172,8 @@ class Batcher:
             rows = batch[0].rows
             deadline = time.monotonic() + self.options.batch_timeout_micros / 1e6
             while rows < self.options.max_batch_size:
+                # Another batch thread may have emptied and dropped this queue while we waited.
+                queue = self._queues.get(key, queue)
                 while queue and rows + queue[0].rows <= self.options.max_batch_size:
                     batch.append(queue.popleft())
                     rows += batch[-1].rows
@@ -179,7 +181,7 @@ class Batcher:
                 if rows >= self.options.max_batch_size or left <= 0:
                     break
                 self._cv.wait(left)
-            if not queue:
+            if not queue and self._queues.get(key) is queue:
                 del self._queues[key]
             return self._runners[key], key[1], batch
 
