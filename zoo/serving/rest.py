@@ -206,8 +206,8 @@ class RestApp:
         )
 
     def predict(self, body: bytes, name: str, version: int | None, label: str | None) -> str:
+        document = parse_predict_request(body)  # first, as TF Serving: a bad body is a 400
         with self.manager.servable(name, version, label) as servable:
-            document = parse_predict_request(body)
             signature = document.get("signature_name") or "serving_default"
             if signature not in servable.input_dtypes or signature.startswith("__"):
                 raise ServingError(
