@@ -2,13 +2,14 @@
 
     python bench/serving.py [--model lstm|cnn_digits|PATH.keras] [--clients 16] [--requests 40]
 
-Both rows run the exported SavedModel through the same TF1 session path (`SessionSignatureRunner`),
-one instance per request, from `--clients` concurrent threads:
-  * in-process (the floor): each thread calls `runner.run(...)` directly;
+Every row runs the exported SavedModel through TensorFlow's C++ loader (the C API, as TF Serving
+and `zoo serve` load it), one instance per request, from `--clients` concurrent threads:
+  * in-process (the floor): each thread calls `CSavedModel.run(...)` directly;
   * REST: `zoo serve` runs as a separate process on 127.0.0.1 and each client thread sends
-    TF Serving-style JSON (`{"instances": [...]}`) on its own keep-alive connection.
-The overhead ratio is in-process requests/s divided by REST requests/s (1.0 = free HTTP + JSON).
-The two paths alternate for `--rounds` rounds and the median round is shown. Every loop is
+    TF Serving-style JSON (`{"instances": [...]}`) on its own keep-alive connection; once with
+    server-side batching off and once on (`--enable_batching`, a batching parameters file).
+The overhead ratio is the REST p50 latency over the in-process p50 (1.0 = free HTTP + JSON).
+The paths alternate for `--rounds` rounds and the median round is shown. Every loop is
 bounded by a request count and by `--max-seconds`.
 """
 
@@ -30,7 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
-from zoo.serving import SessionSignatureRunner, export
+from zoo.serving import export
+from zoo.serving.c_loader import CSavedModel
 from zoo.serving.child_server import ChildServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +121,7 @@ def main() -> int:
         from zoo.serving import write_models_config
 
         config = write_models_config(root)
-        runner = SessionSignatureRunner(path)
+        runner = CSavedModel(path)
         (input_name,) = runner.input_names()
         spec = runner.signature_defs["serving_default"].inputs[input_name]
         shape = [d.size for d in spec.tensor_shape.dim][1:]
@@ -129,66 +131,86 @@ def main() -> int:
 
         for s in samples[:2]:  # warm the in-process path as the server warms its own
             runner.run({input_name: s})
+        (root / "batching.txt").write_text(
+            f"max_batch_size {{ value: {args.clients} }}\n"
+            "batch_timeout_micros { value: 500 }\n"
+            "num_batch_threads { value: 2 }\n"
+        )
         flags = [
             f"--model_config_file={config}",
             f"--rest_api_num_threads={args.clients}",
             "--file_system_poll_wait_seconds=0",
         ]
-        with ChildServer(flags, cwd=REPO) as server:
-            host, port = server.rest_api.removeprefix("http://").split(":")
-            connections: dict[int, http.client.HTTPConnection] = {}
 
-            def post(i: int) -> None:
-                # One keep-alive connection per client, as a real client pool would hold.
-                if i not in connections:
-                    connections[i] = http.client.HTTPConnection(host, int(port), timeout=60)
-                connection = connections[i]
-                connection.request(
-                    "POST",
-                    f"/v1/models/{name}:predict",
-                    body=bodies[i],
-                    headers={"Content-Type": "application/json"},
-                )
-                response = connection.getresponse()
-                payload = response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
+        def in_process(i: int) -> None:
+            runner.run({input_name: samples[i]})
 
-            def in_process(i: int) -> None:
-                runner.run({input_name: samples[i]})
-
-            floors, rests = [], []
-            try:
-                run_clients(post, args.clients, 2, args.max_seconds)  # connect and warm up
-                # Alternate the two paths so that load from other processes hits both alike.
-                for _ in range(args.rounds):
-                    floors.append(
-                        run_clients(in_process, args.clients, args.requests, args.max_seconds)
-                    )
-                    rests.append(run_clients(post, args.clients, args.requests, args.max_seconds))
-            finally:
-                for connection in connections.values():
-                    connection.close()
-                runner.close()
-    floor, rest = median_round(floors), median_round(rests)
-
+        floors: list[dict] = []
+        rests: dict[str, list[dict]] = {"off": [], "on": []}
+        for batching in ("off", "on"):
+            extra = (
+                ["--enable_batching", f"--batching_parameters_file={root / 'batching.txt'}"]
+                if batching == "on"
+                else []
+            )
+            with ChildServer(flags + extra, cwd=REPO) as server:
+                post, connections = _poster(server.rest_api, name, bodies)
+                try:
+                    run_clients(post, args.clients, 2, args.max_seconds)  # connect and warm up
+                    # Alternate the paths so that load from other processes hits them alike.
+                    for _ in range(args.rounds):
+                        floors.append(
+                            run_clients(in_process, args.clients, args.requests, args.max_seconds)
+                        )
+                        rests[batching].append(
+                            run_clients(post, args.clients, args.requests, args.max_seconds)
+                        )
+                finally:
+                    for connection in connections.values():
+                        connection.close()
+        runner.close()
+    floor = median_round(floors)
     print(
         f"model {name}, input {[None, *shape]}, {args.clients} concurrent clients, "
         f"1 instance per request, {os.cpu_count()} CPU cores, median of {args.rounds} "
         "alternating rounds\n"
     )
-    print("| path | requests | requests/s | p50 ms | p99 ms | overhead ratio |")
+    print("| path | requests | requests/s | p50 ms | p99 ms | p50 ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, row in (
-        ("in-process TF1 session (floor)", floor),
-        ("zoo serve REST, loopback", rest),
+        ("in-process, C++ loader (floor)", floor),
+        ("zoo serve REST, batching off", median_round(rests["off"])),
+        ("zoo serve REST, batching on", median_round(rests["on"])),
     ):
-        ratio = floor["rps"] / row["rps"]
+        ratio = row["p50_ms"] / floor["p50_ms"]
         print(
             f"| {label} | {row['requests']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
             f"{row['p99_ms']:.2f} | {ratio:.2f}x |"
         )
     return 0
+
+
+def _poster(rest_api: str, name: str, bodies: list[bytes]):
+    """A `post(i)` sending body i on client i's own keep-alive connection, and the connections."""
+    host, port = rest_api.removeprefix("http://").rsplit(":", 1)
+    connections: dict[int, http.client.HTTPConnection] = {}
+
+    def post(i: int) -> None:
+        if i not in connections:
+            connections[i] = http.client.HTTPConnection(host, int(port), timeout=60)
+        connection = connections[i]
+        connection.request(
+            "POST",
+            f"/v1/models/{name}:predict",
+            body=bodies[i],
+            headers={"Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
+
+    return post, connections
 
 
 if __name__ == "__main__":

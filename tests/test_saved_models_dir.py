@@ -1,6 +1,7 @@
 """The repo's `saved_models/` is what the stock TF Serving container is pointed at: every zoo model
-is there, loads the way the C++ server loads it, answers its own warm-up requests like the shipped
-preset (`zoo.load`), and `models.config` lists exactly those models.
+is there, loads in TensorFlow's C++ loader (through the C API, tag `serve`, as TF Serving loads
+it), answers its own warm-up requests like the shipped preset (`zoo.load`), and `models.config`
+lists exactly those models.
 
 If a preset is retrained, these tests fail until `saved_models/` is re-exported (README, "Serving").
 """
@@ -14,7 +15,8 @@ import numpy as np
 import pytest
 
 from zoo import registry
-from zoo.serving import SessionSignatureRunner, read_models_config, read_warmup_records
+from zoo.serving import read_models_config, read_warmup_records
+from zoo.serving.c_loader import CSavedModel
 from zoo.serving.warmup import request_arrays
 
 SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
@@ -38,7 +40,7 @@ def test_exported_version_answers_like_the_shipped_preset(name):
     model = registry.load(name)
     records = read_warmup_records(export_dir)
     assert 0 < len(records) <= 1000
-    with SessionSignatureRunner(export_dir) as runner:
+    with CSavedModel(export_dir, tags=("serve",)) as runner:
         expected_signatures = {"serving_default", *registry.get_preset(name).signatures}
         assert set(runner.signature_names) == expected_signatures
         for record in records:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -39,6 +40,18 @@ def lstm_detector(seed: int = 0) -> keras.Model:
     return keras.Model(series, {"forecast": forecast, "score": score})
 
 
+def ode_model(seed: int = 0) -> keras.Model:
+    """x (batch, 3) -> Dense(4) -> ODEBlock (dopri5 over [0, 1], a tanh field) -> Dense(2)."""
+    from zoo.layers import ODEBlock
+
+    keras.utils.set_random_seed(seed)
+    x = keras.Input(shape=(3,), name="features")
+    h = keras.layers.Dense(4)(x)
+    field = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="tanh")])
+    h = ODEBlock(field, solver="dopri5", rtol=1e-6, atol=1e-6)(h)
+    return keras.Model(x, keras.layers.Dense(2)(h))
+
+
 def http(url: str, body: bytes | str | None = None, timeout: float = 30.0) -> tuple[int, object]:
     """(status, decoded JSON body) for a GET (body None) or a POST; never raises on 4xx/5xx."""
     data = body.encode() if isinstance(body, str) else body
@@ -54,3 +67,21 @@ def http(url: str, body: bytes | str | None = None, timeout: float = 30.0) -> tu
 
 def predict_json(model: keras.Model, x) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(x))
+
+
+@contextmanager
+def rest_server(manager, **options):
+    """Start `manager` and a RestServer on a free loopback port; stop both afterwards."""
+    from zoo.serving import RestServer
+
+    manager.start()
+    try:
+        rest = RestServer(manager, port=0, **options).start()
+    except BaseException:
+        manager.stop()
+        raise
+    try:
+        yield rest
+    finally:
+        rest.shutdown()
+        manager.stop()

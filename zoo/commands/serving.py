@@ -5,8 +5,8 @@
   zoo serve --model_config_file=saved_models/models.config --rest_api_port=8501
   zoo serve --model_name=half_plus_two --model_base_path=saved_models/half_plus_two
 
-`zoo serve` takes TensorFlow Serving's own flag names, so a command line written for
-`tensorflow_model_server` works here too (REST only).
+`zoo serve` takes TensorFlow Serving's own flag names and defaults, so a command line written for
+`tensorflow_model_server` works here too (REST on --rest_api_port, gRPC on --port).
 """
 
 from __future__ import annotations
@@ -56,45 +56,61 @@ def register(subparsers) -> None:
 
     serve = subparsers.add_parser(
         "serve",
-        help="serve SavedModels over TensorFlow Serving's REST API (local, no Docker)",
-        description="A local server speaking TensorFlow Serving's REST API; flags as in "
-        "tensorflow_model_server.",
+        help="serve SavedModels like tensorflow_model_server: REST + gRPC (local, no Docker)",
+        description="A local server speaking TensorFlow Serving's REST and gRPC APIs; flags, "
+        "defaults and precedence as in tensorflow_model_server.",
     )
-    serve.add_argument("--model_name", default=None, help="name of a single model to serve")
-    serve.add_argument("--model_base_path", default=None, help="its base path (numeric versions)")
-    serve.add_argument("--model_config_file", default=None, help="a models.config file")
-    serve.add_argument(
-        "--port", type=int, default=None, help="gRPC port (default: no gRPC; 0: any free port)"
+    add_serve_flags(serve)
+    serve.set_defaults(func=run_serve)
+
+
+def _bool(text: str) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false. Received: {text!r}")
+
+
+def add_serve_flags(serve: argparse.ArgumentParser) -> None:
+    """TF Serving's flags (names, defaults) that `zoo serve` supports."""
+    flag = serve.add_argument
+
+    def bool_flag(name: str, default: bool, help: str) -> None:
+        flag(name, type=_bool, default=default, nargs="?", const=True, help=help)
+
+    flag("--port", type=int, default=8500, help="gRPC port (TF Serving: 8500; 0: any free)")
+    flag("--grpc_socket_path", default="", help="not supported (a clear error if set)")
+    flag("--rest_api_port", type=int, default=8501, help="REST port (container's 8501; 0: any)")
+    flag("--rest_api_num_threads", type=int, default=None, help="REST worker threads (4 x cores)")
+    flag("--rest_api_timeout_in_ms", type=int, default=30000, help="deadline of a REST request")
+    bool_flag("--rest_api_enable_cors_support", False, "add CORS headers (Allow-Origin: *)")
+    flag("--rest_api_host", default="127.0.0.1", help="interface to bind (zoo serve only)")
+    flag("--model_name", default="default", help="name of the model (TF Serving: default)")
+    flag("--model_base_path", default="", help="its base path (numeric version folders)")
+    flag("--model_config_file", default="", help="a models.config (wins over --model_base_path)")
+    for name, default, what in (
+        ("--model_config_file_poll_wait_seconds", 0.0, "re-reads of the config file"),
+        ("--file_system_poll_wait_seconds", 1.0, "polls for new versions"),
+    ):
+        flag(name, type=float, default=default, help=f"seconds between {what} (0: never)")
+    flag("--saved_model_tags", default="serve", help="MetaGraph tags, comma separated")
+    bool_flag("--enable_model_warmup", True, "replay the warm-up requests at load")
+    bool_flag("--enable_batching", False, "server-side batching")
+    flag("--batching_parameters_file", default="", help="BatchingParameters text proto")
+    flag("--monitoring_config_file", default="", help="MonitoringConfig text proto (Prometheus)")
+    flag("--tensorflow_intra_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
+    flag("--tensorflow_inter_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
+    bool_flag(
+        "--allow_version_labels_for_unavailable_models", False, "accepted (labels per request)"
     )
-    serve.add_argument("--rest_api_port", type=int, default=8501, help="REST port (0: any free)")
-    serve.add_argument("--rest_api_host", default="127.0.0.1", help="interface to bind")
-    serve.add_argument(
-        "--rest_api_num_threads", type=int, default=None, help="worker threads (4 x cores)"
-    )
-    serve.add_argument(
-        "--file_system_poll_wait_seconds",
-        type=float,
-        default=1.0,
-        help="seconds between polls for new versions (0: load at start only)",
-    )
-    serve.add_argument(
-        "--model_config_file_poll_wait_seconds",
-        type=float,
-        default=0.0,
-        help="seconds between re-reads of --model_config_file (0: never)",
-    )
-    serve.add_argument(
-        "--allow_version_labels_for_unavailable_models",
-        default="false",
-        help="accepted for command-line compatibility: labels are resolved per request here",
-    )
-    serve.add_argument(
+    flag(
         "--max_request_bytes",
         type=int,
         default=64 * 1024 * 1024,
-        help="largest accepted request body (413 above it)",
+        help="largest accepted request body (413 above it; zoo serve only)",
     )
-    serve.set_defaults(func=run_serve)
 
 
 def _load_model(spec: str):
@@ -138,48 +154,102 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_options(args: argparse.Namespace):
+    """Check the flags as TF Serving does; return (entries source, load options, app options)."""
+    from zoo.serving.batching import BatchingOptions
+    from zoo.serving.manager import LoadOptions
+    from zoo.serving.metrics import read_monitoring_config
+
+    if args.grpc_socket_path:
+        raise ValueError("`--grpc_socket_path` is not supported by zoo serve; use `--port`.")
+    if not args.model_config_file and not args.model_base_path:
+        raise ValueError(
+            "Both server_options.model_base_path and server_options.model_config_file are "
+            "empty! Give `--model_base_path` (with `--model_name`) or `--model_config_file`."
+        )
+    for name in ("port", "rest_api_port", "rest_api_timeout_in_ms"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"`--{name}` must be >= 0. Received: {getattr(args, name)}")
+    if args.batching_parameters_file and not args.enable_batching:
+        raise ValueError("`--batching_parameters_file` needs `--enable_batching`.")
+    tags = tuple(t.strip() for t in args.saved_model_tags.split(",") if t.strip())
+    if not tags:
+        raise ValueError("`--saved_model_tags` must name at least one tag. Received: ''")
+    load = LoadOptions(
+        tags=tags,
+        warmup=args.enable_model_warmup,
+        intra_op_threads=args.tensorflow_intra_op_parallelism,
+        inter_op_threads=args.tensorflow_inter_op_parallelism,
+        batching=(
+            BatchingOptions.from_file(args.batching_parameters_file or None)
+            if args.enable_batching
+            else None
+        ),
+    )
+    metrics_path = (
+        read_monitoring_config(args.monitoring_config_file) if args.monitoring_config_file else None
+    )
+    return load, metrics_path
+
+
+def _announce(host: str, url: str) -> None:
+    from zoo.serving.rest import is_loopback
+
+    if not is_loopback(host):
+        log = logging.getLogger("zoo.serving")
+        log.warning(
+            "zoo serve is bound to %s: every machine that can reach this one can call the "
+            "models (no authentication, no TLS). Put it behind a firewall or a proxy, or bind "
+            "127.0.0.1.",
+            host,
+        )
+    logging.getLogger("zoo.serving").info("REST API at %s", url)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from zoo.serving import GrpcServer, ModelManager, RestServer
+    from zoo.serving.exporter import sweep_stale
+    from zoo.serving.metrics import ServingMetrics
     from zoo.serving.model_config import ModelEntry
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    single = args.model_base_path is not None
-    if single == (args.model_config_file is not None):
-        print(
-            "zoo serve: give exactly one of `--model_base_path` (with `--model_name`) or "
-            "`--model_config_file`.",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        if single:
-            base = Path(args.model_base_path)
-            entry = ModelEntry(name=args.model_name or base.resolve().name, base_path=str(base))
-            manager = ModelManager([entry], poll_wait_seconds=args.file_system_poll_wait_seconds)
-        else:
+        load, metrics_path = _serve_options(args)
+        if args.model_config_file:
+            # TF Serving: a config file wins; --model_name/--model_base_path are ignored.
             manager = ModelManager.from_config_file(
                 args.model_config_file,
                 poll_wait_seconds=args.file_system_poll_wait_seconds,
                 config_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+                load_options=load,
             )
+        else:
+            entry = ModelEntry(name=args.model_name, base_path=args.model_base_path)
+            manager = ModelManager(
+                [entry], poll_wait_seconds=args.file_system_poll_wait_seconds, load_options=load
+            )
+        for base in manager.base_paths():
+            for removed in sweep_stale(base):
+                logging.getLogger("zoo.serving").info("removed stale %s", removed)
         manager.start()
+        metrics = ServingMetrics() if metrics_path else None
         server = RestServer(
             manager,
             host=args.rest_api_host,
             port=args.rest_api_port,
             threads=args.rest_api_num_threads,
             max_body_bytes=args.max_request_bytes,
+            cors=args.rest_api_enable_cors_support,
+            timeout_ms=args.rest_api_timeout_in_ms,
+            metrics=metrics,
+            metrics_path=metrics_path,
         )
-        grpc_server = (
-            GrpcServer(
-                manager,
-                host=args.rest_api_host,
-                port=args.port,
-                threads=args.rest_api_num_threads or 8,
-                max_message_bytes=args.max_request_bytes,
-            )
-            if args.port is not None
-            else None
+        grpc_server = GrpcServer(
+            manager,
+            host=args.rest_api_host,
+            port=args.port,
+            threads=args.rest_api_num_threads or 8,
+            max_message_bytes=args.max_request_bytes,
         )
     except (OSError, ValueError) as error:
         print(f"zoo serve: {error}", file=sys.stderr)
@@ -188,19 +258,18 @@ def run_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     server.start()
-    if grpc_server is not None:
-        grpc_server.start()
+    grpc_server.start()
+    _announce(args.rest_api_host, server.url)
     models = {name: manager.available_versions(name) for name in manager.model_names}
-    # One machine-readable line, so scripts (and tests) can find the port.
-    ready = {"rest_api": server.url, "models": models}
-    if grpc_server is not None:
-        ready["grpc"] = grpc_server.target
+    # One machine-readable line, so scripts (and tests) can find the ports.
+    ready = {"rest_api": server.url, "grpc": grpc_server.target, "models": models}
+    if metrics_path:
+        ready["metrics"] = server.url + metrics_path
     print(json.dumps(ready), flush=True)
     try:
         stop.wait()
     finally:
         server.shutdown()
-        if grpc_server is not None:
-            grpc_server.shutdown()
+        grpc_server.shutdown()
         manager.stop()
     return 0

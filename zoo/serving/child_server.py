@@ -4,9 +4,9 @@
         server.rest_api          # "http://127.0.0.1:<free port>"
         server.ready["models"]   # {"m": [1]}
 
-The child binds free ports (`--rest_api_port=0` unless given) and prints one JSON line when it
-listens; the block starts after that line. On leaving, the child gets SIGTERM (a clean shutdown),
-and is killed if it has not exited after `stop_timeout` seconds.
+The child binds free ports (`--rest_api_port=0`, `--port=0` unless given) and prints one JSON
+line when it listens; the block starts after that line. On leaving, the child gets SIGTERM (a
+clean shutdown), and is killed if it has not exited after `stop_timeout` seconds.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ class ChildServer:
     """Run `python -m zoo serve FLAGS` until the `with` block ends.
 
     Args:
-        flags: `zoo serve` flags (TF Serving's names); `--rest_api_port=0` is added if absent.
+        flags: `zoo serve` flags (TF Serving's names); `--rest_api_port=0` and `--port=0` are
+            added if absent.
         start_timeout: seconds to wait for the ready line.
         stop_timeout: seconds to wait for a clean exit after SIGTERM before killing.
         cwd: the child's working directory.
 
     Attributes (inside the block): `ready` (the parsed ready line), `rest_api` (its URL), `grpc`
-    (the gRPC target when `--port` was given, else None), `process`; after the block,
+    (the gRPC target), `process`; after the block,
     `returncode`.
     """
 
@@ -46,8 +47,9 @@ class ChildServer:
         cwd: str | Path | None = None,
     ) -> None:
         self.flags = list(flags)
-        if not any(flag.startswith("--rest_api_port") for flag in self.flags):
-            self.flags.append("--rest_api_port=0")
+        for name in ("--rest_api_port", "--port"):  # free ports unless given
+            if not any(flag.split("=")[0] == name for flag in self.flags):
+                self.flags.append(f"{name}=0")
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.cwd = cwd

@@ -13,11 +13,14 @@ Names in the signatures:
 
 Atomicity: the version is built in a hidden, non-numeric directory beside its final place
 (TF Serving and `zoo serve` only look at numeric names), checked, and then renamed into place in one
-`rename(2)`. A failure or a kill leaves earlier versions untouched and no numeric directory behind.
+`rename(2)` (an overwrite swaps old and new in one `renameat2(RENAME_EXCHANGE)`). A failure or a
+kill leaves earlier versions untouched and no numeric directory behind; the hidden directory of a
+killed export is removed by the next export or `zoo serve` start.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -30,8 +33,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.serving.c_loader import CSavedModel
 from zoo.serving.graph_check import check_servable
-from zoo.serving.session_runner import SessionSignatureRunner
+from zoo.serving.versions import version_folders
 from zoo.serving.warmup import (
     MAX_WARMUP_RECORDS,
     make_predict_log,
@@ -44,7 +48,7 @@ DEFAULT_SIGNATURE = "serving_default"
 SINGLE_OUTPUT_NAME = "output"
 _ANONYMOUS_INPUT = re.compile(r"^(keras_tensor|input_layer|input)(_\d+)?$")
 _TMP_PREFIX = ".tmp-export-"
-# A temporary directory this old belongs to an export that was killed: safe to sweep.
+# A temporary directory without an owner pid and this old belongs to a killed export.
 _STALE_SECONDS = 24 * 3600
 
 
@@ -53,11 +57,8 @@ class VersionExistsError(FileExistsError):
 
 
 def existing_versions(model_base_path: str | Path) -> list[int]:
-    """Numeric version directories under `model_base_path`, ascending."""
-    base = Path(model_base_path)
-    if not base.is_dir():
-        return []
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+    """Numeric version directories under `model_base_path` (`0001/` is 1), ascending."""
+    return sorted(version_folders(Path(model_base_path)))
 
 
 def _input_names(model: keras.Model) -> list[str]:
@@ -112,7 +113,9 @@ def _make_serving_fn(model: keras.Model, keys: Sequence[str] | None):
 
 def _output_keys(model: keras.Model, specs: list[tf.TensorSpec]) -> list[str]:
     dummies = [
-        np.zeros([1 if d is None else d for d in s.shape], dtype=s.dtype.as_numpy_dtype)
+        np.full([1 if d is None else d for d in s.shape], b"", dtype=object)
+        if s.dtype == tf.string
+        else np.zeros([1 if d is None else d for d in s.shape], dtype=s.dtype.as_numpy_dtype)
         for s in specs
     ]
     args = dummies[0] if len(dummies) == 1 else dummies
@@ -194,14 +197,16 @@ def export(
         warmup: write `assets.extra/tf_serving_warmup_requests`.
         signatures: extra signature name -> output keys of the model's dict output, e.g.
             `{"score": ["score"], "is_anomaly": ["is_anomaly"]}`.
-        warmup_inputs: representative batches for the warm-up records: one array (single-input
-            model), a dict input name -> batch, or a list of those. Default: two random batches.
+        warmup_inputs: realistic batches for the warm-up records (held-out inputs of the model's
+            own data, as a client sends them): one array (single-input model), a dict input
+            name -> batch, or a list of those. Only when None: two batches of random numbers.
         model_name: the `model_spec.name` written into warm-up requests; default the base path's
             directory name.
         overwrite: replace an existing `version` (the old one stays until the new one is complete).
 
-    Before the version is published it is loaded the way TF Serving loads it (TF1 session, tag
-    `serve`) and its warm-up requests are replayed, so a published version is a loadable one.
+    Before the version is published it is loaded by TensorFlow's C++ SavedModel loader (the one TF
+    Serving links, through the C API, tag `serve`) and its warm-up requests are replayed through
+    `TF_SessionRun`, so a published version is one the stock server loads.
 
     Raises:
         VersionExistsError: `version` exists and `overwrite` is False.
@@ -212,7 +217,7 @@ def export(
         isinstance(version, bool) or not isinstance(version, int) or version < 1
     ):
         raise ValueError(f"`version` must be a positive integer or None. Received: {version!r}")
-    if version is not None and (base / str(version)).exists() and not overwrite:
+    if version is not None and version in existing_versions(base) and not overwrite:
         raise VersionExistsError(
             f"`version` {version} already exists at {base / str(version)}; pass overwrite=True "
             "or choose another version."
@@ -239,8 +244,8 @@ def export(
         )
 
     base.mkdir(parents=True, exist_ok=True)
-    _sweep_stale(base)
-    tmp = base / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+    sweep_stale(base)
+    tmp = base / f"{_TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -273,8 +278,9 @@ def export(
 
 
 def _load_like_tf_serving(export_dir: Path) -> None:
-    """Load `export_dir` as the C++ server does and replay its warm-up records (or one batch)."""
-    with SessionSignatureRunner(export_dir) as runner:
+    """Load `export_dir` with TensorFlow's C++ loader (C API, tag `serve`) as TF Serving does, and
+    replay its warm-up records through `TF_SessionRun` (or one zero batch when it has none)."""
+    with CSavedModel(export_dir) as runner:
         records = read_warmup_records(export_dir)
         if records:
             for record in records:
@@ -302,12 +308,54 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _sweep_stale(base: Path) -> None:
-    """Remove temporary directories left by exports killed more than a day ago."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
+def sweep_stale(base: str | Path) -> list[Path]:
+    """Remove the temporary folders of exports that were killed; return what was removed.
+
+    A temporary folder is `.tmp-export-<pid>-...`: it is stale once process <pid> is gone (a
+    running export on this machine keeps its own). Folders without a pid (older releases) are
+    stale after a day. `zoo serve` calls this for every base path at start-up.
+    """
+    base = Path(base)
+    removed = []
+    if not base.is_dir():
+        return removed
     now = time.time()
     for child in base.iterdir():
-        if child.name.startswith(_TMP_PREFIX) and now - child.stat().st_mtime > _STALE_SECONDS:
+        if not child.name.startswith(_TMP_PREFIX):
+            continue
+        owner = child.name[len(_TMP_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit():
+            stale = not _pid_alive(int(owner))
+        else:
+            try:
+                stale = now - child.stat().st_mtime > _STALE_SECONDS
+            except FileNotFoundError:
+                continue
+        if stale:
             shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one `renameat2(RENAME_EXCHANGE)`; False where the system cannot."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
 
 
 def _fsync_tree(root: Path) -> None:
@@ -331,11 +379,15 @@ def _publish(tmp: Path, base: Path, version: int | None, overwrite: bool) -> Pat
                 if not target.exists():
                     raise
         raise RuntimeError(f"Could not find a free version number under {base}")
-    target = base / str(version)
+    target = base / version_folders(base).get(version, str(version))
     if target.exists():
         if not overwrite:
             raise VersionExistsError(f"`version` {version} already exists at {target}")
-        retired = base / f"{_TMP_PREFIX}old-{version}-{uuid.uuid4().hex}"
+        # One atomic swap: a poll sees the old version or the new one, never no version.
+        if _exchange(tmp, target):
+            shutil.rmtree(tmp, ignore_errors=True)  # now holds the old version
+            return target
+        retired = base / f"{_TMP_PREFIX}{os.getpid()}-old-{version}-{uuid.uuid4().hex}"
         os.rename(target, retired)
         os.rename(tmp, target)
         shutil.rmtree(retired, ignore_errors=True)

@@ -21,18 +21,12 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from zoo.serving.json_tensor import ServingError
+from zoo.serving.errors import ServingError, as_serving_error
 from zoo.serving.manager import ModelManager
 
 
 def _abort(context: grpc.ServicerContext, error: Exception):
-    if not isinstance(error, ServingError):
-        if isinstance(error, tf.errors.OpError):
-            error = ServingError(error_codes_pb2.Code.Name(error.error_code), error.message)
-        elif isinstance(error, (ValueError, TypeError, KeyError)):
-            error = ServingError("INVALID_ARGUMENT", str(error).strip("'\""))
-        else:
-            error = ServingError("INTERNAL", f"{type(error).__name__}: {error}")
+    error = as_serving_error(error)
     code = getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN)
     context.abort(code, error.message)
 
@@ -76,7 +70,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                             f"{tf.as_dtype(proto.dtype).name} is provided",
                         )
                     arrays[name] = tf.make_ndarray(proto)
-                outputs = servable.runner.run(arrays, signature)
+                outputs = servable.run(arrays, signature)
                 wanted = list(request.output_filter) or list(outputs)
                 unknown = set(wanted) - set(outputs)
                 if unknown:
@@ -169,13 +163,14 @@ class GrpcServer:
             ModelService(manager), self._server
         )
         self.host = host
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.port = self._server.add_insecure_port(bind)
         if self.port == 0:
             raise OSError(f"Could not bind gRPC to {host}:{port}")
 
     @property
     def target(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def start(self) -> GrpcServer:
         self._server.start()

@@ -1,12 +1,17 @@
 """TF Serving's REST JSON <-> tensors, with its rules and its error messages.
 
-Request side (`instances` row form, `inputs` columnar form): a tensor's shape is read from the first
-element at each nesting level and every list must match it; leaf values must be of the signature
-input's type (a float input takes JSON numbers, an int input takes JSON integers, a string input
-takes strings or `{"b64": "..."}`); floats that do not fit without loss are refused. NaN, Infinity
-and -Infinity literals are accepted. Response side: float32 values are written with the shortest
-decimal that round-trips in float32 (as TF Serving does), NaN/Infinity as literals, string outputs
-whose name ends in `_bytes` as `{"b64": ...}`.
+Request side (`instances` row form, `inputs` columnar form), as `json_tensor.cc` does it: a
+tensor's shape is read from the first element at each nesting level and every list must match it;
+leaf values must be of the signature input's type. A float or double input takes any JSON number
+(integers of any size, values beyond the float range become +-inf, below it 0, as TF Serving 2.5.1+
+does); an integer input takes JSON integers in its range; a string input takes strings or
+`{"b64": "..."}`; NaN, Inf(inity) and their negatives are numbers. Values go straight into typed
+numpy arrays (one C-level pass when the leaves are clean; the per-leaf walk that names the bad
+value only runs when they are not).
+
+Response side: floats as TF Serving's `WriteDecimal` prints them (`%.6g`, `%.9g` when six digits
+do not round-trip, `.0` added to whole numbers: `9e+06`, `999999.0`, `3e-05`), NaN/Infinity as
+literals, string outputs whose name ends in `_bytes` as `{"b64": ...}`.
 """
 
 from __future__ import annotations
@@ -16,73 +21,27 @@ import binascii
 import json
 import math
 from collections.abc import Mapping
-from typing import ClassVar
 
 import numpy as np
 import tensorflow as tf
 
+from zoo.serving.errors import ServingError, invalid
+from zoo.serving.json_parse import debug_string, json_type, parse_json
 
-class ServingError(Exception):
-    """An error with TF Serving's status code name; the REST layer maps it to HTTP."""
-
-    HTTP: ClassVar[dict[str, int]] = {
-        "INVALID_ARGUMENT": 400,
-        "FAILED_PRECONDITION": 400,
-        "OUT_OF_RANGE": 400,
-        "NOT_FOUND": 404,
-        "ALREADY_EXISTS": 409,
-        "ABORTED": 409,
-        "PERMISSION_DENIED": 403,
-        "UNAUTHENTICATED": 401,
-        "RESOURCE_EXHAUSTED": 429,
-        "UNIMPLEMENTED": 501,
-        "UNAVAILABLE": 503,
-        "DEADLINE_EXCEEDED": 504,
-        "CANCELLED": 499,
-        "UNKNOWN": 500,
-        "INTERNAL": 500,
-        "DATA_LOSS": 500,
-    }
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    @property
-    def http_status(self) -> int:
-        return self.HTTP.get(self.code, 500)
-
-
-def invalid(message: str) -> ServingError:
-    return ServingError("INVALID_ARGUMENT", message)
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-_FLOAT32_MAX_INT = (1 << 24) - 1
-_FLOAT64_MAX_INT = (1 << 53) - 1
 _INT32 = (-(1 << 31), (1 << 31) - 1)
 _INT64 = (-(1 << 63), (1 << 63) - 1)
+_UINT32 = (0, (1 << 32) - 1)
+_UINT64 = (0, (1 << 64) - 1)
+# numpy holds at most 64 dimensions; TF Serving's own limit (254) is never reached by a real model.
+MAX_RANK = 64
+_FLOATS = (tf.float32, tf.float64, tf.float16, tf.bfloat16)
 
 
 def _value_str(value) -> str:
-    return json.dumps(value, allow_nan=True)
+    return debug_string(value)
 
 
-def _json_type(value) -> str:
-    if value is None:
-        return "Null"
-    if value is True:
-        return "True"
-    if value is False:
-        return "False"
-    if isinstance(value, dict):
-        return "Object"
-    if isinstance(value, list):
-        return "Array"
-    if isinstance(value, str):
-        return "String"
-    return "Number"
+_json_type = json_type
 
 
 # TensorFlow's DataTypeString names, which TF Serving's messages use.
@@ -104,6 +63,24 @@ def _is_b64(value) -> bool:
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
 
 
+def _int_range(dtype: tf.DType) -> tuple[int, int]:
+    if dtype == tf.int64:
+        return _INT64
+    if dtype == tf.uint64:
+        return _UINT64
+    if dtype == tf.uint32:
+        return _UINT32
+    return _INT32  # int32, int16, int8, uint8: RapidJSON's IsInt()
+
+
+def _to_float(value: int) -> float:
+    """A JSON integer as RapidJSON reads it into a double: too large ones become +-inf."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _leaf(value, dtype: tf.DType):
     """Check one JSON leaf against `dtype`; return the Python value to store."""
     if isinstance(value, dict):
@@ -118,28 +95,12 @@ def _leaf(value, dtype: tf.DType):
         except (binascii.Error, ValueError) as error:
             raise invalid("Unable to base64 decode") from error
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if dtype in (tf.float32, tf.float64, tf.float16, tf.bfloat16):
+    if dtype in _FLOATS:
         if not is_number:
             raise _type_error(value, dtype)
-        limit_int, limit = (
-            (_FLOAT64_MAX_INT, math.inf)
-            if dtype == tf.float64
-            else (_FLOAT32_MAX_INT, _FLOAT32_MAX)
-        )
-        lossy = (isinstance(value, int) and abs(value) > limit_int) or (
-            isinstance(value, float) and math.isfinite(value) and abs(value) > limit
-        )
-        if lossy:
-            name = "double" if dtype == tf.float64 else "float"
-            raise invalid(
-                f"Cannot convert JSON value: {_value_str(value)} to {name} without loss of "
-                "precision."
-            )
-        return value
+        return _to_float(value) if isinstance(value, int) else value
     if dtype.is_integer:
-        low, high = _INT64 if dtype in (tf.int64, tf.uint64) else _INT32
-        if dtype.is_unsigned and dtype in (tf.uint32, tf.uint64):
-            low = 0
+        low, high = _int_range(dtype)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise _type_error(value, dtype)
         return value
@@ -191,16 +152,63 @@ def _fill(value, level: int, shape: list[int], dtype: tf.DType, out: list) -> No
         _fill(item, level + 1, shape, dtype, out)
 
 
+def _fast_array(value, dtype: tf.DType, shape: list[int]) -> np.ndarray | None:
+    """`value` as an array in one C-level pass, or None when a leaf needs the careful walk."""
+    if dtype == tf.string or not shape:
+        return None
+    try:
+        leaves = np.array(value, dtype=object)
+    except ValueError:
+        return None
+    if list(leaves.shape) != shape:
+        return None  # ragged, or objects/lists where numbers belong
+    kinds = set(map(type, leaves.flat))
+    if dtype in _FLOATS:
+        if not kinds <= {float, int}:
+            return None
+        try:
+            with np.errstate(over="ignore"):  # beyond the float range: inf, as TF Serving
+                return leaves.astype(np.float64).astype(dtype.as_numpy_dtype)
+        except OverflowError:
+            return None  # an integer beyond the double range: the walk makes it inf
+    if dtype.is_integer:
+        if kinds != {int}:
+            return None
+        low, high = _int_range(dtype)
+        try:
+            wide = leaves.astype(np.int64 if dtype != tf.uint64 else np.uint64)
+        except OverflowError:
+            return None
+        if wide.size and (wide.min() < low or wide.max() > high):
+            return None
+        return wide.astype(dtype.as_numpy_dtype)
+    if dtype == tf.bool and kinds == {bool}:
+        return leaves.astype(bool)
+    return None
+
+
 def json_to_array(value, dtype: tf.DType) -> np.ndarray:
     """One JSON value (scalar or nested lists) -> an array of `dtype`, TF Serving's rules."""
     shape = _dense_shape(value)
+    if len(shape) > MAX_RANK:
+        raise invalid(
+            f"JSON Value nested {len(shape)} lists deep: a tensor has at most {MAX_RANK} dimensions"
+        )
+    fast = _fast_array(value, dtype, shape)
+    if fast is not None:
+        return fast
     flat: list = []
     _fill(value, 0, shape, dtype, flat)
     if dtype == tf.string:
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         return array.reshape(shape)
-    return np.asarray(flat, dtype=dtype.as_numpy_dtype).reshape(shape)
+    with np.errstate(over="ignore"):  # beyond the float range: inf, as a C cast gives
+        return (
+            np.asarray(flat, dtype=np.float64 if dtype in _FLOATS else None)
+            .astype(dtype.as_numpy_dtype)
+            .reshape(shape)
+        )
 
 
 def _shape_str(shape) -> str:
@@ -208,18 +216,8 @@ def _shape_str(shape) -> str:
 
 
 def parse_predict_request(body: bytes) -> dict:
-    """Parse a predict body; TF Serving's JSON errors. Returns the decoded object."""
-    if not body:
-        raise invalid("JSON Parse error: The document is empty")
-    try:
-        text = body.decode("utf-8")
-        document = json.loads(text)
-    except UnicodeDecodeError as error:
-        raise invalid(
-            f"JSON Parse error: Invalid encoding in string. at offset: {error.start}"
-        ) from error
-    except json.JSONDecodeError as error:
-        raise invalid(f"JSON Parse error: {error.msg} at offset: {error.pos}") from error
+    """Parse a request body (RapidJSON's rules and errors); return the top-level object."""
+    document = parse_json(body)
     if not isinstance(document, dict):
         raise invalid(f"JSON Value: {_value_str(document)} Is not object")
     signature = document.get("signature_name", "")
@@ -247,6 +245,12 @@ def request_to_arrays(
             "'inputs' or 'instances' keys to exist "
         )
     if has_instances:
+        if not isinstance(document["instances"], list):
+            raise invalid(
+                f"JSON Value: {_value_str(document)} Expecting 'instances' to be an list/array"
+            )
+        if not document["instances"]:
+            raise invalid(f"JSON Value: {_value_str(document)} No values in 'instances' array")
         return "row", _from_instances(document["instances"], input_dtypes)
     if has_inputs:
         return "columnar", _from_inputs(document["inputs"], input_dtypes)
@@ -254,12 +258,6 @@ def request_to_arrays(
 
 
 def _from_instances(instances, input_dtypes: Mapping[str, tf.DType]) -> dict[str, np.ndarray]:
-    if not isinstance(instances, list):
-        raise invalid(
-            f"JSON Value: {_value_str(instances)} Excepting 'instances' to be an list/array"
-        )
-    if not instances:
-        raise invalid("JSON Value: [] No values in 'instances' array")
     names = sorted(input_dtypes)
 
     def is_object(v):
@@ -271,6 +269,9 @@ def _from_instances(instances, input_dtypes: Mapping[str, tf.DType]) -> dict[str
             "instances is a plain list, but expecting list of objects as multiple input tensors "
             "required as per tensorinfo_map"
         )
+    fast = _instances_at_once(instances, input_dtypes, names, objects)
+    if fast is not None:
+        return fast
     columns: dict[str, list] = {n: [] for n in names}
     shapes: dict[str, list[int]] = {}
     for index, element in enumerate(instances):
@@ -287,7 +288,7 @@ def _from_instances(instances, input_dtypes: Mapping[str, tf.DType]) -> dict[str
             if set(element) != set(names):
                 raise invalid(
                     f"Failed to process element: {index} of 'instances' list. JSON object: "
-                    f"{_value_str(element)} must only have keys: {','.join(names)}"
+                    f"{_value_str(element)} keys must be equal to: {','.join(names)}"
                 )
         else:
             if is_object(element):
@@ -295,6 +296,29 @@ def _from_instances(instances, input_dtypes: Mapping[str, tf.DType]) -> dict[str
             name = names[0]
             _add_instance(index, name, element, input_dtypes[name], columns, shapes, keyed=False)
     return {n: _stack(columns[n], input_dtypes[n]) for n in names}
+
+
+def _instances_at_once(instances, input_dtypes, names, objects) -> dict | None:
+    """Every input as one array in one C-level pass when the instances are clean (same keys,
+    same shapes, right types); None sends the request down the per-instance walk, which names
+    the first bad element as TF Serving does."""
+    if objects:
+        wanted = set(names)
+        if not all(isinstance(e, dict) and e.keys() == wanted for e in instances):
+            return None
+        columns = {n: [e[n] for e in instances] for n in names}
+    else:
+        columns = {names[0]: instances}
+    arrays = {}
+    for name, column in columns.items():
+        shape = _dense_shape(column)
+        if len(shape) > MAX_RANK:
+            return None
+        array = _fast_array(column, input_dtypes[name], shape)
+        if array is None:
+            return None
+        arrays[name] = array
+    return arrays
 
 
 def _add_instance(index, name, value, dtype, columns, shapes, *, keyed) -> None:
@@ -348,42 +372,75 @@ def _from_inputs(inputs, input_dtypes: Mapping[str, tf.DType]) -> dict[str, np.n
 # ----------------------------------------------------------------------------- responses
 
 
-def _to_json_values(name: str, array: np.ndarray):
-    array = np.asarray(array)
-    if array.dtype == np.float32 or array.dtype == np.float16:
-        # Shortest float32 decimal (what TF Serving prints), carried as a float64 that prints it.
-        return array.astype(np.float32).astype(str).astype(np.float64).tolist()
-    if array.dtype.kind in "fiub":
-        return array.tolist()
+def float_texts(array: np.ndarray) -> np.ndarray:
+    """TF Serving's `WriteDecimal` for every element: `%.6g`, or max_digits10 when six digits do
+    not round-trip; `.0` appended to whole numbers without an exponent; NaN/Infinity literals."""
+    digits = 17 if array.dtype == np.float64 else 9
+    wide = array.astype(np.float64)
+    finite = np.isfinite(wide)
+    text = np.char.mod("%.6g", np.where(finite, wide, 0.0)).astype("U32")
+    redo = finite & (text.astype(np.float64).astype(array.dtype) != array)
+    if redo.any():
+        text[redo] = np.char.mod(f"%.{digits}g", wide[redo])
+    whole = finite & (np.char.find(text, ".") < 0) & (np.char.find(text, "e") < 0)
+    text[whole] = np.char.add(text[whole], ".0")
+    text[np.isnan(wide)] = "NaN"
+    text[np.isposinf(wide)] = "Infinity"
+    text[np.isneginf(wide)] = "-Infinity"
+    return text
+
+
+def _element_texts(name: str, array: np.ndarray) -> np.ndarray:
+    """Each element of `array` as its JSON text (same shape, dtype str)."""
+    if array.dtype.kind == "f":
+        return float_texts(array)
+    if array.dtype.kind == "b":
+        return np.where(array, "true", "false")
+    if array.dtype.kind in "iu":
+        return array.astype(str)
     if array.dtype.kind in "OSU":
 
         def encode(v):
             raw = v if isinstance(v, bytes) else str(v).encode("utf-8")
-            if name.endswith("_bytes"):
-                return {"b64": base64.b64encode(raw).decode("ascii")}
-            try:
-                return raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return {"b64": base64.b64encode(raw).decode("ascii")}
+            if not name.endswith("_bytes"):
+                try:
+                    return json.dumps(raw.decode("utf-8"), ensure_ascii=False)
+                except UnicodeDecodeError:
+                    pass
+            return '{"b64": "' + base64.b64encode(raw).decode("ascii") + '"}'
 
-        return (
-            np.vectorize(encode, otypes=[object])(array).tolist()
-            if array.ndim
-            else encode(array.item())
-        )
-    raise ServingError("UNIMPLEMENTED", f"Output tensor {name} has unsupported dtype {array.dtype}")
+        out = np.empty(array.shape, dtype=object)
+        out.reshape(-1)[:] = [encode(v) for v in array.reshape(-1)]
+        return out
+    raise invalid(f"Tensor {name} has unsupported tensor type: {array.dtype}")
 
 
-def outputs_to_json(outputs: Mapping[str, np.ndarray], form: str) -> dict:
-    """The response object for `form` "row" (`predictions`) or "columnar" (`outputs`)."""
+def _nest(texts: np.ndarray, keep: int = 0) -> list[str]:
+    """JSON list texts of `texts`, nested along all axes but the first `keep` (row-major)."""
+    items = [str(t) for t in texts.reshape(-1)]
+    shape = texts.shape
+    for axis in range(len(shape) - 1, keep - 1, -1):
+        groups = int(np.prod(shape[:axis], dtype=np.int64))
+        size = shape[axis]
+        items = ["[" + ", ".join(items[g * size : (g + 1) * size]) + "]" for g in range(groups)]
+    return items
+
+
+def outputs_to_json(outputs: Mapping[str, np.ndarray], form: str) -> str:
+    """The response text for `form` "row" (`predictions`) or "columnar" (`outputs`)."""
+    if not outputs:
+        raise invalid("Cannot convert empty tensor map to JSON")
     names = sorted(outputs)
+    arrays = {n: np.asarray(outputs[n]) for n in names}
+    texts = {n: _element_texts(n, arrays[n]) for n in names}
     if form == "columnar":
         if len(names) == 1:
-            return {"outputs": _to_json_values(names[0], outputs[names[0]])}
-        return {"outputs": {n: _to_json_values(n, outputs[n]) for n in names}}
+            return '{"outputs": ' + _nest(texts[names[0]])[0] + "}"
+        members = ", ".join(f"{json.dumps(n)}: {_nest(texts[n])[0]}" for n in names)
+        return '{"outputs": {' + members + "}}"
     batch = None
     for n in names:
-        array = np.asarray(outputs[n])
+        array = arrays[n]
         if array.ndim == 0:
             raise invalid(f"Tensor name: {n} has no shape information ")
         if batch is None:
@@ -392,10 +449,14 @@ def outputs_to_json(outputs: Mapping[str, np.ndarray], form: str) -> dict:
             raise invalid(
                 f"Tensor name: {n} has inconsistent batch size: {array.shape[0]} expecting: {batch}"
             )
-    values = {n: _to_json_values(n, outputs[n]) for n in names}
     if len(names) == 1:
-        return {"predictions": values[names[0]]}
-    return {"predictions": [{n: values[n][i] for n in names} for i in range(batch or 0)]}
+        return '{"predictions": ' + _nest(texts[names[0]])[0] + "}"
+    rows = {n: _nest(texts[n], keep=1) for n in names}
+    objects = [
+        "{" + ", ".join(f"{json.dumps(n)}: {rows[n][i]}" for n in names) + "}"
+        for i in range(batch or 0)
+    ]
+    return '{"predictions": [' + ", ".join(objects) + "]}"
 
 
 def dumps(obj) -> str:

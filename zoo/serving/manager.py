@@ -20,22 +20,51 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from zoo.serving.json_tensor import ServingError
+from zoo.serving.batching import BatchingOptions
+from zoo.serving.c_loader import CSavedModel, session_config
+from zoo.serving.errors import ServingError
 from zoo.serving.model_config import CONTAINER_BASE, ModelEntry, read_models_config
-from zoo.serving.session_runner import SessionSignatureRunner
+from zoo.serving.versions import version_folders
 from zoo.serving.warmup import read_warmup_records, request_arrays
 
 log = logging.getLogger("zoo.serving")
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How versions are loaded (TF Serving's flags of the same names).
+
+    Args:
+        tags: `--saved_model_tags`, the MetaGraph tags to load.
+        warmup: `--enable_model_warmup`, replay `assets.extra/tf_serving_warmup_requests`.
+        intra_op_threads: `--tensorflow_intra_op_parallelism` (0: TensorFlow's default).
+        inter_op_threads: `--tensorflow_inter_op_parallelism` (0: TensorFlow's default).
+        batching: `--enable_batching` with its `--batching_parameters_file` (None: off).
+    """
+
+    tags: tuple[str, ...] = ("serve",)
+    warmup: bool = True
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    batching: BatchingOptions | None = None
+
+    def session_config(self) -> bytes | None:
+        if not (self.intra_op_threads or self.inter_op_threads):
+            return None
+        return session_config(self.intra_op_threads, self.inter_op_threads)
+
+
 class Servable:
     """One loaded version: a session runner with a reference count, closed when retired and idle."""
 
-    def __init__(self, name: str, version: int, path: Path) -> None:
+    def __init__(
+        self, name: str, version: int, path: Path, options: LoadOptions = LoadOptions()
+    ) -> None:
         self.name = name
         self.version = version
         self.path = path
-        self.runner = SessionSignatureRunner(path)
+        self.runner = CSavedModel(path, options.tags, options.session_config())
+        self.batcher = options.batching.batcher() if options.batching is not None else None
         self._lock = threading.Lock()
         self._refs = 0
         self._retired = False
@@ -43,6 +72,12 @@ class Servable:
             sig: {k: tf.as_dtype(v.dtype) for k, v in sdef.inputs.items()}
             for sig, sdef in self.runner.signature_defs.items()
         }
+
+    def run(self, inputs: dict, signature: str = "serving_default", *, timeout_ms: int = 0) -> dict:
+        """Run `signature` on `inputs` (through the batcher when server-side batching is on)."""
+        if self.batcher is not None:
+            return self.batcher.run(self.runner, inputs, signature, timeout_ms)
+        return self.runner.run(inputs, signature, timeout_ms=timeout_ms)
 
     def warm_up(self) -> int:
         records = read_warmup_records(self.path)
@@ -60,14 +95,19 @@ class Servable:
             self._refs -= 1
             close = self._retired and self._refs == 0
         if close:
-            self.runner.close()
+            self._close()
+
+    def _close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+        self.runner.close()
 
     def retire(self) -> None:
         with self._lock:
             self._retired = True
             close = self._refs == 0
         if close:
-            self.runner.close()
+            self._close()
 
 
 @dataclass
@@ -121,6 +161,7 @@ class ModelManager:
         poll_wait_seconds: how often to look for new versions (0: never after start-up).
         config_poll_wait_seconds: how often to re-read `config_file` (0: never, TF Serving's
             default); a changed file adds, removes or re-labels models without a restart.
+        load_options: tags, warm-up and thread pools for every version loaded.
     """
 
     def __init__(
@@ -130,7 +171,9 @@ class ModelManager:
         config_file: str | Path | None = None,
         poll_wait_seconds: float = 1.0,
         config_poll_wait_seconds: float = 0.0,
+        load_options: LoadOptions = LoadOptions(),
     ) -> None:
+        self.load_options = load_options
         self.config_file = Path(config_file) if config_file is not None else None
         self._config_mtime = self.config_file.stat().st_mtime_ns if self.config_file else None
         self.poll_wait_seconds = poll_wait_seconds
@@ -231,11 +274,8 @@ class ModelManager:
 
     def _poll_model(self, state: ModelState) -> None:
         base = state.base_path
-        on_disk = (
-            sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
-            if base.is_dir()
-            else []
-        )
+        folders = version_folders(base)
+        on_disk = sorted(folders)
         aspired = _aspired(state.entry.policy, on_disk)
         for version in sorted(aspired, reverse=True):
             record = state.versions.get(version)
@@ -243,7 +283,7 @@ class ModelManager:
                 continue
             if record is not None and record.error_code != "OK":
                 continue  # a version that failed to load is not retried (TF Serving gives up too)
-            self._load(state, version, base / str(version))
+            self._load(state, version, base / folders[version])
         with self._lock:
             available = [
                 v
@@ -263,9 +303,10 @@ class ModelManager:
         with self._lock:
             state.versions[version] = VersionRecord("LOADING")
         try:
-            servable = Servable(state.entry.name, version, path)
+            servable = Servable(state.entry.name, version, path, self.load_options)
             try:
-                servable.warm_up()
+                if self.load_options.warmup:
+                    servable.warm_up()
             except Exception:
                 servable.retire()
                 raise
@@ -280,6 +321,11 @@ class ModelManager:
         log.info("loaded %s version %d from %s", state.entry.name, version, path)
 
     # ------------------------------------------------------------------ lookups
+
+    def base_paths(self) -> list[Path]:
+        """The resolved base path of every model."""
+        with self._lock:
+            return [state.base_path for state in self._models.values()]
 
     @property
     def model_names(self) -> list[str]:

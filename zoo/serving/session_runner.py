@@ -1,95 +1,28 @@
-"""Run a SavedModel the way TensorFlow Serving's C++ server runs it.
+"""`SessionSignatureRunner`: the name under which the project runs a SavedModel as TF Serving does.
 
-The C++ server never sees Python objects: it loads the MetaGraph tagged `serve` into a TF1-style
-session (restoring variables and running the init op) and feeds/fetches the tensors that a
-SignatureDef names. This module does exactly that, so a model that answers here answers there.
+It is `CSavedModel` (zoo/serving/c_loader.py): TensorFlow's C++ SavedModel loader, the one
+`tensorflow_model_server` links, called through the C API of the library in the `tensorflow` wheel
+(`TF_LoadSessionFromSavedModel` with tag `serve`, signature tensors run with `TF_SessionRun`).
+A failed run raises TensorFlow's own exception class for the status code
+(`tf.errors.InvalidArgumentError`, ...), as a TF1 session does.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Mapping
-from pathlib import Path
+from tensorflow.python.framework.errors_impl import exception_type_from_error_code
 
-import numpy as np
-import tensorflow as tf
+from zoo.serving.c_loader import CApiError, CSavedModel
 
 
-class _DropDeprecationNotices(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "is deprecated and will be removed" not in record.getMessage()
+class SessionSignatureRunner(CSavedModel):
+    """`CSavedModel` whose failed runs raise `tf.errors.OpError` subclasses."""
+
+    def run(self, inputs, signature="serving_default", output_names=None, timeout_ms=0):
+        try:
+            return super().run(inputs, signature, output_names, timeout_ms)
+        except CApiError as error:
+            code = CApiError.CODES.index(error.code)
+            raise exception_type_from_error_code(code)(None, None, error.message) from None
 
 
-@contextlib.contextmanager
-def _without_deprecation_notices():
-    logger = tf.get_logger()
-    notice_filter = _DropDeprecationNotices()
-    logger.addFilter(notice_filter)
-    try:
-        yield
-    finally:
-        logger.removeFilter(notice_filter)
-
-
-class SessionSignatureRunner:
-    """A SavedModel loaded into a TF1 session, with its signatures run by tensor name.
-
-    Args:
-        export_dir: directory holding `saved_model.pb` and `variables/`.
-        tags: MetaGraph tags to load; TF Serving uses `("serve",)`.
-    """
-
-    def __init__(self, export_dir: str | Path, tags: tuple[str, ...] = ("serve",)) -> None:
-        self.export_dir = Path(export_dir)
-        self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph)
-        # The TF1 loader is what TF Serving's C++ loader mirrors; its deprecation notice is noise.
-        with self.graph.as_default(), _without_deprecation_notices():
-            meta_graph = tf.compat.v1.saved_model.loader.load(
-                self.session, list(tags), str(self.export_dir)
-            )
-        self.signature_defs = dict(meta_graph.signature_def)
-
-    @property
-    def signature_names(self) -> list[str]:
-        """Names of the signatures a client may call (the `__saved_model_init_op` excluded)."""
-        return sorted(k for k in self.signature_defs if not k.startswith("__"))
-
-    def input_names(self, signature: str = "serving_default") -> list[str]:
-        return sorted(self._signature(signature).inputs)
-
-    def output_names(self, signature: str = "serving_default") -> list[str]:
-        return sorted(self._signature(signature).outputs)
-
-    def run(
-        self, inputs: Mapping[str, np.ndarray], signature: str = "serving_default"
-    ) -> dict[str, np.ndarray]:
-        """Feed `inputs` (signature input name -> array) and fetch every signature output."""
-        signature_def = self._signature(signature)
-        unknown = set(inputs) - set(signature_def.inputs)
-        missing = set(signature_def.inputs) - set(inputs)
-        if unknown or missing:
-            raise ValueError(
-                f"`inputs` must have exactly the keys {sorted(signature_def.inputs)} of signature "
-                f"'{signature}'. Received: {sorted(inputs)}"
-            )
-        feed = {signature_def.inputs[k].name: np.asarray(v) for k, v in inputs.items()}
-        fetch = {k: t.name for k, t in signature_def.outputs.items()}
-        return self.session.run(fetch, feed_dict=feed)
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> SessionSignatureRunner:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def _signature(self, signature: str):
-        if signature not in self.signature_defs:
-            raise KeyError(
-                f"Unknown signature '{signature}'. Choose one of: {', '.join(self.signature_names)}"
-            )
-        return self.signature_defs[signature]
+__all__ = ["SessionSignatureRunner"]
