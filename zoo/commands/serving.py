@@ -114,33 +114,39 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
 
 
 def _load_model(spec: str):
+    """(model, default name, signatures, warm-up inputs) of a `.keras` file or a preset name.
+
+    A preset's warm-up requests are held-out inputs of its own data (its `warmup` callable)."""
+    from zoo.commands.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # `import zoo` has registered every custom object by then
     if spec.endswith(".keras"):
         import keras
-
-        import zoo.layers  # noqa: F401  (registers the custom layers for deserialisation)
 
         path = Path(spec)
         if not path.exists():
             raise FileNotFoundError(f"`model` file {path} does not exist")
-        return keras.saving.load_model(path), path.stem, None
+        return keras.saving.load_model(path), path.stem, None, None
     from zoo import registry
 
     model = registry.load(spec)
     preset = registry.get_preset(spec)
-    return model, spec, dict(preset.signatures)
+    warmup = preset.resolve("warmup")(model) if preset.warmup else None
+    return model, spec, dict(preset.signatures), warmup
 
 
 def run_export(args: argparse.Namespace) -> int:
     from zoo.serving import export, write_models_config
 
     try:
-        model, default_name, signatures = _load_model(args.model)
+        model, default_name, signatures, warmup_inputs = _load_model(args.model)
         name = args.model_name or default_name
         path = export(
             model,
             Path(args.base_path) / name,
             version=args.export_version,
             warmup=not args.no_warmup,
+            warmup_inputs=warmup_inputs,
             signatures=signatures,
             model_name=name,
             overwrite=args.overwrite,
