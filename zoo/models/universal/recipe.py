@@ -92,11 +92,16 @@ def train(
     verbose: int = 1,
     epochs: int = EPOCHS,
     work_dir: Path | None = None,
+    report: bool = True,
+    baseline_cache: Path | None = None,
 ) -> dict:
     """Train (or resume) up to `epochs` epochs; write the best epoch's preset to `output_dir`.
 
     `work_dir` keeps checkpoints and the per-epoch validation log (default `output_dir/../
-    .forecaster_universal-work`); rerunning with the same `work_dir` resumes.
+    .forecaster_universal-work`); rerunning with the same `work_dir` resumes. With `report`, the
+    chosen model is then evaluated zero-shot on M1/Tourism beside the refit baselines (reporting
+    only: nothing is chosen on these figures) and the figures go into the card;
+    `baseline_cache` keeps the baselines' figures between runs (they do not depend on the model).
     """
     import keras
 
@@ -163,6 +168,10 @@ def train(
         },
         "validation_m3": validation,
     }
+    if report:
+        from zoo.models.universal.evaluate import evaluate
+
+        card["metrics"] = evaluate(model, cache_dir=baseline_cache, verbose=verbose)
     return _write_preset(model, output_dir, card)
 
 
