@@ -19,16 +19,9 @@ from zoo.models.universal.seasonality import fit_seasonal_index, is_seasonal
 from zoo.models.universal.windows import CorpusSeries, sample_windows
 
 EPS32 = float(np.finfo("float32").eps)
-SMALL = dict(
-    context_length=32,
-    horizon=6,
-    lstm_units=8,
-    state_dim=4,
-    code_dim=3,
-    field_hidden=8,
-    head_hidden=8,
-    num_steps=2,
-)
+# A tiny model: the contract does not depend on the width.
+SMALL = {"context_length": 32, "horizon": 6, "num_steps": 2}
+SMALL.update(lstm_units=8, state_dim=4, code_dim=3, field_hidden=8, head_hidden=8)
 PRESET = Path(__file__).resolve().parents[1] / "zoo" / "pretrained" / "forecaster_universal"
 
 

@@ -91,6 +91,8 @@ def build_universal_forecaster(
     Output: {"forecast": (batch, K), "quantiles": (batch, K, 3)} in the series' units, the
     quantiles at levels `QUANTILES`; K = horizon, or the number of requested times.
     """
+    config = {k: v for k, v in locals().items() if k != "future_times"}
+    config["time_scale"] = float(time_scale)
     for name, value in (
         ("context_length", context_length),
         ("horizon", horizon),
@@ -128,17 +130,7 @@ def build_universal_forecaster(
     outputs = {"forecast": forecast, "quantiles": quantiles}
     model = keras.Model(inputs if future_times else context, outputs, name="forecaster_universal")
     # The builder kwargs travel with the model, so a loaded model can be rebuilt with times.
-    model.builder_config = dict(
-        context_length=context_length,
-        horizon=horizon,
-        lstm_units=lstm_units,
-        state_dim=state_dim,
-        code_dim=code_dim,
-        field_hidden=field_hidden,
-        head_hidden=head_hidden,
-        time_scale=float(time_scale),
-        num_steps=num_steps,
-    )
+    model.builder_config = config
     return model
 
 

@@ -19,6 +19,8 @@ def plot(model, path: str | Path, *, series_index: int = 0) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(2, 3, figsize=(14, 7))
     for ax, (competition, frequency) in zip(axes.ravel(), BENCHMARK_SETS, strict=True):
         s = load_competition(competition, frequency)[series_index]
@@ -34,8 +36,6 @@ def plot(model, path: str | Path, *, series_index: int = 0) -> Path:
     axes[0, 0].legend(loc="upper left", fontsize=8)
     fig.suptitle("forecaster_universal, zero-shot (band: 0.1–0.9 quantiles)")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
