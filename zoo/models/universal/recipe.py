@@ -150,6 +150,18 @@ def train(
         "summary": "Zero-shot forecaster for any series: LSTM encoder, ODEBlock decoder in "
         "continuous time, quantiles 0.1/0.5/0.9",
         "data": corpus_provenance(),
+        "architecture": "SeriesScaler (x - last value)/std of the observed part; LSTM encoder "
+        "over [z, observed] with NaN steps masked; an ODEBlock (rk4) carries a latent state "
+        "from the end of the history to every requested future time tau (the field is "
+        "rescaled so one solve on [0, 1] reaches any tau); monotone quantile head; outputs "
+        "de-normalised. forecast() seasonally adjusts by classical decomposition (Theta's "
+        "90 % autocorrelation test) when a period is known and puts the season back.",
+        "calculus_layers": {"ODEBlock": "rk4 decoder: dh/dt = f(h, c) solved to each tau"},
+        "inputs": {"context": "(batch, T <= context_length) float32, NaN = missing/padding"},
+        "outputs": {
+            "forecast": "(batch, horizon) median, series units",
+            "quantiles": "(batch, horizon, 3) for q = 0.1, 0.5, 0.9",
+        },
         "held_out": "M1 and Tourism (all their splits) are never trained or tuned on",
         "training": {
             "command": "zoo train forecaster_universal",
