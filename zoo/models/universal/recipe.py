@@ -32,6 +32,9 @@ BATCH_SIZE = 256
 LEARNING_RATE = 2e-3
 N_SYNTHETIC = 6000
 LEVELS = (0.1, 0.5, 0.9)
+# "std": the pinball loss in units of the context's standard deviation; "naive": in units of its
+# mean absolute one-step change (the MASE scale), through per-window weights.
+LOSS_SCALE = "std"
 
 
 def pinball_loss(y_true, y_pred):
@@ -70,7 +73,23 @@ class _EpochWindows:
             horizon=CONFIG["horizon"],
             seed=self.seed * 1000 + epoch,
         )
-        return tf.data.Dataset.from_tensor_slices((x, {"quantiles": y})).batch(BATCH_SIZE)
+        parts = (x, {"quantiles": y})
+        if LOSS_SCALE == "naive":
+            parts = (*parts, naive_weights(x))
+        return tf.data.Dataset.from_tensor_slices(parts).batch(BATCH_SIZE)
+
+
+def naive_weights(x) -> np.ndarray:
+    """Per-window weight std/mean|Δx| of the (std-normalised) context, clipped to [0.1, 10].
+
+    Multiplying the pinball loss (in std units) by it expresses the loss in units of the mean
+    absolute one-step change, the scale MASE divides by.
+    """
+    steps = np.abs(np.diff(x, axis=1))
+    with np.errstate(invalid="ignore"):
+        scale = np.nanmean(np.where(np.isfinite(steps), steps, np.nan), axis=1)
+    scale = np.where(np.isfinite(scale), scale, 1.0)
+    return np.clip(1.0 / np.maximum(scale, 1e-6), 0.1, 10.0).astype("float32")
 
 
 def _validate(model) -> float:
