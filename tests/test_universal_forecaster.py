@@ -249,3 +249,10 @@ def test_zero_shot_evaluation_on_m1_and_tourism_matches_the_card():
             assert entry[name]["mase"] == pytest.approx(card["sets"][key][name]["mase"], rel=1e-3)
     shipped = card["relative_mase"]["forecaster_universal"]
     assert result["relative_mase"]["forecaster_universal"] == pytest.approx(shipped, rel=1e-3)
+
+
+def test_plot_writes_a_png(model, tmp_path):
+    from zoo.models.universal.plot import plot
+
+    path = plot(model, tmp_path / "sub" / "universal.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
