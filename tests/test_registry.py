@@ -51,11 +51,16 @@ def _sample_inputs(model: keras.Model, batch: int = 4) -> dict[str, np.ndarray]:
     """Positive raw-unit-like values for every model input (images 0..16, series ~ their level)."""
     rng = np.random.default_rng(0)
     return {
-        tensor.name.split(":")[0]: rng.uniform(0.0, 16.0, (batch, *tensor.shape[1:])).astype(
+        tensor.name.split(":")[0]: rng.uniform(0.0, 16.0, (batch, *_fixed(tensor.shape))).astype(
             "float32"
         )
         for tensor in model.inputs
     }
+
+
+def _fixed(shape) -> tuple[int, ...]:
+    """The input's shape without the batch axis, a free length (a series model's) set to 24."""
+    return tuple(24 if size is None else size for size in shape[1:])
 
 
 def _call(model, inputs):

@@ -43,7 +43,8 @@ def _inputs(model: keras.Model, seed: int) -> np.ndarray:
     """Raw-unit-like inputs: pixel values 0..16, or a series around the training data's level."""
     (tensor,) = model.inputs
     rng = np.random.default_rng(seed)
-    return rng.uniform(0.0, 16.0, (3, *tensor.shape[1:])).astype("float32")
+    shape = tuple(24 if size is None else size for size in tensor.shape[1:])  # a free length
+    return rng.uniform(0.0, 16.0, (3, *shape)).astype("float32")
 
 
 def _load_in_a_new_process(path, x, tmp_path, imports="import zoo\nimport keras"):

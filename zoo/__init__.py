@@ -19,6 +19,7 @@ __all__ = [
     "backtest",
     "build",
     "export",
+    "forecast",
     "infer_threshold",
     "info",
     "list_models",
@@ -45,6 +46,23 @@ if TYPE_CHECKING:
     from zoo.models.common.predictor import predictor
     from zoo.registry import build, info, list_models, load
     from zoo.serving import export
+
+
+def forecast(model, series, horizon: int, *, period=None, quantiles=(0.1, 0.5, 0.9)):
+    """Zero-shot forecasts of `horizon` steps from the end of each series.
+
+    `model` is a name (e.g. "forecaster_universal", loaded with its checksums checked) or a loaded
+    universal forecaster; `series` a 1-D array, a list of 1-D arrays of any lengths, or a long
+    `unique_id, ds, y` DataFrame. Returns {"forecast": (n, horizon), "quantiles": (n, horizon,
+    len(quantiles))} (a DataFrame when given one). See `zoo.models.universal.forecast.forecast`.
+    """
+    from zoo.models.universal.forecast import forecast as universal_forecast
+
+    if isinstance(model, str):
+        from zoo.registry import load
+
+        model = load(model)
+    return universal_forecast(model, series, horizon, period=period, quantiles=quantiles)
 
 
 def register_custom_objects() -> None:

@@ -1,0 +1,261 @@
+"""The universal forecaster: shapes, NaN padding, scale equivariance, continuous times, saving,
+SavedModel export, the `forecast` API, seasonal adjustment and the metrics."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from zoo.models.universal import metrics
+from zoo.models.universal.forecast import forecast, infer_period
+from zoo.models.universal.model import build_universal_forecaster, with_future_times
+from zoo.models.universal.seasonality import fit_seasonal_index, is_seasonal
+from zoo.models.universal.windows import CorpusSeries, sample_windows
+
+EPS32 = float(np.finfo("float32").eps)
+# A tiny model: the contract does not depend on the width.
+SMALL = {"context_length": 32, "horizon": 6, "num_steps": 2}
+SMALL.update(lstm_units=8, state_dim=4, code_dim=3, field_hidden=8, head_hidden=8)
+PRESET = Path(__file__).resolve().parents[1] / "zoo" / "pretrained" / "forecaster_universal"
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    return build_universal_forecaster(**SMALL)
+
+
+def _series(seed, n):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (10 + 0.1 * t + np.sin(2 * np.pi * t / 4) + rng.normal(0, 0.3, n)).astype("float32")
+
+
+def test_outputs_have_the_documented_shapes(model):
+    x = np.stack([_series(i, 20) for i in range(3)])
+    out = model(x)
+    assert out["forecast"].shape == (3, 6)
+    assert out["quantiles"].shape == (3, 6, 3)
+    q = np.asarray(out["quantiles"])
+    assert np.all(q[..., 0] <= q[..., 1]) and np.all(q[..., 1] <= q[..., 2])
+    np.testing.assert_array_equal(out["forecast"], q[..., 1])
+
+
+def test_left_padding_with_nan_gives_the_unpadded_forecast(model):
+    x = _series(1, 12)
+    padded = np.concatenate([np.full(20, np.nan, "float32"), x])[None]
+    a = np.asarray(model(x[None])["quantiles"])
+    b = np.asarray(model(padded)["quantiles"])
+    # Masked LSTM steps carry the state unchanged: identical up to float32 rounding of the sums.
+    scale = np.abs(x).max()
+    np.testing.assert_allclose(b, a, rtol=0, atol=100 * EPS32 * scale)
+
+
+def test_missing_values_inside_are_skipped(model):
+    x = _series(2, 16)
+    gap = x.copy()
+    gap[5] = np.nan
+    out = np.asarray(model(gap[None])["forecast"])
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize(("a", "b"), [(3.0, 10.0), (0.01, -5.0), (250.0, 1000.0)])
+def test_scale_equivariance(model, a, b):
+    x = np.stack([_series(i, 24) for i in range(4)])
+    y = np.asarray(model(x)["quantiles"], "float64")
+    z = np.asarray(model((a * x + b).astype("float32"))["quantiles"], "float64")
+    # The network sees (x - last)/std, invariant under x -> a x + b; the rounding of the affine
+    # map and of the normalisation is a few eps of |a x + b|, amplified by the (small) network's
+    # gain (< 10 here); 10x margin on top.
+    tol = 100 * EPS32 * (np.abs(a * x).max() + abs(b)) * 10
+    np.testing.assert_allclose(z, a * y + b, rtol=0, atol=tol)
+
+
+def test_continuous_times_answer_each_time_independently(model):
+    timed = with_future_times(model, model.builder_config)
+    x = np.stack([_series(i, 20) for i in range(2)])
+    default = np.asarray(model(x)["quantiles"])
+    grid = np.asarray(
+        timed({"context": x, "times": np.tile(np.arange(1, 7, dtype="float32"), (2, 1))})[
+            "quantiles"
+        ]
+    )
+    np.testing.assert_allclose(grid, default, rtol=1e-6, atol=1e-6 * np.abs(default).max())
+    one = np.asarray(timed({"context": x, "times": np.full((2, 1), 2.5, "float32")})["forecast"])
+    mixed = np.asarray(
+        timed({"context": x, "times": np.array([[0.5, 2.5, 9.0]] * 2, "float32")})["forecast"]
+    )
+    np.testing.assert_allclose(mixed[:, 1], one[:, 0], rtol=1e-6, atol=1e-5)
+
+
+def test_config_round_trip_and_builder_checks(model):
+    # the config is the builder's kwargs: the family's own class rebuilds the same graph
+    config = model.get_config()
+    assert {"context_length", "horizon", "state_dim"} <= set(config)
+    clone = type(model).from_config(config)
+    clone.set_weights(model.get_weights())
+    x = _series(3, 10)[None]
+    np.testing.assert_allclose(clone(x)["forecast"], model(x)["forecast"], rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="`horizon`"):
+        build_universal_forecaster(horizon=0)
+
+
+def test_saved_model_loads_in_a_new_process(model, tmp_path):
+    path = tmp_path / "universal.keras"
+    model.save(path)
+    x = _series(4, 15)[None]
+    expected = np.asarray(model(x)["quantiles"])
+    np.save(tmp_path / "x.npy", x)
+    code = (
+        "import numpy as np, keras, zoo\n"
+        f"m = keras.models.load_model({str(path)!r})\n"
+        f"print(np.asarray(m(np.load({str(tmp_path / 'x.npy')!r}))['quantiles']).tolist())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_savedmodel_export_runs_in_the_cxx_loader(model, tmp_path):
+    from zoo.serving import export
+    from zoo.serving.session_runner import SessionSignatureRunner
+
+    path = export(
+        model,
+        tmp_path / "forecaster_universal",
+        1,
+        signatures={"forecast": ("forecast",), "quantiles": ("quantiles",)},
+    )
+    x = np.stack([_series(i, 18) for i in range(2)])
+    x[0, :5] = np.nan
+    runner = SessionSignatureRunner(str(path))
+    try:
+        out = runner.run({"context": x})
+    finally:
+        runner.close()
+    expected = np.asarray(model(x)["quantiles"])
+    np.testing.assert_allclose(out["quantiles"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_forecast_api_arrays_lists_and_frames(model):
+    single = forecast(model, _series(0, 30), 4)
+    assert single["forecast"].shape == (1, 4) and single["quantiles"].shape == (1, 4, 3)
+    many = forecast(model, [_series(1, 5), _series(2, 40)], 9, quantiles=(0.05, 0.5, 0.95))
+    assert many["forecast"].shape == (2, 9) and many["quantiles"].shape == (2, 9, 3)
+    q = many["quantiles"]
+    assert np.all(q[..., 0] <= q[..., 1]) and np.all(q[..., 1] <= q[..., 2])
+    frame = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 24 + ["b"] * 12,
+            "ds": list(pd.date_range("2000-01-01", periods=24, freq="MS"))
+            + list(pd.date_range("2001-01-01", periods=12, freq="MS")),
+            "y": np.r_[_series(3, 24), _series(4, 12)],
+        }
+    )
+    out = forecast(model, frame, 3)
+    assert list(out.columns) == ["unique_id", "ds", "forecast", "q0.1", "q0.5", "q0.9"]
+    assert len(out) == 6 and out["ds"].iloc[0] == pd.Timestamp("2002-01-01")
+    assert infer_period(frame["ds"].iloc[:24]) == 12
+
+
+def test_forecast_rejects_bad_arguments(model):
+    with pytest.raises(ValueError, match="`horizon`"):
+        forecast(model, _series(0, 10), 0)
+    with pytest.raises(ValueError, match="`quantiles`"):
+        forecast(model, _series(0, 10), 2, quantiles=(0.0, 0.5))
+    with pytest.raises(ValueError, match="unique_id, ds, y"):
+        forecast(model, pd.DataFrame({"y": [1.0, 2.0]}), 2)
+    with pytest.raises(ValueError, match="at least one finite"):
+        forecast(model, np.full(5, np.nan), 2)
+
+
+def test_seasonal_index_matches_statsmodels_decomposition():
+    from statsmodels.tsa.seasonal import seasonal_decompose
+
+    rng = np.random.default_rng(5)
+    t = np.arange(48)
+    y = (100 + t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.01, 48))
+    index = fit_seasonal_index(y, 12)
+    assert index is not None and index.multiplicative
+    reference = seasonal_decompose(y, model="multiplicative", period=12).seasonal[:12]
+    np.testing.assert_allclose(index.index, reference, rtol=1e-10)
+    np.testing.assert_allclose(index.restore(index.adjust(y), 0), y, rtol=1e-12)
+    assert not is_seasonal(rng.normal(size=60), 12)
+    assert fit_seasonal_index(y, 1) is None
+
+
+def test_metrics_against_hand_computed_values():
+    train = np.array([1.0, 3.0, 2.0, 4.0, 3.0])
+    # In-sample naive errors |3-1|, |2-3|, |4-2|, |3-4| -> mean 1.5;
+    # lag 2: |2-1|, |4-3|, |3-2| -> 1.
+    assert metrics.mase_scale(train, 1) == pytest.approx(1.5)
+    assert metrics.mase_scale(train, 2) == pytest.approx(1.0)
+    assert metrics.mase([train], np.array([[5.0, 5.0]]), np.array([[4.0, 7.0]]), 1) == (
+        pytest.approx(1.0)
+    )
+    np.testing.assert_array_equal(metrics.seasonal_naive(train, 5, 2), [4, 3, 4, 3, 4])
+    tests = np.array([[2.0]])
+    q = np.array([[[1.0, 2.0, 4.0]]])
+    # pinball: 0.1*1, 0, 0.1*2 -> 0.3; 2*0.3/(3*2) = 0.1.
+    assert metrics.weighted_quantile_loss(tests, q, (0.1, 0.5, 0.9)) == pytest.approx(0.1)
+    assert metrics.geometric_mean([2.0, 8.0]) == pytest.approx(4.0)
+
+
+def test_training_windows_are_normalised_and_causal():
+    values = np.arange(1.0, 61.0)
+    corpus = [CorpusSeries(values, 1, "a")]
+    x, y = sample_windows(corpus, {"a": 1.0}, 50, context_length=16, horizon=8, seed=0)
+    for row_x, row_y in zip(x, y, strict=True):
+        ctx = row_x[np.isfinite(row_x)]
+        assert 3 <= len(ctx) <= 16
+        assert ctx[-1] == 0 and np.std(ctx) == pytest.approx(1.0, rel=1e-5)
+        # A linear series: every future value lies above the whole context.
+        future = row_y[np.isfinite(row_y)]
+        assert len(future) >= 1 and np.all(future > ctx.max())
+
+
+@pytest.mark.skipif(not PRESET.exists(), reason="no shipped weights yet")
+def test_shipped_weights_forecast_a_seasonal_trend_better_than_naive():
+    config = json.loads((PRESET / "config.json").read_text())
+    trained = build_universal_forecaster(**config)
+    trained.load_weights(PRESET / "model.weights.h5")
+    t = np.arange(72)
+    y = 50 + 0.5 * t + 5 * np.sin(2 * np.pi * t / 12)
+    out = forecast(trained, y[:60], 12, period=12)
+    naive = np.abs(y[60:] - y[59]).mean()
+    assert np.abs(out["forecast"][0] - y[60:]).mean() < naive
+
+
+@pytest.mark.slow
+def test_zero_shot_evaluation_on_m1_and_tourism_matches_the_card():
+    from zoo.data.competitions import BENCHMARK_SETS
+    from zoo.models.universal.evaluate import score_sets
+
+    config = json.loads((PRESET / "config.json").read_text())
+    trained = build_universal_forecaster(**config)
+    trained.load_weights(PRESET / "model.weights.h5")
+    # Seasonal naive only: the other baselines' refits take most of an hour on 2 cores.
+    result = score_sets(trained, BENCHMARK_SETS, baselines=("SeasonalNaive",), verbose=0)
+    card = json.loads((PRESET / "card.json").read_text())["metrics"]
+    for key, entry in result["sets"].items():
+        for name in ("forecaster_universal", "SeasonalNaive"):
+            assert entry[name]["mase"] == pytest.approx(card["sets"][key][name]["mase"], rel=1e-3)
+    shipped = card["relative_mase"]["forecaster_universal"]
+    assert result["relative_mase"]["forecaster_universal"] == pytest.approx(shipped, rel=1e-3)
+
+
+def test_plot_writes_a_png(model, tmp_path):
+    from zoo.models.universal.plot import plot
+
+    path = plot(model, tmp_path / "sub" / "universal.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
