@@ -97,7 +97,7 @@ def timing_rows(runs: int, rounds: int):
     peer = _torch_step(net, torch.from_numpy(h0))
     rows = []
     for name, inner, outer, goal in (
-        ("ODEBlock dopri5 fwd+bwd, tf.function", False, False, "(default, portable graph)"),
+        ("ODEBlock dopri5 fwd+bwd, tf.function", False, False, "≤ 0.5x (default, portable graph)"),
         ("ODEBlock(jit_compile=True) dopri5 fwd+bwd, tf.function", True, False, "≤ 0.5x"),
         ("ODEBlock dopri5 fwd+bwd, tf.function(jit_compile=True)", False, True, "≤ 0.5x"),
     ):

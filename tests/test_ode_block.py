@@ -254,8 +254,10 @@ def test_time_dependent_field_and_its_gradient(solver):
     (grad,) = tape.gradient(loss, block.trainable_variables)
     half = (T1**2 - T0**2) / 2
     expected = H0 * np.exp(0.7 * half)
-    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-7)
-    np.testing.assert_allclose(grad.numpy(), np.sum(expected) * half, rtol=1e-6)
+    # A dopri5 solve at rtol = atol = 1e-9 ends a small multiple of its tolerance away (observed
+    # 1.3e-8 relative on the state, 10x less on the adjoint's gradient): 2e-7 and 2e-6.
+    np.testing.assert_allclose(out.numpy(), expected, rtol=2e-7)
+    np.testing.assert_allclose(grad.numpy(), np.sum(expected) * half, rtol=2e-6)
 
 
 @pytest.mark.parametrize(("solver", "order"), [("euler", 1), ("midpoint", 2), ("rk4", 4)])

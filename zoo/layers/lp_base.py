@@ -9,10 +9,11 @@
 * p = ∞: the max of |x|.
 * p = 1, 2: the mean of |x| or x² (average-pooling kernels), then a square root for p = 2 whose
   gradient is 0 (not ∞) for an all-zero region.
-* other p, and a learned p: every region is scaled by its own max m_R, so each term (|x|/m_R)^p lies
-  in [0, 1] (nothing overflows or underflows for large p), and
-  y = m_R · (mean of the terms)^{1/p}; m_R is a constant for the gradient (the value does not
-  depend on it). The root is exp(log(·)/p); an all-zero region gives 0 with a zero gradient.
+* other p, and a learned p: the mean of |x|^p per region, then its root exp(log(·)/p). Only when
+  that overflows or underflows somewhere (large p, values far from 1) is every region scaled by its
+  own max m_R, so each term (|x|/m_R)^p lies in [0, 1], and y = m_R · (mean of the terms)^{1/p};
+  m_R is a constant for the gradient (the value does not depend on it). An all-zero region gives 0
+  with a zero gradient.
 
 The module also holds the argument checks and the learned-p weight both layer families share.
 """
@@ -105,7 +106,7 @@ def int_power(p):
 
 
 def pow_01(r, p):
-    """r^p for r in [0, 1] and p >= 1, without tf.pow (slow on CPU).
+    """r^p for r >= 0 (in [0, 1] on the scaled path) and p >= 1, without tf.pow (slow on CPU).
 
     A fixed integer p from 3 to 16 is computed by repeated squaring (at most 7 multiplications).
     Otherwise exp(p·log r), with r floored at the dtype's smallest normal number so log never sees
@@ -144,6 +145,13 @@ def safe_root(mean, p, scale):
     positive = scale > 0
     safe_mean = tf.where(positive, mean, tf.ones_like(mean))
     return tf.where(positive, scale * tf.exp(tf.math.log(safe_mean) / p), tf.zeros_like(scale))
+
+
+def _root(mean, p):
+    """mean^(1/p) = exp(log(mean)/p), 0 where mean == 0 with a zero (finite) gradient there."""
+    positive = mean > 0
+    safe_mean = tf.where(positive, mean, tf.ones_like(mean))
+    return tf.where(positive, tf.exp(tf.math.log(safe_mean) / p), tf.zeros_like(mean))
 
 
 @dataclass(frozen=True)
@@ -234,11 +242,24 @@ class LpMixin:
         else:
             p = tf.maximum(tf.cast(self.p_weight, x.dtype), tf.constant(1.0, x.dtype))
         a = tf.abs(x)
-        m = tf.stop_gradient(regions.max(a))
-        safe_m = tf.where(m > 0, m, tf.ones_like(m))
-        total = regions.power_sum(a, safe_m, p)
-        mean = total / regions.count() if self.normalize else total
-        return safe_root(mean, p, m)
+
+        def scaled():
+            m = tf.stop_gradient(regions.max(a))
+            safe_m = tf.where(m > 0, m, tf.ones_like(m))
+            total = regions.power_sum(a, safe_m, p)
+            return safe_root(total / regions.count() if self.normalize else total, p, m)
+
+        # Unscaled first (two passes fewer, no per-window broadcast); the scaled form only when a
+        # region overflowed or underflowed: a power sum that is not finite, or below 2^-100 while
+        # the region is not all zero (its mean |x| > 0).
+        mean = regions.mean(pow_01(a, p))
+        suspect = tf.logical_or(
+            tf.logical_not(tf.math.is_finite(mean)),
+            tf.logical_and(mean < 2.0**-100, regions.mean(a) > 0),
+        )
+        if not self.normalize:
+            mean = mean * regions.count()
+        return tf.cond(tf.reduce_any(suspect), scaled, lambda: _root(mean, p))
 
 
 MATH_NOTES = """
