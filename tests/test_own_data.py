@@ -137,7 +137,7 @@ def test_long_format_is_one_model_over_every_series():
 def test_old_backtest_call_still_works():
     model = zoo.load("forecaster_sunspots")
     series = np.linspace(0.0, 100.0, 60)
-    frame = zoo.backtest(model, series, 22, 10)
+    frame = zoo.backtest(model, series, start=22, stride=10)
     assert sorted(frame["origin"].unique()) == [22, 32, 42]
 
 

@@ -131,7 +131,7 @@ def fine_tune(
     """Fine-tune a forecaster or detector on a user's series (what `zoo fine-tune` saves).
 
     Forecasters (`zoo.models.forecaster.recipe.fine_tune`): one model over every series; the
-    season (`period`) defaults to the one the time column implies (else the model's); options
+    season (`period`) defaults to the one the time column implies (none: the model's); options
     `horizon`, `window`, `epochs`, `learning_rate`, `freeze_backbone`. Detectors
     (`zoo.models.anomaly.recipe.fine_tune`): one normal series; options `window`,
     `false_alarm_rate` (default 0.001) or `percentile`, `epochs`, `learning_rate`.
@@ -150,7 +150,8 @@ def fine_tune(
     recipe = importlib.import_module(f"zoo.models.{kind}.recipe")
     common = {"seed": seed, "run_dir": None if run_dir is None else Path(run_dir)}
     if kind == "forecaster":
-        options.setdefault("period", series[0].period)
+        if period is not None or series[0].freq is not None:
+            options.setdefault("period", series[0].period)
         values = [item.values for item in series]
         return recipe.fine_tune(model, values, verbose=verbose, **common, **options)
     if len(series) != 1:
@@ -229,7 +230,7 @@ def evaluate(
 def backtest(
     model,
     data,
-    start_or_column=None,
+    start: int | str | None = None,
     stride: int | None = None,
     horizon: int | None = None,
     *,
@@ -245,19 +246,18 @@ def backtest(
 
     ``zoo.backtest(model, series, start, stride)`` (an int `start`) returns the frame of
     `zoo.models.common.backtest.backtest`: the model's forecasts at ``range(start, ..., stride)``.
-    ``zoo.backtest(model, data, column, ...)`` (what `zoo backtest` runs) returns a
+    ``zoo.backtest(model, data, column, ...)`` (a text third argument is the value column;
+    what `zoo backtest` runs) returns a
     `RollingOriginResult`: ``.frame`` one row per (series, origin, step) with the model's and
     the baselines' forecasts (what `zoo backtest --output` writes), ``.report`` as `evaluate`.
     """
-    if isinstance(start_or_column, int | np.integer) and not isinstance(start_or_column, bool):
+    if isinstance(start, int | np.integer) and not isinstance(start, bool):
         from zoo.models.common.backtest import backtest as fixed_origins
 
         if stride is None:
             raise ValueError("`stride` must be given with an int `start`.")
-        return fixed_origins(
-            load_model(model), data, start_or_column, stride, horizon, batch_size=batch_size
-        )
-    column = start_or_column if column is None else column
+        return fixed_origins(load_model(model), data, start, stride, horizon, batch_size=batch_size)
+    column = start if column is None and isinstance(start, str) else column
     options = {"test_fraction": test_fraction, "stride": stride, "progress": progress}
     result = _evaluation(model, data, column, time_column, id_column, period, None, options)
     if not hasattr(result, "frame"):

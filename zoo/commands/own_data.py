@@ -123,6 +123,10 @@ def print_report(title: str, report: dict) -> None:
     for key in ("origins", "series", "horizon", "threshold"):
         if key in report:
             print(f"{key}: {_format(report[key])}")
+    flagged = report["metrics"].get("flagged_points")
+    if flagged is not None:
+        shown = ", ".join(map(str, flagged[:20])) + (", ..." if len(flagged) > 20 else "")
+        print(f"flagged points (positions): {shown or 'none'}")
 
 
 def _jsonable(value: Any) -> Any:
