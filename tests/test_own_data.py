@@ -24,6 +24,15 @@ def _run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+def _on_csv(capsys, command, model, csv, column, *extra):
+    """`zoo COMMAND --model MODEL --csv CSV --column COLUMN ...`; its stdout (status 0 asserted)."""
+    code, out, err = _run(
+        capsys, command, "--model", model, "--csv", csv, "--column", column, *extra
+    )
+    assert code == 0, err
+    return out
+
+
 def _monthly(n=120, seed=0, level=100.0):
     rng = np.random.default_rng(seed)
     t = np.arange(n)
@@ -59,13 +68,10 @@ def test_fine_tune_takes_the_season_from_the_dates(tuned_forecaster):
 
 
 def test_predict_writes_one_row_per_future_step(capsys, tuned_forecaster, monthly_csv, tmp_path):
-    out = tmp_path / "next.csv"
-    code, _, err = _run(
-        capsys, "predict", "--model", tuned_forecaster, "--csv", monthly_csv, "--column", "y",
-        "--time-column", "ds", "--output", out,
-    )  # fmt: skip
-    assert code == 0, err
-    table = pd.read_csv(out, parse_dates=["ds"])
+    path = tmp_path / "next.csv"
+    _on_csv(capsys, "predict", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+            "--output", path)  # fmt: skip
+    table = pd.read_csv(path, parse_dates=["ds"])
     assert list(table.columns) == ["ds", "step", "forecast", "q0.1", "q0.5", "q0.9"]
     expected = pd.date_range("2010-01-01", periods=6, freq="MS")  # after Dec 2009
     assert list(table["ds"]) == list(expected) and list(table["step"]) == [1, 2, 3, 4, 5, 6]
@@ -79,11 +85,8 @@ def test_predict_writes_one_row_per_future_step(capsys, tuned_forecaster, monthl
 
 
 def test_evaluate_json_layout_and_seasonal_naive_by_hand(capsys, tuned_forecaster, monthly_csv):
-    code, out, err = _run(
-        capsys, "evaluate", "--model", tuned_forecaster, "--csv", monthly_csv, "--column", "y",
-        "--time-column", "ds", "--stride", "6", "--json",
-    )  # fmt: skip
-    assert code == 0, err
+    out = _on_csv(capsys, "evaluate", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+                  "--stride", "6", "--json")  # fmt: skip
     report = json.loads(out)
     assert {"mase", "smape", "coverage", "pinball"} <= set(report["metrics"])
     assert set(report["baselines"]) == {"seasonal_naive", "ets", "arima"}
@@ -102,21 +105,15 @@ def test_evaluate_json_layout_and_seasonal_naive_by_hand(capsys, tuned_forecaste
 
 
 def test_backtest_and_plot_on_the_csv(capsys, tuned_forecaster, monthly_csv, tmp_path):
-    code, out, err = _run(
-        capsys, "backtest", "--model", tuned_forecaster, "--csv", monthly_csv, "--column", "y",
-        "--time-column", "ds", "--stride", "12", "--output", tmp_path / "bt.csv",
-    )  # fmt: skip
-    assert code == 0, err
+    out = _on_csv(capsys, "backtest", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+                  "--stride", "12", "--output", tmp_path / "bt.csv")  # fmt: skip
     assert "mase" in out and "seasonal_naive" in out
     frame = pd.read_csv(tmp_path / "bt.csv")
     y = pd.read_csv(monthly_csv)["y"].to_numpy()
     np.testing.assert_allclose(frame["actual"], y[frame["index"]])
     png = tmp_path / "f.png"
-    code, _, err = _run(
-        capsys, "plot", "--model", tuned_forecaster, "--csv", monthly_csv, "--column", "y",
-        "--time-column", "ds", "--stride", "12", "--output", png,
-    )  # fmt: skip
-    assert code == 0, err
+    _on_csv(capsys, "plot", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+            "--stride", "12", "--output", png)  # fmt: skip
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -188,20 +185,12 @@ def test_detector_predict_and_evaluate_with_labels(capsys, tmp_path):
     test_csv = tmp_path / "test.csv"
     pd.DataFrame({"t": np.arange(300), "v": test, "label": labels}).to_csv(test_csv, index=False)
     flags = tmp_path / "flags.csv"
-    code, _, err = _run(
-        capsys, "predict", "--model", output, "--csv", test_csv, "--column", "v",
-        "--time-column", "t", "--output", flags,
-    )  # fmt: skip
-    assert code == 0, err
+    _on_csv(capsys, "predict", output, test_csv, "v", "--time-column", "t", "--output", flags)
     table = pd.read_csv(flags)
     assert list(table.columns) == ["ds", "value", "score", "is_anomaly"] and len(table) == 300
     threshold = anomaly.get_threshold(keras.saving.load_model(output))
     np.testing.assert_array_equal(table["is_anomaly"], table["score"] > threshold)
-    code, out, err = _run(
-        capsys, "evaluate", "--model", output, "--csv", test_csv, "--column", "v",
-        "--label-column", "label", "--json",
-    )  # fmt: skip
-    assert code == 0, err
+    out = _on_csv(capsys, "evaluate", output, test_csv, "v", "--label-column", "label", "--json")
     report = json.loads(out)
     assert report["metrics"]["roc_auc"] == pytest.approx(
         roc_auc_score(labels, table["score"]), rel=1e-9

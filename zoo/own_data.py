@@ -115,6 +115,20 @@ def _model_period(model) -> int:
     return max(int(model.get_config().get("period", 1)), 1)
 
 
+def _prepared(model, data, column, time_column, id_column, period):
+    model = load_model(model)
+    default = _model_period(model) if family(model) == "forecaster" else 1
+    series = read_series(
+        data,
+        column,
+        time_column=time_column,
+        id_column=id_column,
+        period=period,
+        default_period=default,
+    )
+    return model, series
+
+
 def fine_tune(
     model,
     data,
@@ -136,17 +150,8 @@ def fine_tune(
     (`zoo.models.anomaly.recipe.fine_tune`): one normal series; options `window`,
     `false_alarm_rate` (default 0.001) or `percentile`, `epochs`, `learning_rate`.
     """
-    model = load_model(model)
+    model, series = _prepared(model, data, column, time_column, id_column, period)
     kind = family(model)
-    default = _model_period(model) if kind == "forecaster" else 1
-    series = read_series(
-        data,
-        column,
-        time_column=time_column,
-        id_column=id_column,
-        period=period,
-        default_period=default,
-    )
     recipe = importlib.import_module(f"zoo.models.{kind}.recipe")
     common = {"seed": seed, "run_dir": None if run_dir is None else Path(run_dir)}
     if kind == "forecaster":
@@ -160,20 +165,6 @@ def fine_tune(
             f"(`id_column`={id_column!r}); fine-tune one detector per series."
         )
     return recipe.fine_tune(model, series[0].values, verbose=verbose, **common, **options)
-
-
-def _prepared(model, data, column, time_column, id_column, period):
-    model = load_model(model)
-    default = _model_period(model) if family(model) == "forecaster" else 1
-    series = read_series(
-        data,
-        column,
-        time_column=time_column,
-        id_column=id_column,
-        period=period,
-        default_period=default,
-    )
-    return model, series
 
 
 def predict(
@@ -197,6 +188,15 @@ def _evaluation(model, data, column, time_column, id_column, period, labels, opt
     return _user_module(model).evaluate_series(model, series, labels=marks, **options)
 
 
+def _preset_job(name, attribute: str, *args):
+    """The preset's own `evaluation` or `plot` on its bundled data (`name` a registry name)."""
+    from zoo import registry
+
+    if not isinstance(name, str) or name.endswith(".keras"):
+        raise ValueError(f"`data` is needed unless `model` is a registry name. Received {name!r}")
+    return registry.get_preset(name).resolve(attribute)(registry.load(name), *args)
+
+
 def evaluate(
     model,
     data=None,
@@ -217,11 +217,7 @@ def evaluate(
     `labels` (a column name or arrays) ``{"metrics": {"roc_auc", "pr_auc", "best_f1",
     "false_alarm_rate", ...}, "baselines": {...}}``, else the flagged points."""
     if data is None:
-        from zoo import registry
-
-        if not isinstance(model, str) or model.endswith(".keras"):
-            raise ValueError("`data` is needed to evaluate a model that is not a registry name.")
-        return registry.get_preset(model).resolve("evaluation")(registry.load(model))
+        return _preset_job(model, "evaluation")
     options = {"test_fraction": test_fraction, "stride": stride, "progress": progress}
     result = _evaluation(model, data, column, time_column, id_column, period, labels, options)
     return result.report if hasattr(result, "report") else result
@@ -265,31 +261,15 @@ def backtest(
     return result
 
 
-def plot(
-    model,
-    data=None,
-    column: str | None = None,
-    *,
-    output: str | Path = "zoo.png",
-    time_column: str | None = None,
-    id_column: str | None = None,
-    period: int | None = None,
-    labels=None,
-    test_fraction: float = 0.2,
-    stride: int | None = None,
-    progress: bool | None = None,
-) -> Path:
+def plot(model, data=None, column: str | None = None, *, output="zoo.png", **options) -> Path:
     """The PNG `zoo plot` writes: forecasters, the rolling-origin forecasts with their band
     against the actual values of the first series; detectors, the first series' point scores
-    with the threshold and the flagged points (labelled anomalies shaded). Without `data`, the
-    preset's own picture (`model` a registry name)."""
+    with the threshold and the flagged points (labelled anomalies shaded). `options` are those
+    of `evaluate`. Without `data`, the preset's own picture (`model` a registry name)."""
     if data is None:
-        from zoo import registry
-
-        if not isinstance(model, str) or model.endswith(".keras"):
-            raise ValueError("`data` is needed to plot a model that is not a registry name.")
-        return registry.get_preset(model).resolve("plot")(registry.load(model), Path(output))
-    model, series = _prepared(model, data, column, time_column, id_column, period)
-    marks = _labels(labels, data, series, time_column, id_column)
-    options = {"test_fraction": test_fraction, "stride": stride, "progress": progress}
+        return _preset_job(model, "plot", Path(output))
+    reading = {k: options.pop(k, None) for k in ("time_column", "id_column", "period")}
+    labels = options.pop("labels", None)
+    model, series = _prepared(model, data, column, *reading.values())
+    marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)

@@ -29,6 +29,7 @@ import numpy as np
 
 from zoo.commands.own_data import (
     add_data_options,
+    jsonable,
     register_backtest,
     run_evaluate_csv,
     run_fine_tune_series,
@@ -212,18 +213,6 @@ def _guard(run):
     return wrapped
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _format(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -290,7 +279,7 @@ def run_train(args: argparse.Namespace) -> int:
         for name in (*PRESET_FILES, CHECKSUM_FILE):
             shutil.copy2(run_dir / name, target / name)
         print(f"Installed the preset files into {target}", file=sys.stderr)
-    print(json.dumps(_jsonable(card.get("metrics", card)), indent=2))
+    print(json.dumps(jsonable(card.get("metrics", card)), indent=2))
     return 0
 
 
@@ -303,7 +292,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return run_evaluate_csv(args)
     _require_name(args)
     preset = registry.get_preset(args.name)
-    result = _jsonable(preset.resolve("evaluation")(_load(args.name, args.model)))
+    result = jsonable(preset.resolve("evaluation")(_load(args.name, args.model)))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -411,12 +400,12 @@ def run_predict(args: argparse.Namespace) -> int:
     model = _load(args.name, args.model)
     outputs = {k: np.asarray(v) for k, v in preset.resolve("predict")(model, data).items()}
     if args.output is None:
-        print(json.dumps(_jsonable(outputs)))
+        print(json.dumps(jsonable(outputs)))
     elif args.output.suffix.lower() == ".npz":
         np.savez(args.output, **outputs)
         print(f"Wrote {', '.join(outputs)} to {args.output}")
     elif args.output.suffix.lower() == ".json":
-        args.output.write_text(json.dumps(_jsonable(outputs)) + "\n")
+        args.output.write_text(json.dumps(jsonable(outputs)) + "\n")
         print(f"Wrote {', '.join(outputs)} to {args.output}")
     else:
         raise ValueError(f"`--output` must end in .npz or .json. Received: {args.output}")

@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "add_data_options",
+    "jsonable",
     "model_argument",
     "print_report",
     "register_backtest",
@@ -129,11 +130,12 @@ def print_report(title: str, report: dict) -> None:
         print(f"flagged points (positions): {shown or 'none'}")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """`value` with numpy arrays and numbers as JSON types (NaN and inf as null)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -149,7 +151,7 @@ def run_evaluate_csv(args: argparse.Namespace) -> int:
     source = model_argument(args)
     report = own_data.evaluate(source, args.csv, args.column, **evaluation_options(args))
     if args.json:
-        print(json.dumps(_jsonable(report), indent=2))
+        print(json.dumps(jsonable(report), indent=2))
     else:
         print_report(f"{source} on {args.csv}", report)
     return 0
@@ -233,7 +235,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         result.frame.to_csv(args.output, index=False)
         print(f"Wrote {len(result.frame)} forecasts to {args.output}", file=sys.stderr)
     if args.json:
-        print(json.dumps(_jsonable(result.report), indent=2))
+        print(json.dumps(jsonable(result.report), indent=2))
     else:
         print_report(f"{source} on {args.csv}: rolling origins", result.report)
     return 0
