@@ -178,7 +178,13 @@ def test_fine_tune_through_the_trainer_recalibrates(split, tmp_path):
     held_out = anomaly.windows_of(normal[160:], 32)  # the last 20 % sets the threshold
     before_weights = [w.copy() for w in model.get_weights()]
     tuned = anomaly_recipe.fine_tune(
-        model, normal, epochs=2, learning_rate=1e-4, percentile=100, run_dir=tmp_path / "run"
+        model,
+        normal,
+        epochs=2,
+        learning_rate=1e-4,
+        percentile=100,
+        point_rule="max",
+        run_dir=tmp_path / "run",
     )
     assert any(
         not np.array_equal(a, b) for a, b in zip(before_weights, tuned.get_weights(), strict=True)

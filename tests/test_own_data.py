@@ -145,9 +145,9 @@ def _normal(n, seed):
 
 
 def _point_scores_by_hand(window_scores, window, n):
-    """max over the windows covering each point, written as a loop (the reference)."""
+    """min over the windows covering each point (a fine-tuned detector's rule), as a loop."""
     return np.array(
-        [max(window_scores[j] for j in range(max(0, i - window + 1), min(i, n - window) + 1))
+        [min(window_scores[j] for j in range(max(0, i - window + 1), min(i, n - window) + 1))
          for i in range(n)]
     )  # fmt: skip
 

@@ -104,10 +104,12 @@ def train(output_dir: Path, *, seed: int = 0, epochs: int | None = None, verbose
     return card
 
 
-def _retargeted(model: keras.Model, fit_part: np.ndarray, window: int) -> keras.Model:
-    """The same detector rebuilt for `window` and normalised with `fit_part`'s mean and std; the
-    LSTM and dense weights (independent of the window length) are copied over."""
-    config = {**model.get_config(), "window": int(window)}
+def _retargeted(model, fit_part: np.ndarray, window: int, center: bool, point_rule: str):
+    """The same detector rebuilt for `window` (centred windows with `center`) and normalised
+    with `fit_part`'s mean and std; the LSTM and dense weights (independent of the window
+    length) are copied over."""
+    config = {**model.get_config(), "window": int(window), "center": center}
+    config["point_rule"] = point_rule
     config.update(mean=float(np.mean(fit_part)), std=float(np.std(fit_part)) or 1.0)
     tuned = build_detector(**config)
     for layer in tuned.layers:
@@ -123,10 +125,10 @@ def normal_point_threshold(
     false_alarm_rate: float | None = None,
     percentile: float | None = None,
 ) -> float:
-    """Set and return the threshold at which the point-wise scores of the normal series `normal`
-    (max over the windows covering each point) pass at most a share `false_alarm_rate` of its
-    points (the ⌊rate·n⌋+1-th largest point score), or at the `percentile`-th percentile of them.
-    A point is flagged when its score passes the threshold, i.e. when some window over it does."""
+    """Set and return the threshold at which the point scores of the normal series `normal`
+    (from the windows covering each point, by the model's `point_rule`) pass at most a share
+    `false_alarm_rate` of its points (the ⌊rate·n⌋+1-th largest point score), or at the
+    `percentile`-th percentile of them. A point is flagged when its score passes it."""
     if (false_alarm_rate is None) == (percentile is None):
         raise ValueError(
             "Give one of `false_alarm_rate` and `percentile`. Received: "
@@ -149,11 +151,13 @@ def fine_tune(
     model: keras.Model,
     data: np.ndarray,
     *,
-    epochs: int = 10,
-    learning_rate: float = 1e-4,
+    epochs: int = 20,
+    learning_rate: float = 1e-3,
     window: int | None = None,
     false_alarm_rate: float | None = None,
     percentile: float | None = None,
+    center: bool = True,
+    point_rule: str = "min",
     holdout: float = 0.2,
     batch_size: int = 32,
     seed: int = 0,
@@ -167,7 +171,11 @@ def fine_tune(
     std become the model's normalisation), the later part sets the threshold so that the
     point-wise false-alarm rate there is `false_alarm_rate` (default 0.001), or at the
     `percentile`-th percentile of its point scores (`normal_point_threshold`). A `window` other
-    than the model's rebuilds the detector for that window (the LSTM weights carry over).
+    than the model's rebuilds the detector for that window (the LSTM weights carry over);
+    `center` (default) makes it read centred windows (`WindowCentering`), so a drift of the
+    level between the normal data and later data does not raise every score; `point_rule`
+    "min" (default) scores a point by the lowest window over it, so flags stay on the
+    anomalous points (see `WindowDetector`).
 
     Returns the fine-tuned detector (a new model).
     """
@@ -188,10 +196,11 @@ def fine_tune(
         )
     fit_part, held_out = values[:cut], values[cut:]
     seed_everything(seed)
-    tuned = _retargeted(model, fit_part, window)
+    tuned = _retargeted(model, fit_part, window, center, point_rule)
     windows = windows_of(fit_part, window)
     arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
     arguments.update(window=int(window), false_alarm_rate=false_alarm_rate, percentile=percentile)
+    arguments.update(center=center, point_rule=point_rule)
     arguments.update(seed=seed, values=len(values), holdout=holdout)
     run = open_run(run_dir, arguments)
     if epochs > 0:

@@ -3,10 +3,11 @@ beside the model-free baselines, and the picture of both.
 
 The forecaster family's `user.py` has the same three functions, so the face calls either without
 knowing which. `series` is a list of :class:`zoo.data.series_input.UserSeries`; `labels` (when
-given) one 0/1 array per series. A point's score is the max of the scores of the stride-1
-windows that cover it, and the point is flagged when that score passes the stored threshold. Since
-`fine_tune` sets that threshold on the point scores of held-out normal data, the false-alarm rate
-it promises counts points (every point a high window covers), not windows.
+given) one 0/1 array per series. A point's score comes from the scores of the stride-1 windows
+that cover it — the lowest of them for a detector fine-tuned here (`point_rule="min"`: a point
+scores high only when every window over it does), the highest for the preset — and the point is
+flagged when that score passes the stored threshold. Since `fine_tune` sets the threshold on the
+point scores of held-out normal data, the false-alarm rate it promises counts points.
 """
 
 from __future__ import annotations

@@ -151,6 +151,30 @@ def user_window(window: int, period: int, horizon: int, shortest: int, origins: 
     return max(window, period, 2)
 
 
+# Ridge penalties tried on a user's series (the scaled window is the feature vector).
+RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def _held_mae(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.abs(model.predict(x, verbose=0, batch_size=256)["forecast"] - y)))
+
+
+def _select_ridge(model, fit, held, members: int, ridge: float | None) -> float:
+    """Refit every member's linear path with `ridge`, or with the penalty of `RIDGES` that
+    gives the lowest MAE on the held-out windows `held`; return the penalty used."""
+    best = None
+    for alpha in RIDGES if ridge is None else (ridge,):
+        for i in range(members):
+            ridge_warm_start(model, *fit, alpha, member=i)
+        error = _held_mae(model, *held) if ridge is None else 0.0
+        if best is None or error < best[0]:
+            best = (error, alpha)
+    if best[1] != alpha:
+        for i in range(members):
+            ridge_warm_start(model, *fit, best[1], member=i)
+    return best[1]
+
+
 def _pooled_scale(series: list[np.ndarray], window: int, level_steps: int) -> float:
     """RMS over the series of `window_scale` (one scale for one model over many series)."""
     return float(np.sqrt(np.mean([window_scale(v, window, level_steps) ** 2 for v in series])))
@@ -198,7 +222,7 @@ def fine_tune(
     period: int | None = None,
     window: int | None = None,
     freeze_backbone: bool = False,
-    ridge: float = 1.0,
+    ridge: float | None = None,
     batch_size: int = 32,
     holdout: float = 0.2,
     coverage: float = 0.8,
@@ -215,10 +239,12 @@ def fine_tune(
     `window` rebuilds what depends on it; a new period also sets the level to the mean of the
     last season (`level_steps = period`); without `window` the window is `user_window(...)`;
     the scale is recomputed from `data`; every layer whose shape is unchanged keeps its weights
-    (the LSTM encoders always do); each member's linear velocity path is refit by ridge;
-    `epochs` epochs of Adam (head only with `freeze_backbone`); the band heads are refit when
-    their shape changed; then the 0.1/0.9 band is scaled so that it covers `coverage` of the
-    held-out windows' targets (split-conformal).
+    (the LSTM encoders always do); each member's linear velocity path is refit by ridge (the
+    penalty `ridge`, or by default the one of `RIDGES` with the lowest held-out MAE);
+    `epochs` epochs of Adam (head only with `freeze_backbone`), undone if they raised the
+    held-out MAE (a short, noisy series is fit better by the ridge path alone); the band heads
+    are refit when their shape changed; then the 0.1/0.9 band is scaled so that it covers
+    `coverage` of the held-out windows' targets (split-conformal).
 
     Returns a new `IntegralForecaster` (the input model is left as it was).
     """
@@ -269,15 +295,15 @@ def fine_tune(
             "are needed."
         )
     x, y, x_held, y_held = stacked
-    for i in range(config["members"]):
-        ridge_warm_start(tuned, x, y, ridge, member=i)
+    ridge = _select_ridge(tuned, (x, y), (x_held, y_held), config["members"], ridge)
     if freeze_backbone:
         for layer in tuned.layers:
             layer.trainable = not layer.name.endswith("_lstm")
     arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
-    arguments.update(horizon=new_horizon, period=new_period, window=window, seed=seed)
+    arguments.update(horizon=new_horizon, period=new_period, window=window, seed=seed, ridge=ridge)
     arguments.update(values=[len(v) for v in series])
     run = open_run(run_dir, {**arguments, "freeze_backbone": freeze_backbone})
+    before = (tuned.get_weights(), _held_mae(tuned, x_held, y_held))
     if epochs > 0:
         trainer = Trainer(
             model=tuned,
@@ -295,6 +321,9 @@ def fine_tune(
         )
     for layer in tuned.layers:
         layer.trainable = True
+    if epochs > 0 and _held_mae(tuned, x_held, y_held) > before[1]:
+        # On a short or noisy series the gradient steps can fit noise: keep the ridge model.
+        tuned.set_weights(before[0])
     if any(name.endswith("_band") for name in missed):
         fit_band(tuned, x, y, recipe=Recipe(batch_size=batch_size), run=run, seed=seed)
     needed = _needed_scales(tuned, x_held, y_held)
