@@ -32,7 +32,8 @@ import zoo
 from zoo.data.public_series import PUBLIC_SERIES, load_public_series
 from zoo.models.common.anomaly_injection import inject_anomalies
 
-DETECTION_SERIES = ("taylor", "us_gasoline", "elecdaily")
+# elecdaily (365 days) has no room for 10 injected events in its second half.
+DETECTION_SERIES = ("taylor", "us_gasoline")
 
 
 def _head(series, count: int):
