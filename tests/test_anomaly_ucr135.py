@@ -178,22 +178,30 @@ def test_export_serves_score_and_is_anomaly_in_a_tf1_session(split, tmp_path):
 
 def test_fine_tune_through_the_trainer_recalibrates(split, tmp_path):
     model = registry.load(NAME)
-    normal = split.train[:150]
-    windows = anomaly.windows_of(normal, 32)
+    normal = split.train[:200]
+    held_out = anomaly.windows_of(normal[160:], 32)  # the last 20 % sets the threshold
     before_weights = [w.copy() for w in model.get_weights()]
     tuned = anomaly_recipe.fine_tune(
-        model, normal, epochs=2, learning_rate=1e-4, percentile=100, run_dir=tmp_path / "run"
+        model,
+        normal,
+        epochs=2,
+        learning_rate=1e-4,
+        percentile=100,
+        point_rule="max",
+        run_dir=tmp_path / "run",
     )
     assert any(
         not np.array_equal(a, b) for a, b in zip(before_weights, tuned.get_weights(), strict=True)
     )
     assert (tmp_path / "run" / "checkpoints" / "fine_tune" / "checkpoint").exists()
-    # percentile 100 puts the threshold at the largest score of the normal windows: the served
-    # flag marks none of them but that one (a tie with itself is not "greater")
-    scores = tuned.predict(windows, verbose=0)["score"]
+    # normalised with the training part (the first 80 %)
+    assert tuned.get_config()["std"] == pytest.approx(np.std(normal[:160]), rel=1e-5)
+    # percentile 100 of the held-out point scores = the largest held-out window score: the
+    # served flag marks none of those windows but that one (a tie is not "greater")
+    scores = tuned.predict(held_out, verbose=0)["score"]
     assert anomaly.get_threshold(tuned) == pytest.approx(scores.max(), rel=1e-4)
     clear = scores < anomaly.get_threshold(tuned) * (1 - 1e-4)
-    assert not tuned.predict(windows, verbose=0)["is_anomaly"][clear].any()
+    assert not tuned.predict(held_out, verbose=0)["is_anomaly"][clear].any()
 
 
 @pytest.mark.parametrize(

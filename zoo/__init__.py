@@ -18,32 +18,42 @@ __all__ = [
     "__version__",
     "backtest",
     "build",
+    "evaluate",
     "export",
+    "fine_tune",
     "forecast",
     "infer_threshold",
     "info",
     "list_models",
     "load",
+    "plot",
+    "predict",
     "predictor",
+    "read_series",
     "register_custom_objects",
 ]
 
 # Public name -> the module that defines it (imported when the name is first used).
 _PUBLIC = {
-    "backtest": "zoo.models.common.backtest",
+    "backtest": "zoo.own_data",
     "build": "zoo.registry",
+    "evaluate": "zoo.own_data",
     "export": "zoo.serving",
+    "fine_tune": "zoo.own_data",
     "infer_threshold": "zoo.models.anomaly.model",
     "info": "zoo.registry",
     "list_models": "zoo.registry",
     "load": "zoo.registry",
+    "plot": "zoo.own_data",
+    "predict": "zoo.own_data",
+    "read_series": "zoo.own_data",
     "predictor": "zoo.models.common.predictor",
 }
 
 if TYPE_CHECKING:
     from zoo.models.anomaly.model import infer_threshold
-    from zoo.models.common.backtest import backtest
     from zoo.models.common.predictor import predictor
+    from zoo.own_data import backtest, evaluate, fine_tune, plot, predict, read_series
     from zoo.registry import build, info, list_models, load
     from zoo.serving import export
 

@@ -11,6 +11,9 @@ without importing TensorFlow.
   zoo fine-tune anomaly_ucr135 --csv my.csv --column value --epochs 5 --output mine.keras
   zoo predict cnn_digits --input images.npy --output predictions.npz
   zoo plot forecaster_co2 --output co2.png
+
+With `--csv` (and `--model FILE.keras` or a name), `evaluate`, `backtest`, `plot` and `predict`
+work on a user's own series: see `zoo.commands.own_data`.
 """
 
 from __future__ import annotations
@@ -24,13 +27,32 @@ from typing import Any
 
 import numpy as np
 
+from zoo.commands.own_data import (
+    add_data_options,
+    jsonable,
+    register_backtest,
+    run_evaluate_csv,
+    run_fine_tune_series,
+    run_plot_csv,
+    run_predict_csv,
+)
+
 IMAGE_TASK = "image-classification"
 # `zoo fine-tune` flags -> the keyword a family's fine_tune takes (see Preset.fine_tune_options).
 FINE_TUNE_FLAGS = {
     "num_classes": ("--num-classes", int, "image models: new class count (a new head)"),
     "horizon": ("--horizon", int, "forecasters: new horizon (a new head)"),
-    "period": ("--period", int, "forecasters: season length of the prior"),
-    "percentile": ("--percentile", float, "detectors: threshold percentile of normal scores"),
+    "window": ("--window", int, "forecasters and detectors: past values the model reads"),
+    "false_alarm_rate": (
+        "--false-alarm-rate",
+        float,
+        "detectors: point-wise false-alarm rate on held-out normal data (default 0.001)",
+    ),
+    "percentile": (
+        "--percentile",
+        float,
+        "detectors: threshold at this percentile of held-out normal point scores",
+    ),
 }
 
 
@@ -63,10 +85,12 @@ def register(subparsers) -> None:
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
-        "evaluate", help="recompute a model's card metrics on its protocol, beside the baselines"
+        "evaluate",
+        help="a model's metrics beside the baselines: on its own protocol, or on your --csv",
     )
-    evaluate.add_argument("name", help="registry name")
+    evaluate.add_argument("name", nargs="?", default=None, help="registry name (or --model)")
     _model_option(evaluate)
+    add_data_options(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(func=run_evaluate)
 
@@ -80,6 +104,12 @@ def register(subparsers) -> None:
         required=True,
         help="series models: the column of values; image models: the label column (the other "
         "columns are the pixels, row-major)",
+    )
+    fine_tune.add_argument(
+        "--time-column", default=None, help="series models: dates or numbers (sets the season)"
+    )
+    fine_tune.add_argument(
+        "--id-column", default=None, help="forecasters: series names of a long-format file"
     )
     fine_tune.add_argument(
         "--epochs", type=int, default=None, help="epochs (default: the family's own)"
@@ -105,23 +135,35 @@ def register(subparsers) -> None:
     fine_tune.add_argument("--quiet", action="store_true", help="no progress bar")
     fine_tune.set_defaults(func=run_fine_tune)
 
-    predict = subparsers.add_parser("predict", help="run a model on a CSV or .npy file")
-    predict.add_argument("name", help="registry name")
-    predict.add_argument("--input", type=Path, required=True, help="a .csv or .npy file")
+    predict = subparsers.add_parser(
+        "predict",
+        help="run a model: forecasts or point-wise flags of your --csv as a table, or the raw "
+        "outputs for an --input .csv/.npy",
+    )
+    predict.add_argument("name", nargs="?", default=None, help="registry name (or --model)")
     predict.add_argument(
-        "--column", default=None, help="CSV column of the series (series models; required there)"
+        "--input", type=Path, default=None, help="raw model outputs for a .csv or .npy file"
     )
     _model_option(predict)
+    add_data_options(predict, evaluation=False)
     predict.add_argument(
-        "--output", type=Path, default=None, help="write the outputs to .npz or .json"
+        "--output",
+        type=Path,
+        default=None,
+        help="with --csv: a .csv table; with --input: .npz or .json (default: stdout)",
     )
     predict.set_defaults(func=run_predict)
 
-    plot = subparsers.add_parser("plot", help="write the preset's picture on its test split")
-    plot.add_argument("name", help="registry name")
+    plot = subparsers.add_parser(
+        "plot", help="write a PNG: the preset's picture on its test split, or on your --csv"
+    )
+    plot.add_argument("name", nargs="?", default=None, help="registry name (or --model)")
     _model_option(plot)
+    add_data_options(plot)
     plot.add_argument("--output", type=Path, default=None, help="PNG path (default NAME.png)")
     plot.set_defaults(func=run_plot)
+
+    register_backtest(subparsers, _model_option, _guard)
 
 
 def _model_option(parser: argparse.ArgumentParser) -> None:
@@ -169,18 +211,6 @@ def _guard(run):
 
     wrapped.__name__ = run.__name__
     return wrapped
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _format(value: Any) -> str:
@@ -249,7 +279,7 @@ def run_train(args: argparse.Namespace) -> int:
         for name in (*PRESET_FILES, CHECKSUM_FILE):
             shutil.copy2(run_dir / name, target / name)
         print(f"Installed the preset files into {target}", file=sys.stderr)
-    print(json.dumps(_jsonable(card.get("metrics", card)), indent=2))
+    print(json.dumps(jsonable(card.get("metrics", card)), indent=2))
     return 0
 
 
@@ -258,8 +288,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     _keras_ready()
     from zoo import registry
 
+    if args.csv is not None:
+        return run_evaluate_csv(args)
+    _require_name(args)
     preset = registry.get_preset(args.name)
-    result = _jsonable(preset.resolve("evaluation")(_load(args.name, args.model)))
+    result = jsonable(preset.resolve("evaluation")(_load(args.name, args.model)))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -274,6 +307,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for key, value in baselines:
             print(f"  {key:<{width}}  {_format(value)}")
     return 0
+
+
+def _require_name(args: argparse.Namespace) -> None:
+    if args.name is None:
+        raise ValueError(
+            "Give a registry name for the preset's own data, or `--csv` (with `--column`) for "
+            "your own."
+        )
 
 
 def _image_side(name: str) -> int:
@@ -319,6 +360,8 @@ def run_fine_tune(args: argparse.Namespace) -> int:
 
     preset = registry.get_preset(args.name)
     options = _fine_tune_options(preset, args)
+    if preset.task != IMAGE_TASK:
+        return run_fine_tune_series(args, options)
     data = _read_training_data(args.name, preset.task, args.csv, args.column)
     output = args.output or Path(f"{args.name}.keras")
     run_dir = args.run_dir or output.with_name(output.name + ".run")
@@ -347,17 +390,22 @@ def run_predict(args: argparse.Namespace) -> int:
     _keras_ready()
     from zoo import registry
 
+    if args.csv is not None:
+        return run_predict_csv(args)
+    if args.input is None:
+        raise ValueError("Give `--csv` (a table of forecasts or flags) or `--input` (raw outputs).")
+    _require_name(args)
     preset = registry.get_preset(args.name)
     data = _read_input(args.name, preset.task, args.input, args.column)
     model = _load(args.name, args.model)
     outputs = {k: np.asarray(v) for k, v in preset.resolve("predict")(model, data).items()}
     if args.output is None:
-        print(json.dumps(_jsonable(outputs)))
+        print(json.dumps(jsonable(outputs)))
     elif args.output.suffix.lower() == ".npz":
         np.savez(args.output, **outputs)
         print(f"Wrote {', '.join(outputs)} to {args.output}")
     elif args.output.suffix.lower() == ".json":
-        args.output.write_text(json.dumps(_jsonable(outputs)) + "\n")
+        args.output.write_text(json.dumps(jsonable(outputs)) + "\n")
         print(f"Wrote {', '.join(outputs)} to {args.output}")
     else:
         raise ValueError(f"`--output` must end in .npz or .json. Received: {args.output}")
@@ -369,6 +417,9 @@ def run_plot(args: argparse.Namespace) -> int:
     _keras_ready()
     from zoo import registry
 
+    if args.csv is not None:
+        return run_plot_csv(args)
+    _require_name(args)
     preset = registry.get_preset(args.name)
     output = args.output or Path(f"{args.name}.png")
     path = preset.resolve("plot")(_load(args.name, args.model), output)

@@ -27,6 +27,8 @@ from zoo.models.common.predictor import predictor
 from zoo.models.common.zoo_model import ZooModel
 
 INPUT_NAME = "series"
+# Point score from the scores of the stride-1 windows covering the point.
+POINT_RULES = ("max", "min")
 THRESHOLD_LAYER = "threshold"
 
 
@@ -51,6 +53,20 @@ class FinalValue(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class WindowCentering(keras.layers.Layer):
+    """x - mean over time of x, per window and channel: (batch, time, channels) -> same shape.
+
+    A detector that reads centred windows judges a window's shape, not its level, so a slow
+    drift or trend between the normal data and later data does not raise every score."""
+
+    def call(self, inputs):
+        return inputs - tf.reduce_mean(inputs, axis=1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -103,6 +119,12 @@ class WindowDetector(ZooModel):
             train part's; raw units go in, raw units come out.
         threshold: the starting value of the stored threshold (recalibrate with
             `infer_threshold`).
+        center: subtract each normalised window's mean before the autoencoder
+            (`WindowCentering`): the score sees the window's shape, not its level.
+        point_rule: how `predict` turns window scores into a point's score (`POINT_RULES`):
+            "max" (the highest window covering the point: a high window raises all its
+            points) or "min" (the lowest: a point scores high only when every window over it
+            does, so a flag stays on the anomalous points instead of spreading a window wide).
         name: the model's name.
 
     Input shape: "series" (batch, window, 1), raw values.
@@ -119,6 +141,8 @@ class WindowDetector(ZooModel):
         mean: float = 0.0,
         std: float = 1.0,
         threshold: float = 1e9,
+        center: bool = False,
+        point_rule: str = "max",
         name: str = "window_detector",
         **kwargs: Any,
     ) -> None:
@@ -126,16 +150,25 @@ class WindowDetector(ZooModel):
             raise ValueError(f"`window` must be an int >= 2. Received: window={window!r}")
         if not (np.isfinite(std) and std > 0):
             raise ValueError(f"`std` must be a finite number > 0. Received: std={std!r}")
+        if point_rule not in POINT_RULES:
+            raise ValueError(
+                f"Unknown point_rule {point_rule!r}. Choose one of: {', '.join(POINT_RULES)}"
+            )
         variance = float(std) ** 2
         inputs = keras.Input(shape=(window, 1), name=INPUT_NAME)
         x = keras.layers.Normalization(mean=float(mean), variance=variance, name="normalize")(
             inputs
         )
-        code = keras.layers.LSTM(units, name="encoder")(x)
+        shape = WindowCentering(name="center")(x) if center else x
+        code = keras.layers.LSTM(units, name="encoder")(shape)
         code = keras.layers.Dense(latent, activation="tanh", name="code")(code)
         h = keras.layers.RepeatVector(window, name="repeat")(code)
         h = keras.layers.LSTM(units, return_sequences=True, name="decoder")(h)
         reconstructed = keras.layers.Dense(1, name="reconstruct")(h)
+        if center:
+            # The window's level goes back on unchanged: only its shape is reconstructed.
+            level = keras.layers.Subtract(name="window_level")([x, shape])
+            reconstructed = keras.layers.Add(name="with_level")([reconstructed, level])
         error = SquaredError(name="squared_error")([x, reconstructed])
         energy = IntegralLayer(method="trapezoid", name="error_integral")(error)
         score = FinalValue(name="score")(energy)
@@ -154,6 +187,8 @@ class WindowDetector(ZooModel):
             "mean": float(mean),
             "std": float(std),
             "threshold": float(threshold),
+            "center": bool(center),
+            "point_rule": point_rule,
         }
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
@@ -242,11 +277,12 @@ def infer_threshold(model: keras.Model, normal_windows: np.ndarray, percentile: 
 
 
 def predict(model: keras.Model, data: np.ndarray) -> dict[str, np.ndarray]:
-    """Scores for a raw 1-D series: per stride-1 window and per point (max over the windows that
-    cover the point), and `is_anomaly` per point against the stored threshold."""
+    """Scores for a raw 1-D series: per stride-1 window and per point (max, or min with
+    `point_rule="min"`, over the windows that cover the point), and `is_anomaly` per point
+    against the stored threshold."""
     window = window_length(model)
     window_scores = score_windows(model, windows_of(data, window))
-    points = point_scores(window_scores, window)
+    points = point_scores(window_scores, window, model.get_config().get("point_rule", "max"))
     return {
         "window_score": window_scores,
         "point_score": points,
@@ -254,12 +290,14 @@ def predict(model: keras.Model, data: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def point_scores(window_scores: np.ndarray, window: int) -> np.ndarray:
-    """Point scores (n,) = max of the scores of the windows covering each point (stride 1)."""
+def point_scores(window_scores: np.ndarray, window: int, rule: str = "max") -> np.ndarray:
+    """Point scores (n,) = max (or min, `rule`) of the scores of the stride-1 windows covering
+    each point."""
     window_scores = np.asarray(window_scores, dtype="float64")
-    pad = np.full(window - 1, -np.inf)
+    pad = np.full(window - 1, -np.inf if rule == "max" else np.inf)
     padded = np.concatenate([pad, window_scores, pad])
-    return np.lib.stride_tricks.sliding_window_view(padded, window).max(axis=1)
+    view = np.lib.stride_tricks.sliding_window_view(padded, window)
+    return view.max(axis=1) if rule == "max" else view.min(axis=1)
 
 
 def warmup_inputs(model: keras.Model, count: int = 3) -> dict[str, np.ndarray]:

@@ -17,14 +17,17 @@ import numpy as np
 from zoo.data import kdd_tsad
 from zoo.models.anomaly.evaluate import evaluate
 from zoo.models.anomaly.model import (
+    as_series,
     build_detector,
     get_threshold,
     infer_threshold,
+    predict,
     window_length,
     windows_of,
 )
 from zoo.models.anomaly.presets import PRESETS
 from zoo.models.common.checks import environment, round_floats, seed_everything
+from zoo.models.common.detection_scores import threshold_for_false_alarm_rate
 from zoo.models.common.preset_files import write_preset
 from zoo.models.common.runs import (
     KeepBestWeights,
@@ -103,34 +106,117 @@ def train(output_dir: Path, *, seed: int = 0, epochs: int | None = None, verbose
     return card
 
 
+def _retargeted(model, fit_part: np.ndarray, window: int, center: bool, point_rule: str):
+    """The same detector rebuilt for `window` (centred windows with `center`) and normalised
+    with `fit_part`'s mean and std; the LSTM and dense weights (independent of the window
+    length) are copied over."""
+    config = {**model.get_config(), "window": int(window), "center": center}
+    config["point_rule"] = point_rule
+    config.update(mean=float(np.mean(fit_part)), std=float(np.std(fit_part)) or 1.0)
+    tuned = build_detector(**config)
+    for layer in tuned.layers:
+        if layer.weights and layer.name != "threshold":
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return tuned
+
+
+def normal_point_threshold(
+    model: keras.Model,
+    normal: np.ndarray,
+    *,
+    false_alarm_rate: float | None = None,
+    percentile: float | None = None,
+) -> float:
+    """Set and return the threshold at which the point scores of the normal series `normal`
+    (from the windows covering each point, by the model's `point_rule`) pass at most a share
+    `false_alarm_rate` of its points (the ⌊rate·n⌋+1-th largest point score), or at the
+    `percentile`-th percentile of them. A point is flagged when its score passes it."""
+    if (false_alarm_rate is None) == (percentile is None):
+        raise ValueError(
+            "Give one of `false_alarm_rate` and `percentile`. Received: "
+            f"false_alarm_rate={false_alarm_rate!r}, percentile={percentile!r}"
+        )
+    points = predict(model, normal)["point_score"]
+    if percentile is not None:
+        if not 0 < percentile <= 100:
+            raise ValueError(
+                f"`percentile` must be a number in (0, 100]. Received: percentile={percentile!r}"
+            )
+        threshold = float(np.percentile(points, percentile))
+    else:
+        threshold = threshold_for_false_alarm_rate(points, false_alarm_rate)
+    model.get_layer("threshold").threshold.assign(threshold)
+    return threshold
+
+
 def fine_tune(
     model: keras.Model,
     data: np.ndarray,
     *,
-    epochs: int = 10,
-    learning_rate: float = 1e-4,
-    percentile: float = 99.5,
+    epochs: int = 20,
+    learning_rate: float = 1e-3,
+    window: int | None = None,
+    false_alarm_rate: float | None = None,
+    percentile: float | None = None,
+    center: bool = True,
+    point_rule: str = "min",
+    holdout: float = 0.2,
     batch_size: int = 32,
     seed: int = 0,
     run_dir: Path | None = None,
     verbose: int = 0,
 ) -> keras.Model:
     """Fine-tune the autoencoder on a user's normal (anomaly-free) 1-D series through the
-    Trainer, then recalibrate the threshold on the same windows at `percentile`. Normalisation
-    keeps the shipped mean/std."""
-    windows = windows_of(data, window_length(model))
+    Trainer and set its threshold on held-out normal data.
+
+    The series is split in time: the earlier (1 - `holdout`) trains the autoencoder (its mean and
+    std become the model's normalisation), the later part sets the threshold so that the
+    point-wise false-alarm rate there is `false_alarm_rate` (default 0.001), or at the
+    `percentile`-th percentile of its point scores (`normal_point_threshold`). A `window` other
+    than the model's rebuilds the detector for that window (the LSTM weights carry over);
+    `center` (default) makes it read centred windows (`WindowCentering`), so a drift of the
+    level between the normal data and later data does not raise every score; `point_rule`
+    "min" (default) scores a point by the lowest window over it, so flags stay on the
+    anomalous points (see `WindowDetector`).
+
+    Returns the fine-tuned detector (a new model).
+    """
+    if not 0 < holdout < 1:
+        raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
+    if false_alarm_rate is None and percentile is None:
+        false_alarm_rate = 0.001
+    window = window_length(model) if window is None else window
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
+        raise ValueError(f"`window` must be an int >= 2. Received: window={window!r}")
+    values = as_series(data, window)
+    cut = round(len(values) * (1 - holdout))
+    if cut < 2 * window or len(values) - cut < window:
+        raise ValueError(
+            f"`data` must hold enough normal points for a window-{window} detector with a "
+            f"{holdout:.0%} holdout: at least {2 * window} to train on and {window} held out. "
+            f"Received {len(values)} points."
+        )
+    fit_part, held_out = values[:cut], values[cut:]
+    seed_everything(seed)
+    tuned = _retargeted(model, fit_part, window, center, point_rule)
+    windows = windows_of(fit_part, window)
     arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
-    arguments.update(percentile=percentile, seed=seed, values=int(np.size(data)))
+    arguments.update(window=int(window), false_alarm_rate=false_alarm_rate, percentile=percentile)
+    arguments.update(center=center, point_rule=point_rule)
+    arguments.update(seed=seed, values=len(values), holdout=holdout)
     run = open_run(run_dir, arguments)
-    _trainer(model, learning_rate, run, "fine_tune", seed).fit(
-        (windows, {"reconstruction": windows}),
-        epochs=epochs,
-        batch_size=batch_size,
-        resume=run is not None,
-        verbose=verbose,
+    if epochs > 0:
+        _trainer(tuned, learning_rate, run, "fine_tune", seed).fit(
+            (windows, {"reconstruction": windows}),
+            epochs=epochs,
+            batch_size=batch_size,
+            resume=run is not None,
+            verbose=verbose,
+        )
+    normal_point_threshold(
+        tuned, held_out, false_alarm_rate=false_alarm_rate, percentile=percentile
     )
-    infer_threshold(model, windows, percentile)
-    return model
+    return tuned
 
 
 def make_card(metrics: dict, seed: int, epochs: int) -> dict:

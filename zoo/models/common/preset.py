@@ -35,8 +35,8 @@ TASKS = ("image-classification", "forecasting", "anomaly-detection")
 # What `zoo fine-tune` may pass on to a family's fine_tune, by task (each flag maps to a keyword).
 FINE_TUNE_OPTIONS = {
     "image-classification": ("num_classes", "freeze_backbone"),
-    "forecasting": ("horizon", "period", "freeze_backbone"),
-    "anomaly-detection": ("percentile",),
+    "forecasting": ("horizon", "period", "window", "freeze_backbone"),
+    "anomaly-detection": ("window", "false_alarm_rate", "percentile"),
 }
 
 

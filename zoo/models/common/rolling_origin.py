@@ -68,7 +68,11 @@ class _Plan:
 
 
 def _as_plans(series, period, horizon, test_fraction, stride, max_origins) -> list[_Plan]:
-    many = isinstance(series, list | tuple) and len(series) and np.ndim(series[0]) > 0
+    many = (
+        isinstance(series, list | tuple)
+        and len(series)
+        and np.ndim(getattr(series[0], "values", series[0])) > 0
+    )
     items = list(series) if many else [series]
     plans = []
     for k, item in enumerate(items):

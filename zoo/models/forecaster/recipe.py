@@ -130,6 +130,88 @@ def _with_band_scale(model: IntegralForecaster, band_scale: float) -> IntegralFo
     return calibrated
 
 
+def _as_series_list(data, min_length: int) -> list[np.ndarray]:
+    """One 1-D series, or a list of them (long format), each checked and long enough."""
+    many = isinstance(data, list | tuple) and len(data) and np.ndim(data[0]) > 0
+    items = list(data) if many else [data]
+    return [
+        check_series(getattr(item, "values", item), name="data", min_length=min_length)
+        for item in items
+    ]
+
+
+def user_window(window: int, period: int, horizon: int, shortest: int, origins: int = 40) -> int:
+    """The window a fine-tuned forecaster reads: the model's, widened to two seasons when it is
+    shorter than one season, and halved to ``(shortest - horizon) // 2`` when the shortest series
+    would otherwise give fewer than `origins` windows; never below `period` (nor 2)."""
+    if window < period:
+        window = 2 * period
+    if shortest - horizon - window + 1 < origins:
+        window = (shortest - horizon) // 2
+    return max(window, period, 2)
+
+
+# Ridge penalties tried on a user's series (the scaled window is the feature vector).
+RIDGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def _held_mae(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.abs(model.predict(x, verbose=0, batch_size=256)["forecast"] - y)))
+
+
+def _select_ridge(model, fit, held, members: int, ridge: float | None) -> float:
+    """Refit every member's linear path with `ridge`, or with the penalty of `RIDGES` that
+    gives the lowest MAE on the held-out windows `held`; return the penalty used."""
+    best = None
+    for alpha in RIDGES if ridge is None else (ridge,):
+        for i in range(members):
+            ridge_warm_start(model, *fit, alpha, member=i)
+        error = _held_mae(model, *held) if ridge is None else 0.0
+        if best is None or error < best[0]:
+            best = (error, alpha)
+    if best[1] != alpha:
+        for i in range(members):
+            ridge_warm_start(model, *fit, best[1], member=i)
+    return best[1]
+
+
+def _pooled_scale(series: list[np.ndarray], window: int, level_steps: int) -> float:
+    """RMS over the series of `window_scale` (one scale for one model over many series)."""
+    return float(np.sqrt(np.mean([window_scale(v, window, level_steps) ** 2 for v in series])))
+
+
+def _copy_matching_weights(source: keras.Model, target: keras.Model) -> set[str]:
+    """Copy every layer's weights whose shapes match (not the ridge-fit `_linear` paths);
+    return the names of the layers with weights that were not copied."""
+    missed = set()
+    for layer in target.layers:
+        if not layer.weights or layer.name.endswith("_linear"):
+            continue
+        try:
+            weights = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            missed.add(layer.name)
+            continue
+        if [w.shape for w in weights] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(weights)
+        else:
+            missed.add(layer.name)
+    return missed
+
+
+def _windows_of_all(series, window, horizon, holdout):
+    """(x_fit, y_fit, x_held, y_held): the windows of every series, each split in time."""
+    fit, held = [], []
+    for values in series:
+        fit_o, held_o = split_origins(len(values), window, horizon, holdout)
+        if len(fit_o) and len(held_o):
+            fit.append(windows(values, window, horizon, fit_o))
+            held.append(windows(values, window, horizon, held_o))
+    if not fit:
+        return None
+    return tuple(np.concatenate([p[j] for p in pairs]) for pairs in (fit, held) for j in (0, 1))
+
+
 def fine_tune(
     model: keras.Model,
     data,
@@ -138,8 +220,9 @@ def fine_tune(
     learning_rate: float = 1e-3,
     horizon: int | None = None,
     period: int | None = None,
+    window: int | None = None,
     freeze_backbone: bool = False,
-    ridge: float = 1.0,
+    ridge: float | None = None,
     batch_size: int = 32,
     holdout: float = 0.2,
     coverage: float = 0.8,
@@ -147,15 +230,21 @@ def fine_tune(
     run_dir: Path | None = None,
     verbose: int = 0,
 ) -> IntegralForecaster:
-    """Fine-tune a forecaster on a user's raw 1-D series, through the Trainer.
+    """Fine-tune a forecaster on a user's raw series, through the Trainer.
 
-    The windows of `data` are split in time: the earlier (1 - `holdout`) are trained on, the later
-    ones (whose targets never overlap a training target) calibrate the band. Steps:
-    the scale is recomputed from `data`; a new `horizon` or `period` (season length of the prior,
-    at most the window) rebuilds what depends on it; the LSTM encoders keep their weights, and so
-    do the heads when the horizon is unchanged; each member's linear velocity path is refit by
-    ridge; `epochs` epochs of Adam (head only with `freeze_backbone`); then the 0.1/0.9 band is
-    scaled so that it covers `coverage` of the held-out windows' targets.
+    `data` is one 1-D series or a list of them (long format: one model over all series, trained
+    on the windows of every series). The windows of each series are split in time: the earlier
+    (1 - `holdout`) are trained on, the later ones (whose targets never overlap a training
+    target) calibrate the band. Steps: a new `horizon`, `period` (season length of the prior) or
+    `window` rebuilds what depends on it; a new period also sets the level to the mean of the
+    last season (`level_steps = period`); without `window` the window is `user_window(...)`;
+    the scale is recomputed from `data`; every layer whose shape is unchanged keeps its weights
+    (the LSTM encoders always do); each member's linear velocity path is refit by ridge (the
+    penalty `ridge`, or by default the one of `RIDGES` with the lowest held-out MAE);
+    `epochs` epochs of Adam (head only with `freeze_backbone`), undone if they raised the
+    held-out MAE (a short, noisy series is fit better by the ridge path alone); the band heads
+    are refit when their shape changed; then the 0.1/0.9 band is scaled so that it covers
+    `coverage` of the held-out windows' targets (split-conformal).
 
     Returns a new `IntegralForecaster` (the input model is left as it was).
     """
@@ -167,45 +256,54 @@ def fine_tune(
     if not 0 < holdout < 1:
         raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
     config = model.get_config()
-    window = config["window"]
     new_horizon = config["horizon"] if horizon is None else int(horizon)
     new_period = config["period"] if period is None else int(period)
-    if not 0 <= new_period <= window:
+    if new_horizon < 1 or new_period < 0:
         raise ValueError(
-            f"`period` must be an int in [0, window={window}]. Received: period={period!r}"
+            f"`horizon` must be >= 1 and `period` >= 0. Received: horizon={horizon!r}, "
+            f"period={period!r}"
         )
-    values = check_series(data, name="data", min_length=window + new_horizon + 10)
+    series = _as_series_list(data, min_length=new_horizon + 12)
+    shortest = min(len(v) for v in series)
+    if window is None:
+        window = user_window(config["window"], new_period, new_horizon, shortest)
+    if not 2 <= int(window) or new_period > window:
+        raise ValueError(
+            f"`window` must be an int >= 2 and >= period ({new_period}). Received: "
+            f"window={window!r}"
+        )
+    window = int(window)
+    level_steps = config["level_steps"] if new_period == config["period"] else new_period
     config.update(
+        window=window,
         horizon=new_horizon,
         period=new_period,
+        level_steps=min(max(level_steps, 1), window),
+        lstm_steps=min(config["lstm_steps"], window),
         band_scale=1.0,
-        scale=window_scale(values, window, config["level_steps"]),
+        scale=_pooled_scale(series, window, min(max(level_steps, 1), window)),
     )
     keras.utils.set_random_seed(seed)
     tuned = build_forecaster(**config)
-    keep_head = new_horizon == model.get_config()["horizon"]
-    for layer in tuned.layers:
-        if not layer.weights or layer.name.endswith("_linear"):
-            continue
-        if layer.name.endswith("_lstm") or keep_head:
-            layer.set_weights(model.get_layer(layer.name).get_weights())
-    fit_o, held_o = split_origins(len(values), window, new_horizon, holdout)
-    if len(fit_o) < 2 or len(held_o) < 2:
+    missed = _copy_matching_weights(model, tuned)
+    stacked = _windows_of_all(series, window, new_horizon, holdout)
+    if stacked is None or len(stacked[0]) < 2 or len(stacked[2]) < 2:
         raise ValueError(
             f"`data` is too short to fine-tune a window-{window}, horizon-{new_horizon} "
-            f"forecaster with a {holdout:.0%} holdout: {len(values)} values give {len(fit_o)} "
-            f"training and {len(held_o)} held-out windows (at least 2 each)."
+            f"forecaster with a {holdout:.0%} holdout: the longest series has "
+            f"{max(len(v) for v in series)} values; at least 2 training and 2 held-out windows "
+            "are needed."
         )
-    x, y = windows(values, window, new_horizon, fit_o)
-    x_held, y_held = windows(values, window, new_horizon, held_o)
-    for i in range(config["members"]):
-        ridge_warm_start(tuned, x, y, ridge, member=i)
+    x, y, x_held, y_held = stacked
+    ridge = _select_ridge(tuned, (x, y), (x_held, y_held), config["members"], ridge)
     if freeze_backbone:
         for layer in tuned.layers:
             layer.trainable = not layer.name.endswith("_lstm")
     arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
-    arguments.update(horizon=new_horizon, period=new_period, seed=seed, values=len(values))
+    arguments.update(horizon=new_horizon, period=new_period, window=window, seed=seed, ridge=ridge)
+    arguments.update(values=[len(v) for v in series])
     run = open_run(run_dir, {**arguments, "freeze_backbone": freeze_backbone})
+    before = (tuned.get_weights(), _held_mae(tuned, x_held, y_held))
     if epochs > 0:
         trainer = Trainer(
             model=tuned,
@@ -223,7 +321,10 @@ def fine_tune(
         )
     for layer in tuned.layers:
         layer.trainable = True
-    if not keep_head:
+    if epochs > 0 and _held_mae(tuned, x_held, y_held) > before[1]:
+        # On a short or noisy series the gradient steps can fit noise: keep the ridge model.
+        tuned.set_weights(before[0])
+    if any(name.endswith("_band") for name in missed):
         fit_band(tuned, x, y, recipe=Recipe(batch_size=batch_size), run=run, seed=seed)
     needed = _needed_scales(tuned, x_held, y_held)
     return _with_band_scale(tuned, float(np.quantile(needed, coverage)))

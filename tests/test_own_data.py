@@ -1,0 +1,213 @@
+"""Your own data end to end: `zoo fine-tune | predict | evaluate | backtest | plot` on a CSV, and
+the same calls from Python (`zoo.fine_tune`, ...), against independent numpy/sklearn references.
+
+Tiny series and one epoch: these check the wiring (season from the dates, long format, the
+split-conformal band, the point-wise false-alarm threshold, tables and reports), not accuracy.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import zoo
+from zoo.cli import main
+from zoo.models.anomaly import model as anomaly
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _on_csv(capsys, command, model, csv, column, *extra):
+    """`zoo COMMAND --model MODEL --csv CSV --column COLUMN ...`; its stdout (status 0 asserted)."""
+    code, out, err = _run(
+        capsys, command, "--model", model, "--csv", csv, "--column", column, *extra
+    )
+    assert code == 0, err
+    return out
+
+
+def _monthly(n=120, seed=0, level=100.0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = level + 0.3 * t + 8.0 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1.0, n)
+    return pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=n, freq="MS"), "y": values})
+
+
+@pytest.fixture(scope="module")
+def monthly_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("own") / "monthly.csv"
+    _monthly().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tuned_forecaster(monthly_csv, tmp_path_factory):
+    output = tmp_path_factory.mktemp("model") / "m.keras"
+    code = main(
+        ["fine-tune", "forecaster_sunspots", "--csv", str(monthly_csv), "--column", "y",
+         "--time-column", "ds", "--horizon", "6", "--epochs", "1", "--output", str(output),
+         "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    return output
+
+
+def test_fine_tune_takes_the_season_from_the_dates(tuned_forecaster):
+    config = keras.saving.load_model(tuned_forecaster).get_config()
+    # monthly dates -> period 12 (not the preset's 0); the level is the last season's mean
+    assert (config["period"], config["horizon"], config["level_steps"]) == (12, 6, 12)
+    assert config["window"] >= 12 and config["band_scale"] > 0
+    assert (tuned_forecaster.parent / "m.keras.run" / "checkpoints" / "fine_tune").exists()
+
+
+def test_predict_writes_one_row_per_future_step(capsys, tuned_forecaster, monthly_csv, tmp_path):
+    path = tmp_path / "next.csv"
+    _on_csv(capsys, "predict", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+            "--output", path)  # fmt: skip
+    table = pd.read_csv(path, parse_dates=["ds"])
+    assert list(table.columns) == ["ds", "step", "forecast", "q0.1", "q0.5", "q0.9"]
+    expected = pd.date_range("2010-01-01", periods=6, freq="MS")  # after Dec 2009
+    assert list(table["ds"]) == list(expected) and list(table["step"]) == [1, 2, 3, 4, 5, 6]
+    assert (table["q0.1"] <= table["q0.9"]).all()
+    # the same numbers as the model called on the last `window` values
+    model = keras.saving.load_model(tuned_forecaster)
+    window = model.get_config()["window"]
+    values = pd.read_csv(monthly_csv)["y"].to_numpy("float32")
+    direct = model.predict(values[None, -window:, None], verbose=0)["forecast"][0]
+    np.testing.assert_allclose(table["forecast"], direct, rtol=1e-5, atol=1e-4)
+
+
+def test_evaluate_json_layout_and_seasonal_naive_by_hand(capsys, tuned_forecaster, monthly_csv):
+    out = _on_csv(capsys, "evaluate", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+                  "--stride", "12", "--json")  # fmt: skip
+    report = json.loads(out)
+    assert {"mase", "smape", "coverage", "pinball"} <= set(report["metrics"])
+    assert set(report["baselines"]) == {"seasonal_naive", "ets", "arima"}
+    y = pd.read_csv(monthly_csv)["y"].to_numpy()
+    n_train, h, m = 96, 6, 12
+    origins = list(range(n_train, len(y) - h + 1, 12))
+    assert report["origins"] == len(origins)
+    scale = np.mean(np.abs(y[m:n_train] - y[: n_train - m]))
+    errors = [np.abs(y[o : o + h] - y[o - m : o - m + h]) for o in origins]
+    assert report["baselines"]["seasonal_naive"]["mase"] == pytest.approx(
+        np.mean(errors) / scale, rel=1e-9
+    )
+    # Python gives the same object
+    same = zoo.evaluate(tuned_forecaster, monthly_csv, "y", time_column="ds", stride=12)
+    assert same["metrics"]["mase"] == pytest.approx(report["metrics"]["mase"], rel=1e-6)
+
+
+def test_backtest_and_plot_on_the_csv(capsys, tuned_forecaster, monthly_csv, tmp_path):
+    out = _on_csv(capsys, "backtest", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+                  "--stride", "12", "--output", tmp_path / "bt.csv")  # fmt: skip
+    assert "mase" in out and "seasonal_naive" in out
+    frame = pd.read_csv(tmp_path / "bt.csv")
+    y = pd.read_csv(monthly_csv)["y"].to_numpy()
+    np.testing.assert_allclose(frame["actual"], y[frame["index"]])
+    png = tmp_path / "f.png"
+    _on_csv(capsys, "plot", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
+            "--stride", "12", "--output", png)  # fmt: skip
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_long_format_is_one_model_over_every_series():
+    frames = [_monthly(90, seed=k, level=50.0 * (k + 1)).assign(unique_id=f"s{k}") for k in (0, 1)]
+    frame = pd.concat(frames, ignore_index=True)
+    model = zoo.fine_tune(
+        "forecaster_sunspots", frame, "y", time_column="ds", id_column="unique_id", epochs=1
+    )
+    table = zoo.predict(model, frame, "y", time_column="ds", id_column="unique_id")
+    horizon = model.get_config()["horizon"]
+    assert list(table["unique_id"]) == ["s0"] * horizon + ["s1"] * horizon
+    # each series' forecast sits near its own level, not the other's
+    means = table.groupby("unique_id")["forecast"].mean()
+    assert means["s0"] < 110 < means["s1"]
+
+
+def test_old_backtest_call_still_works():
+    model = zoo.load("forecaster_sunspots")
+    series = np.linspace(0.0, 100.0, 60)
+    frame = zoo.backtest(model, series, start=22, stride=10)
+    assert sorted(frame["origin"].unique()) == [22, 32, 42]
+
+
+def _normal(n, seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 70 + 5 * np.sin(2 * np.pi * t / 25) + rng.normal(0, 0.3, n)
+
+
+def _point_scores_by_hand(window_scores, window, n):
+    """min over the windows covering each point (a fine-tuned detector's rule), as a loop."""
+    return np.array(
+        [min(window_scores[j] for j in range(max(0, i - window + 1), min(i, n - window) + 1))
+         for i in range(n)]
+    )  # fmt: skip
+
+
+def test_detector_threshold_sets_the_point_wise_false_alarm_rate(tmp_path):
+    values = _normal(600, seed=1)
+    model = zoo.fine_tune(
+        "anomaly_ucr135", values, window=16, false_alarm_rate=0.01, epochs=1, seed=0
+    )
+    assert anomaly.window_length(model) == 16
+    assert model.get_config()["mean"] == pytest.approx(values[:480].mean(), rel=1e-6)
+    held = values[480:].astype("float32")
+    windows = np.lib.stride_tricks.sliding_window_view(held, 16)[..., None]
+    points = _point_scores_by_hand(model.predict(windows, verbose=0)["score"], 16, len(held))
+    # rate 0.01 on 120 held-out points: at most 1 passes; the threshold is the 2nd largest
+    expected = np.sort(points)[-2]
+    # float32 sums in another batch order: a few ulps of the score scale
+    assert anomaly.get_threshold(model) == pytest.approx(expected, rel=1e-4)
+
+
+def test_detector_predict_and_evaluate_with_labels(capsys, tmp_path):
+    normal = _normal(500, seed=2)
+    csv = tmp_path / "normal.csv"
+    pd.DataFrame({"v": normal}).to_csv(csv, index=False)
+    output = tmp_path / "d.keras"
+    code, out, err = _run(
+        capsys, "fine-tune", "anomaly_ucr135", "--csv", csv, "--column", "v", "--window", "16",
+        "--false-alarm-rate", "0.01", "--epochs", "1", "--output", output, "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    test = _normal(300, seed=3)
+    labels = np.zeros(300, int)
+    test[150:156] += 15.0
+    labels[150:156] = 1
+    test_csv = tmp_path / "test.csv"
+    pd.DataFrame({"t": np.arange(300), "v": test, "label": labels}).to_csv(test_csv, index=False)
+    flags = tmp_path / "flags.csv"
+    _on_csv(capsys, "predict", output, test_csv, "v", "--time-column", "t", "--output", flags)
+    table = pd.read_csv(flags)
+    assert list(table.columns) == ["ds", "value", "score", "is_anomaly"] and len(table) == 300
+    threshold = anomaly.get_threshold(keras.saving.load_model(output))
+    np.testing.assert_array_equal(table["is_anomaly"], table["score"] > threshold)
+    out = _on_csv(capsys, "evaluate", output, test_csv, "v", "--label-column", "label", "--json")
+    report = json.loads(out)
+    assert report["metrics"]["roc_auc"] == pytest.approx(
+        roc_auc_score(labels, table["score"]), rel=1e-9
+    )
+    assert {"pr_auc", "best_f1", "false_alarm_rate"} <= set(report["metrics"])
+    assert set(report["baselines"]) == {"isolation_forest", "zscore"}
+
+
+def test_clear_errors(capsys, monthly_csv):
+    code, _, err = _run(capsys, "evaluate", "--csv", monthly_csv, "--column", "y")
+    assert code == 2 and "--model" in err
+    code, _, err = _run(capsys, "predict", "forecaster_sunspots", "--csv", monthly_csv)
+    assert code == 2 and "`--column`" in err
+    code, _, err = _run(
+        capsys, "fine-tune", "anomaly_ucr135", "--csv", monthly_csv, "--column", "y",
+        "--horizon", "3",
+    )  # fmt: skip
+    assert code == 2 and "--horizon" in err
+    with pytest.raises(ValueError, match="zoo forecaster or detector"):
+        zoo.predict("cnn_digits", np.arange(50.0))

@@ -1,0 +1,98 @@
+"""A forecaster on a user's series: forecast from the end of each series, evaluate at rolling
+origins beside seasonal naive, ETS and ARIMA, and draw that evaluation.
+
+The anomaly family's `user.py` has the same three functions, so the face (`zoo.predict`,
+`zoo.evaluate`, `zoo.backtest`, `zoo.plot` and the CLI) calls either without knowing which.
+`series` is always a list of :class:`zoo.data.series_input.UserSeries` (one, or one per id of a
+long-format file); their `period` is the season used by MASE and the baselines.
+
+A history shorter than the model's window (an early origin of a short series) is padded on the
+left with its first value: the model's input is always the last `window` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from zoo.data.series_input import UserSeries
+from zoo.data.series_output import forecast_table
+from zoo.models.common.backtest import model_window
+from zoo.models.common.plots import plot_forecasts
+from zoo.models.common.predictor import predictor
+from zoo.models.common.rolling_origin import RollingOriginResult, rolling_origin
+from zoo.models.forecaster.model import QUANTILES
+
+__all__ = ["evaluate_series", "forecast_histories", "plot_series", "predict_table"]
+
+
+def forecast_histories(model: keras.Model, histories: Sequence[np.ndarray]) -> dict:
+    """The model's {"forecast" (n, H), "quantiles" (n, H, 3)} from the end of each history."""
+    window = model_window(model)
+    inputs = np.empty((len(histories), window, 1), "float32")
+    for k, history in enumerate(histories):
+        tail = np.asarray(history, "float64")[-window:]
+        inputs[k, :, 0] = np.pad(tail, (window - len(tail), 0), mode="edge")
+    out = predictor(model)(inputs)
+    return {"forecast": np.asarray(out["forecast"]), "quantiles": np.asarray(out["quantiles"])}
+
+
+def model_horizon(model: keras.Model) -> int:
+    """Steps the forecaster forecasts: the last axis of its "forecast" output."""
+    return int(model.output["forecast"].shape[-1])
+
+
+def predict_table(model: keras.Model, series: Sequence[UserSeries]) -> pd.DataFrame:
+    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9."""
+    out = forecast_histories(model, [item.values for item in series])
+    return forecast_table(series, out["forecast"], out["quantiles"], QUANTILES)
+
+
+def evaluate_series(
+    model: keras.Model,
+    series: Sequence[UserSeries],
+    *,
+    labels=None,
+    test_fraction: float = 0.2,
+    stride: int | None = None,
+    progress: bool | None = None,
+) -> RollingOriginResult:
+    """Rolling origins over the last `test_fraction` of every series (the model's horizon),
+    beside the baselines refit at each origin (`zoo.models.common.rolling_origin`)."""
+    if labels is not None:
+        raise ValueError("`label_column` applies to detectors only; a forecaster has no labels.")
+    return rolling_origin(
+        list(series),
+        lambda histories: forecast_histories(model, histories),
+        horizon=model_horizon(model),
+        levels=QUANTILES,
+        test_fraction=test_fraction,
+        stride=stride,
+        progress=progress,
+    )
+
+
+def plot_series(
+    model: keras.Model,
+    series: Sequence[UserSeries],
+    path: str | Path,
+    *,
+    result: RollingOriginResult | None = None,
+    **options,
+) -> Path:
+    """The first series with the model's forecasts and 0.1–0.9 band at every rolling origin
+    and the ETS forecasts beside them, as a PNG (`options` as for `evaluate_series`)."""
+    result = result or evaluate_series(model, series, **options)
+    first = series[0]
+    # The frame holds the series one after the other: the first one's origins come first.
+    rows = int(result.per_series.iloc[0]["origins"]) * int(result.report["horizon"])
+    frame = result.frame.iloc[:rows]
+    title = f"{model.name}: rolling origins on {first.id or 'the series'}"
+    baseline = "ets" if "ets" in frame.columns else None
+    return plot_forecasts(
+        first.values, frame, path, timestamps=first.timestamps, baseline=baseline, title=title
+    )

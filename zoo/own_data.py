@@ -1,0 +1,275 @@
+"""Your own data, from Python: one call per `zoo` command, with the same names and results.
+
+    zoo.fine_tune("forecaster_sunspots", "sales.csv", "y", time_column="ds")  # -> keras.Model
+    zoo.evaluate(model, frame, "y", time_column="ds")     # -> the dict `zoo evaluate --json` prints
+    zoo.backtest(model, frame, "y", time_column="ds")     # -> RollingOriginResult (.frame, .report)
+    zoo.plot(model, frame, "y", time_column="ds", output="sales.png")  # -> the PNG's path
+    zoo.predict(model, frame, "y", time_column="ds")      # -> the table `zoo predict` writes
+
+`model` is a registry name, a path to a `.keras` file, or a model in memory. `data` is a CSV path
+or a pandas DataFrame (read by `zoo.data.series_input.read_user_series`: a value `column`, optional
+`time_column` whose frequency sets the season, optional `id_column` for long format), a 1-D array
+or pandas Series, or a list of `UserSeries`. The family of the model (forecaster or detector)
+decides what each call does (`zoo/models/<family>/user.py`). This module is part of the face: it
+may import everything and nothing imports it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.data.series_input import UserSeries, read_user_series
+
+__all__ = ["backtest", "evaluate", "fine_tune", "load_model", "plot", "predict", "read_series"]
+
+# Model class -> family package under zoo.models; only these two take a series of a user's.
+SERIES_FAMILIES = {"IntegralForecaster": "forecaster", "WindowDetector": "anomaly"}
+
+
+def load_model(model):
+    """A registry name, a `.keras` path or a model in memory, as a Keras model."""
+    if not isinstance(model, str | Path):
+        return model
+    from zoo import registry
+
+    path = Path(model)
+    if path.suffix == ".keras":
+        import keras
+
+        if not path.exists():
+            raise FileNotFoundError(f"`model` must be an existing .keras file. Received: {path}")
+        return keras.saving.load_model(path)
+    return registry.load(str(model))
+
+
+def family(model) -> str:
+    """ "forecaster" or "anomaly" for a zoo series model; a clear error for any other model."""
+    name = SERIES_FAMILIES.get(type(model).__name__)
+    if name is None:
+        raise ValueError(
+            "`model` must be a zoo forecaster or detector to take a series. Received "
+            f"{type(model).__name__} {getattr(model, 'name', '')!r}"
+        )
+    return name
+
+
+def _user_module(model):
+    return importlib.import_module(f"zoo.models.{family(model)}.user")
+
+
+def read_series(
+    data,
+    column: str | None = None,
+    *,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    period: int | None = None,
+    default_period: int = 1,
+) -> list[UserSeries]:
+    """`data` (see the module docstring) as a list of UserSeries; `period` overrides every
+    series' season, `default_period` is the season of a series without time stamps."""
+    if isinstance(data, list | tuple) and data and isinstance(data[0], UserSeries):
+        items = list(data)
+    elif isinstance(data, str | Path) or type(data).__name__ == "DataFrame":
+        if column is None:
+            raise ValueError("`column` must name the value column of a CSV file or DataFrame.")
+        items = read_user_series(
+            data, column, time_column=time_column, id_column=id_column, period=period
+        )
+    else:
+        from zoo.models.common.backtest import check_series
+
+        values = check_series(data, name="data")
+        items = [UserSeries(None, values, None, None, period or max(default_period, 1))]
+    if period is not None:
+        return [dataclasses.replace(item, period=int(period)) for item in items]
+    return [
+        item if item.freq is not None else dataclasses.replace(item, period=default_period)
+        for item in items
+    ]
+
+
+def _labels(labels, data, series, time_column, id_column) -> list[np.ndarray] | None:
+    """`labels` as one 0/1 array per series: a column name of the tabular `data`, or arrays."""
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        found = read_user_series(data, labels, time_column=time_column, id_column=id_column)
+        return [(item.values > 0.5).astype("int8") for item in found]
+    arrays = [labels] if np.ndim(labels[0]) == 0 else list(labels)
+    arrays = [(np.asarray(y, "float64") > 0.5).astype("int8") for y in arrays]
+    if [len(y) for y in arrays] != [len(s) for s in series]:
+        raise ValueError(
+            f"`labels` must hold one label per point of each series ({[len(s) for s in series]})."
+            f" Received lengths {[len(y) for y in arrays]}"
+        )
+    return arrays
+
+
+def _model_period(model) -> int:
+    return max(int(model.get_config().get("period", 1)), 1)
+
+
+def _prepared(model, data, column, time_column, id_column, period):
+    model = load_model(model)
+    default = _model_period(model) if family(model) == "forecaster" else 1
+    series = read_series(
+        data,
+        column,
+        time_column=time_column,
+        id_column=id_column,
+        period=period,
+        default_period=default,
+    )
+    return model, series
+
+
+def fine_tune(
+    model,
+    data,
+    column: str | None = None,
+    *,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    period: int | None = None,
+    seed: int = 0,
+    run_dir: str | Path | None = None,
+    verbose: int = 0,
+    **options: Any,
+):
+    """Fine-tune a forecaster or detector on a user's series (what `zoo fine-tune` saves).
+
+    Forecasters (`zoo.models.forecaster.recipe.fine_tune`): one model over every series; the
+    season (`period`) defaults to the one the time column implies (none: the model's); options
+    `horizon`, `window`, `epochs`, `learning_rate`, `freeze_backbone`. Detectors
+    (`zoo.models.anomaly.recipe.fine_tune`): one normal series; options `window`,
+    `false_alarm_rate` (default 0.001) or `percentile`, `epochs`, `learning_rate`.
+    """
+    model, series = _prepared(model, data, column, time_column, id_column, period)
+    kind = family(model)
+    recipe = importlib.import_module(f"zoo.models.{kind}.recipe")
+    common = {"seed": seed, "run_dir": None if run_dir is None else Path(run_dir)}
+    if kind == "forecaster":
+        if period is not None or series[0].freq is not None:
+            options.setdefault("period", series[0].period)
+        values = [item.values for item in series]
+        return recipe.fine_tune(model, values, verbose=verbose, **common, **options)
+    if len(series) != 1:
+        raise ValueError(
+            f"A detector fine-tunes on one normal series. Received {len(series)} series "
+            f"(`id_column`={id_column!r}); fine-tune one detector per series."
+        )
+    return recipe.fine_tune(model, series[0].values, verbose=verbose, **common, **options)
+
+
+def predict(
+    model,
+    data,
+    column: str | None = None,
+    *,
+    time_column: str | None = None,
+    id_column: str | None = None,
+):
+    """The table `zoo predict --csv` writes: forecasters one row per future step of each series
+    ((unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9), detectors one row per point
+    ((unique_id,) (ds,) value, score, is_anomaly)."""
+    model, series = _prepared(model, data, column, time_column, id_column, None)
+    return _user_module(model).predict_table(model, series)
+
+
+def _evaluation(model, data, column, time_column, id_column, period, labels, options):
+    model, series = _prepared(model, data, column, time_column, id_column, period)
+    marks = _labels(labels, data, series, time_column, id_column)
+    return _user_module(model).evaluate_series(model, series, labels=marks, **options)
+
+
+def _preset_job(name, attribute: str, *args):
+    """The preset's own `evaluation` or `plot` on its bundled data (`name` a registry name)."""
+    from zoo import registry
+
+    if not isinstance(name, str) or name.endswith(".keras"):
+        raise ValueError(f"`data` is needed unless `model` is a registry name. Received {name!r}")
+    return registry.get_preset(name).resolve(attribute)(registry.load(name), *args)
+
+
+def evaluate(
+    model,
+    data=None,
+    column: str | None = None,
+    *,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    period: int | None = None,
+    labels=None,
+    test_fraction: float = 0.2,
+    stride: int | None = None,
+    progress: bool | None = None,
+) -> dict:
+    """What `zoo evaluate --json` prints. Without `data`, the preset's own protocol on its
+    bundled data (`model` a registry name). Forecasters: rolling origins over the last
+    `test_fraction` of each series, ``{"metrics": {"mase", "smape", "coverage", "pinball", ...},
+    "baselines": {"seasonal_naive", "ets", "arima"}, "origins": N, ...}``. Detectors: with
+    `labels` (a column name or arrays) ``{"metrics": {"roc_auc", "pr_auc", "best_f1",
+    "false_alarm_rate", ...}, "baselines": {...}}``, else the flagged points."""
+    if data is None:
+        return _preset_job(model, "evaluation")
+    options = {"test_fraction": test_fraction, "stride": stride, "progress": progress}
+    result = _evaluation(model, data, column, time_column, id_column, period, labels, options)
+    return result.report if hasattr(result, "report") else result
+
+
+def backtest(
+    model,
+    data,
+    start: int | str | None = None,
+    stride: int | None = None,
+    horizon: int | None = None,
+    *,
+    column: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    period: int | None = None,
+    test_fraction: float = 0.2,
+    progress: bool | None = None,
+    batch_size: int = 256,
+):
+    """Forecasts at rolling origins (forecasters only).
+
+    ``zoo.backtest(model, series, start, stride)`` (an int `start`) returns the frame of
+    `zoo.models.common.backtest.backtest`: the model's forecasts at ``range(start, ..., stride)``.
+    ``zoo.backtest(model, data, column, ...)`` (a text third argument is the value column;
+    what `zoo backtest` runs) returns a
+    `RollingOriginResult`: ``.frame`` one row per (series, origin, step) with the model's and
+    the baselines' forecasts (what `zoo backtest --output` writes), ``.report`` as `evaluate`.
+    """
+    if isinstance(start, int | np.integer) and not isinstance(start, bool):
+        from zoo.models.common.backtest import backtest as fixed_origins
+
+        if stride is None:
+            raise ValueError("`stride` must be given with an int `start`.")
+        return fixed_origins(load_model(model), data, start, stride, horizon, batch_size=batch_size)
+    column = start if column is None and isinstance(start, str) else column
+    options = {"test_fraction": test_fraction, "stride": stride, "progress": progress}
+    result = _evaluation(model, data, column, time_column, id_column, period, None, options)
+    if not hasattr(result, "frame"):
+        raise ValueError("`backtest` applies to forecasters; use `evaluate` for a detector.")
+    return result
+
+
+def plot(model, data=None, column: str | None = None, *, output="zoo.png", **options) -> Path:
+    """The PNG `zoo plot` writes: forecasters, the rolling-origin forecasts with their band
+    against the actual values of the first series; detectors, the first series' point scores
+    with the threshold and the flagged points (labelled anomalies shaded). `options` are those
+    of `evaluate`. Without `data`, the preset's own picture (`model` a registry name)."""
+    if data is None:
+        return _preset_job(model, "plot", Path(output))
+    reading = {k: options.pop(k, None) for k in ("time_column", "id_column", "period")}
+    labels = options.pop("labels", None)
+    model, series = _prepared(model, data, column, *reading.values())
+    marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
+    return _user_module(model).plot_series(model, series, output, labels=marks, **options)
