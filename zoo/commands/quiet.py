@@ -1,8 +1,9 @@
 """Import TensorFlow without its start-up log lines on stderr (unless the user asks for them).
 
 TensorFlow 2.21 prints absl INFO lines (oneDNN, CUDA stubs) while it is imported, before
-`TF_CPP_MIN_LOG_LEVEL` is read, and a CUDA error when it first looks for devices, so the only way to keep a command's stderr clean is to point file
-descriptor 2 elsewhere for the duration of the import. Set `ZOO_TF_LOGS=1` to see them.
+`TF_CPP_MIN_LOG_LEVEL` is read, and a CUDA error when it first looks for devices, so the only way
+to keep a command's stderr clean is to point file descriptor 2 elsewhere for the duration of the
+import and the first device query. Set `ZOO_TF_LOGS=1` to see them.
 """
 
 from __future__ import annotations
