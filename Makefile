@@ -23,7 +23,9 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) bench/layers.py
+	$(PY) bench/ode.py
 	$(PY) bench/training.py --markdown
 	$(PY) bench/serving.py --model cnn_digits
 	$(PY) bench/serving.py --model lstm

@@ -5,10 +5,11 @@
 The model is LSTM-forecaster-sized: input (48, 1) → LSTM(32) → Dense(12) (the zoo forecaster's
 window, horizon and default units), MSE, Adam, batch 64, numpy input shuffled each epoch,
 `steps` batches per epoch. Each configuration trains its own copy of the same initial weights;
-an epoch's wall time is taken between epoch-begin and epoch-end callbacks. After one untimed
-epoch each (tracing, XLA compilation), the configurations take turns, one epoch at a time in a
-rotating order, and the median epoch gives steps/s. Ratios compare each Trainer row with
-`model.fit` compiled the same way (tf.function, or XLA; 1 or 10 steps per call) in the same run.
+an epoch's wall time is taken between epoch-begin and epoch-end hooks of one Keras callback,
+the same for both loops. After one untimed epoch each (tracing, XLA compilation), the
+configurations take turns, one epoch at a time in a rotating order, and the median epoch gives
+steps/s. Ratios compare each Trainer row with `model.fit` compiled the same way (tf.function,
+or XLA; 1 or 10 steps per call) in the same run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.training import Callback, Trainer
+from zoo.training import Trainer
 
 WINDOW, HORIZON, UNITS, BATCH = 48, 12, 32, 64
 
@@ -49,10 +50,12 @@ def make_model(weights=None) -> keras.Model:
     return model
 
 
-class _EpochTimes:
-    """Wall time of each epoch, for either loop (both call on_epoch_begin/end)."""
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch, between `on_epoch_begin` and `on_epoch_end`: the same Keras
+    callback times both loops (the Trainer calls any Keras callback as model.fit does)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.times: list[float] = []
         self._start = 0.0
 
@@ -60,31 +63,8 @@ class _EpochTimes:
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-
-
-class KerasTimer(keras.callbacks.Callback):
-    def __init__(self, clock: _EpochTimes) -> None:
-        super().__init__()
-        self.clock = clock
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.clock.on_epoch_begin(epoch)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.clock.on_epoch_end(epoch)
-
-
-class TrainerTimer(Callback):
-    def __init__(self, clock: _EpochTimes) -> None:
-        self.clock = clock
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.clock.on_epoch_begin(epoch)
-
-    def on_epoch_end(self, epoch, logs=None):
         # Called after validation and before checkpoints/summaries (none here).
-        self.clock.on_epoch_end(epoch)
+        self.times.append(time.perf_counter() - self._start)
 
 
 def fit_runner(x, y, weights, jit_compile, steps_per_execution=1):
@@ -96,12 +76,11 @@ def fit_runner(x, y, weights, jit_compile, steps_per_execution=1):
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
-    clock = _EpochTimes()
-    timer = KerasTimer(clock)
+    timer = EpochTimer()
 
     def run() -> float:
         model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer])
-        return clock.times[-1]
+        return timer.times[-1]
 
     return run
 
@@ -116,12 +95,11 @@ def trainer_runner(x, y, weights, jit_compile, steps_per_execution=1):
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
-    clock = _EpochTimes()
-    timer = TrainerTimer(clock)
+    timer = EpochTimer()
 
     def run() -> float:
         trainer.fit((x, y), epochs=1, batch_size=BATCH, shuffle=True, verbose=0, callbacks=[timer])
-        return clock.times[-1]
+        return timer.times[-1]
 
     return run
 

@@ -9,11 +9,26 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm, expm_frechet
 from zoo_layer_contract import check_layer_contract
 
-from zoo.layers import ODEBlock, fixed_step
+from zoo.layers import ODEBlock, dopri5, fixed_step, odeint
 
-RNG = np.random.default_rng(20261122)
-W = RNG.normal(scale=0.6, size=(3, 3))
-H0 = RNG.normal(size=(4, 3))
+SEED = 20261122
+
+
+def _fixed_problem():
+    """The field matrix W and start states H0 shared by the linear tests (drawn once, seeded)."""
+    draw = np.random.default_rng(SEED)
+    return draw.normal(scale=0.6, size=(3, 3)), draw.normal(size=(4, 3))
+
+
+W, H0 = _fixed_problem()
+
+
+@pytest.fixture
+def rng():
+    """A generator seeded per test: inputs never depend on which tests ran before."""
+    return np.random.default_rng(SEED + 1)
+
+
 T0, T1 = 0.25, 1.25
 
 
@@ -71,9 +86,9 @@ def _expm_reference(upstream):
     return out, grad_w, grad_h0
 
 
-def _run(block, mode):
+def _run(block, mode, rng):
     """Output and gradients of sum(upstream ⊙ output) w.r.t. (kernel, h0), in the given mode."""
-    upstream = tf.constant(RNG.normal(size=(4, 3)))
+    upstream = tf.constant(rng.normal(size=(4, 3)))
     h0 = tf.constant(H0)
 
     def step(h0):
@@ -96,14 +111,18 @@ def _run(block, mode):
         ("dopri5", "eager"),
         ("dopri5", "function"),
         ("dopri5", "xla"),
+        ("dopri5", "eager-inner-xla"),
+        ("dopri5", "function-inner-xla"),
         ("rk4", "eager"),
         ("rk4", "xla"),
         ("bdf", "function"),
     ],
 )
-def test_linear_field_and_gradients_match_expm(solver, mode):
-    block = _linear_block(solver=solver, rtol=1e-9, atol=1e-9, num_steps=200)
-    upstream, out, grad_w, grad_h0 = _run(block, mode)
+def test_linear_field_and_gradients_match_expm(solver, mode, rng):
+    # "-inner-xla": the layer's own jit_compile=True (XLA-compiled solver loops).
+    jit = mode.endswith("-inner-xla")
+    block = _linear_block(solver=solver, rtol=1e-9, atol=1e-9, num_steps=200, jit_compile=jit)
+    upstream, out, grad_w, grad_h0 = _run(block, mode.removesuffix("-inner-xla"), rng)
     ref_out, ref_w, ref_h0 = _expm_reference(upstream)
     np.testing.assert_allclose(out, ref_out, atol=1e-6, rtol=1e-6)
     np.testing.assert_allclose(grad_w, ref_w, atol=1e-5, rtol=1e-5)
@@ -120,16 +139,16 @@ def test_linear_field_float32_default_tolerances():
     assert [v.name for v in block.trainable_weights] == ["kernel"]
 
 
-def test_trailing_state_shape():
+def test_trailing_state_shape(rng):
     field = keras.layers.Dense(3, use_bias=False, dtype="float64")
     block = ODEBlock(field, t0=T0, t1=T1, rtol=1e-9, atol=1e-9, dtype="float64")
-    x = RNG.normal(size=(2, 5, 3))
+    x = rng.normal(size=(2, 5, 3))
     block.build(x.shape)
     field.kernel.assign(W)
     np.testing.assert_allclose(block(x).numpy(), x @ expm(W * (T1 - T0)), atol=1e-6)
 
 
-def test_adjoint_gradients_match_finite_differences_on_mlp_field():
+def test_adjoint_gradients_match_finite_differences_on_mlp_field(rng):
     keras.utils.set_random_seed(3)
     field = keras.Sequential(
         [
@@ -139,7 +158,7 @@ def test_adjoint_gradients_match_finite_differences_on_mlp_field():
         ]
     )
     h0 = tf.constant(H0)
-    upstream = tf.constant(RNG.normal(size=(4, 3)))
+    upstream = tf.constant(rng.normal(size=(4, 3)))
     adaptive = ODEBlock(field, rtol=1e-10, atol=1e-10, dtype="float64")
     with tf.GradientTape() as tape:
         value = tf.reduce_sum(upstream * adaptive(h0))
@@ -155,7 +174,7 @@ def test_adjoint_gradients_match_finite_differences_on_mlp_field():
     eps = 1e-5
     for variable, grad in zip(field.trainable_variables, grads, strict=True):
         flat = variable.numpy().ravel()
-        for k in RNG.choice(flat.size, size=3, replace=False):
+        for k in rng.choice(flat.size, size=3, replace=False):
             plus, minus = flat.copy(), flat.copy()
             plus[k] += eps
             minus[k] -= eps
@@ -257,7 +276,64 @@ def test_fixed_step_segments_land_on_solution_times():
         np.testing.assert_allclose(out[:, k], H0 @ expm(W * (t - T0)), atol=1e-8)
 
 
-def test_field_with_dropout_keeps_gradients():
+def test_field_with_dropout_gradients_match_finite_differences():
+    keras.utils.set_random_seed(0)
+    field = keras.Sequential(
+        [
+            keras.Input((3,), dtype="float64"),
+            keras.layers.Dense(8, activation="tanh", dtype="float64"),
+            keras.layers.Dropout(0.5, dtype="float64"),
+            keras.layers.Dense(3, dtype="float64"),
+        ]
+    )
+    block = ODEBlock(field, rtol=1e-10, atol=1e-10, dtype="float64", jit_compile=True)
+    x = tf.constant(H0)
+    block.build(x.shape)
+    # The solve uses the Dropout seed as it is when the block is called (then advances it once).
+    seed_state = [v.numpy() for v in field.non_trainable_variables]
+
+    @tf.function
+    def grads(training):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(block(x, training=training) ** 2)
+        return loss, tape.gradient(loss, block.trainable_variables)
+
+    # Training mode is the risky one: Dropout then reads its int seed variable inside the solve.
+    value, result = grads(True)
+    assert len(result) == 4 and all(g is not None for g in result)
+
+    # Central differences of a fine fixed-step forward solve with the same dropout mask (the seed
+    # reset before each call): a smooth function of the weights, good to ~1e-11 (rk4, h = 1/400).
+    # Compiled with XLA like the dopri5 loop, so the stateless RNG draws the same mask.
+    fine = ODEBlock(field, solver="rk4", num_steps=400, dtype="float64")
+    fine_loss = tf.function(lambda: tf.reduce_sum(fine(x, training=True) ** 2), jit_compile=True)
+
+    def loss():
+        for variable, state in zip(field.non_trainable_variables, seed_state, strict=True):
+            variable.assign(state)
+        return float(fine_loss())
+
+    # dopri5 at 1e-10 against rk4 at h^4 ~ 4e-11: both far below the 1e-8 allowed here.
+    np.testing.assert_allclose(loss(), float(value), rtol=1e-8)
+    eps = 1e-5
+    for variable, grad in zip(field.trainable_variables, result, strict=True):
+        flat = variable.numpy().ravel()
+        for k in range(min(3, flat.size)):
+            plus, minus = flat.copy(), flat.copy()
+            plus[k] += eps
+            minus[k] -= eps
+            variable.assign(plus.reshape(variable.shape))
+            f_plus = loss()
+            variable.assign(minus.reshape(variable.shape))
+            f_minus = loss()
+            variable.assign(flat.reshape(variable.shape))
+            # Difference quotient: O(eps²) ~ 1e-10 truncation, 1e-16/eps ~ 1e-11 rounding; the
+            # adjoint at 1e-10 tolerances: ~1e-9. 1e-6 relative, 1e-7 absolute leaves 10x or more.
+            fd = (f_plus - f_minus) / (2 * eps)
+            np.testing.assert_allclose(grad.numpy().ravel()[k], fd, rtol=1e-6, atol=1e-7)
+
+
+def test_field_with_dropout_in_inference_and_training():
     keras.utils.set_random_seed(0)
     field = keras.Sequential(
         [
@@ -269,18 +345,8 @@ def test_field_with_dropout_keeps_gradients():
     )
     block = ODEBlock(field, rtol=1e-5, atol=1e-5)
     x = tf.constant(H0, tf.float32)
-
-    @tf.function
-    def grads(training):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(block(x, training=training) ** 2)
-        return tape.gradient(loss, block.trainable_variables)
-
-    # Training mode is the risky one: Dropout then reads its int seed variable inside the solve.
-    result = grads(True)
-    assert len(result) == 4
-    assert all(g is not None and np.all(np.isfinite(g.numpy())) for g in result)
-    # Inference ignores dropout: the same as the field without it.
+    # Inference ignores dropout: the same as the field without it (the same solve, so the same
+    # steps: float32 rounding only).
     plain = keras.Sequential([field.layers[0], field.layers[2]])
     expected = ODEBlock(plain, rtol=1e-5, atol=1e-5)(x)
     np.testing.assert_allclose(block(x).numpy(), expected.numpy(), atol=1e-6)
@@ -288,12 +354,12 @@ def test_field_with_dropout_keeps_gradients():
     assert not np.allclose(block(x, training=True).numpy(), block(x, training=True).numpy())
 
 
-def test_fit_trains_the_field():
+def test_fit_trains_the_field(rng):
     keras.utils.set_random_seed(1)
     field = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, use_bias=False)])
     model = keras.Sequential([keras.Input((3,)), ODEBlock(field, rtol=1e-4, atol=1e-4)])
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
-    x = RNG.normal(size=(64, 3)).astype("float32")
+    x = rng.normal(size=(64, 3)).astype("float32")
     y = x @ expm(W).astype("float32")
     history = model.fit(x, y, epochs=15, batch_size=64, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
@@ -402,3 +468,126 @@ def test_input_rank_must_be_at_least_two():
     block = ODEBlock(keras.layers.Dense(3))
     with pytest.raises(ValueError, match="`inputs` of ODEBlock must have shape"):
         block.build((3,))
+
+
+# -- odeint, the first step, evaluation counts -------------------------------------------------
+
+
+def test_odeint_returns_every_time_and_differentiates_params():
+    times = [T0, 0.75, T1]
+    w = tf.constant(W)
+    h0 = tf.constant(H0)
+    with tf.GradientTape() as tape:
+        tape.watch([w, h0])
+        states = odeint(lambda t, h, p: h @ p[0], h0, times, rtol=1e-10, atol=1e-10, params=[w])
+        loss = tf.reduce_sum(states[-1])
+    grad_w, grad_h0 = tape.gradient(loss, [w, h0])
+    assert states.shape == (3, 4, 3)
+    for k, t in enumerate(times):
+        np.testing.assert_allclose(states[k].numpy(), H0 @ expm(W * (t - T0)), atol=1e-8)
+    _, ref_w, ref_h0 = _expm_reference(np.ones((4, 3)))
+    np.testing.assert_allclose(grad_w.numpy(), ref_w, atol=1e-7, rtol=1e-7)
+    np.testing.assert_allclose(grad_h0.numpy(), ref_h0, atol=1e-7, rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"method": "rk5"},
+            "Unknown solver 'rk5'. Choose one of: bdf, dopri5, euler, midpoint, rk4",
+        ),
+        ({"t": [0.0]}, "`t` must hold at least two finite times"),
+        ({"t": [0.0, 1.0, 1.0]}, "`t` must be strictly increasing"),
+    ],
+)
+def test_odeint_bad_arguments(kwargs, match):
+    args = {"t": [0.0, 1.0], **kwargs}
+    with pytest.raises(ValueError, match=match):
+        odeint(lambda t, h, p: -h, np.zeros((1, 2)), args.pop("t"), **args)
+
+
+def test_first_step_is_hairers_rule_by_hand():
+    # f(h) = -2h, h0 = 1, rtol = atol = 1e-3, worked by hand:
+    #   sc = 1e-3 + 1e-3·1 = 2e-3;  d0 = 1/2e-3 = 500;  d1 = 2/2e-3 = 1000
+    #   h0 = 0.01 · 500/1000 = 0.005;  y1 = 1 - 0.005·2 = 0.99;  f1 = -1.98
+    #   d2 = |-1.98 + 2| / 2e-3 / 0.005 = 2000
+    #   h1 = (0.01 / max(1000, 2000))^(1/5) = (5e-6)^(1/5) = 0.087055...
+    #   first step = min(100 · 0.005, h1) = h1
+    y0 = tf.constant([[1.0]], tf.float64)
+    step = dopri5.initial_step_size(
+        lambda t, h: -2.0 * h, tf.constant(0.0, tf.float64), y0, -2.0 * y0, 1e-3, 1e-3
+    )
+    np.testing.assert_allclose(float(step), 5e-6**0.2, rtol=1e-12)
+    assert abs(float(step) - 0.087055) < 1e-6
+    # A field that is zero everywhere: d0, d1 < 1e-5 give h0 = 1e-6, d1 = d2 = 0 give
+    # h1 = max(1e-6, 1e-3·h0) = 1e-6, so the first step is min(100·1e-6, 1e-6) = 1e-6.
+    zero = dopri5.initial_step_size(
+        lambda t, h: 0.0 * h, tf.constant(0.0, tf.float64), y0, 0.0 * y0, 1e-3, 1e-3
+    )
+    assert float(zero) == 1e-6
+
+
+def _counting_block(solver, **kwargs):
+    field = keras.layers.Dense(3, use_bias=False, dtype="float64")
+    block = ODEBlock(field, t0=0.0, t1=1.0, solver=solver, dtype="float64", **kwargs)
+    block.build((None, 3))
+    return block, field
+
+
+@pytest.mark.parametrize(
+    ("solver", "per_step", "kwargs", "steps"),
+    [
+        ("rk4", 4, {"num_steps": 10}, 10),
+        ("midpoint", 2, {"num_steps": 7}, 7),
+        # solution_times split the 10 steps 5 + 5 (steps_per_segment)
+        ("euler", 1, {"num_steps": 10, "solution_times": [0.5, 1.0]}, 10),
+    ],
+)
+def test_fixed_step_evaluation_counts_are_steps_times_stages(solver, per_step, kwargs, steps):
+    block, field = _counting_block(solver, **kwargs)
+    assert (block.nfe_forward, block.nfe_backward) == (-1, -1)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(block(H0))
+    assert (block.nfe_forward, block.nfe_backward) == (per_step * steps, -1)
+    tape.gradient(loss, field.kernel)
+    assert (block.nfe_forward, block.nfe_backward) == (per_step * steps, per_step * steps)
+
+
+def test_dopri5_evaluation_count_on_a_zero_field():
+    # f = 0: every error estimate is 0, so every step is accepted and the next one is 10x longer.
+    # The first step is 1e-6 (Hairer's rule, see above); steps 1e-6 · 10^k cover [0, 1] after 7
+    # (their sum 1.111111 > 1; the last is cut to land on t1). Evaluations: f0, one for the first
+    # step, 6 per step: 2 + 6·7 = 44. (The adjoint's field is not zero: dg_W/ds = hᵀa.)
+    block, field = _counting_block("dopri5", rtol=1e-3, atol=1e-3)
+    field.kernel.assign(np.zeros((3, 3)))
+    for call in (block, tf.function(block)):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(call(H0))
+        assert (block.nfe_forward, block.nfe_backward) == (44, -1)
+        tape.gradient(loss, field.kernel)
+        assert block.nfe_backward >= 8 and (block.nfe_backward - 2) % 6 == 0
+
+
+def test_dopri5_evaluation_counts_in_a_compiled_training_step():
+    block, field = _counting_block("dopri5", rtol=1e-6, atol=1e-6)
+    field.kernel.assign(W)
+
+    @tf.function(jit_compile=True)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(block(H0))
+        return tape.gradient(loss, field.kernel)
+
+    step()
+    # 2 evaluations before the first step, then 6 per step tried; a few steps for this smooth field.
+    assert block.nfe_forward >= 8 and (block.nfe_forward - 2) % 6 == 0
+    assert block.nfe_backward >= 8 and (block.nfe_backward - 2) % 6 == 0
+
+
+def test_config_saved_before_jit_compile_existed_still_loads():
+    block = ODEBlock(keras.layers.Dense(3), solver="rk4")
+    config = block.get_config()
+    assert config["jit_compile"] is False
+    del config["jit_compile"]
+    assert ODEBlock.from_config(config).get_config()["jit_compile"] is False

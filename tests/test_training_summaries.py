@@ -58,3 +58,30 @@ def test_scalars_and_histograms_match_the_history(tmp_path):
     np.testing.assert_allclose(validation["loss"][3], np.mean((final - y[:20]) ** 2), rtol=1e-5)
     np.testing.assert_allclose(train["learning_rate"][1], 0.05, rtol=1e-6)
     assert any("kernel" in tag for tag in train_histograms)
+
+
+def test_progress_bar_counts_the_batches_of_each_epoch_and_verbose_0_is_quiet(capsys, monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = x[:, :1] - x[:, 1:2]
+    updates = []
+    update = keras.utils.Progbar.update
+
+    def spy(self, current, values=None, finalize=None):
+        updates.append((self.target, current, finalize))
+        return update(self, current, values=values, finalize=finalize)
+
+    monkeypatch.setattr(keras.utils.Progbar, "update", spy)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    trainer = Trainer(model=model, optimizer="sgd", loss="mse", metrics=["mae"], seed=0)
+    trainer.fit((x, y), validation=(x, y), epochs=2, batch_size=8, verbose=1)
+    out = capsys.readouterr().out
+    # 40 samples in batches of 8: the bar advances 1..5 within each epoch, then closes at 5/5
+    # with the epoch's logs (validation included).
+    per_epoch = [(5, step, False) for step in range(1, 6)] + [(5, 5, True)]
+    assert updates == per_epoch * 2
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out
+    assert out.count("5/5") == 2 and "val_loss" in out
+    updates.clear()
+    trainer.fit((x, y), epochs=3, batch_size=8, verbose=0)
+    assert updates == [] and capsys.readouterr().out == ""

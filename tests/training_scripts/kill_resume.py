@@ -1,4 +1,4 @@
-"""Train a tiny model with mid-epoch checkpoints; the kill-and-resume test runs this script.
+"""Train a tiny model with Dropout and mid-epoch checkpoints; the kill-and-resume test runs this.
 
 python kill_resume.py --checkpoint-dir DIR --out WEIGHTS.npz [--resume] [--sleep SECONDS]
                       [--reference-dir DIR --reference-out WEIGHTS.npz]
@@ -47,8 +47,15 @@ def train(checkpoint_dir: str, out: str, *, resume: bool, sleep: float) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 4)).astype("float32")
     y = np.sin(x @ rng.normal(size=(4, 2))).astype("float32")
+    # Dropout: the resumed run must draw the masks the uninterrupted run draws (its seed
+    # generator's state rides in the checkpoint).
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(16, activation="tanh"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(2),
+        ]
     )
 
     def report(step, logs):

@@ -1,4 +1,4 @@
-"""Fixed-step explicit Runge-Kutta solvers (euler, midpoint, rk4) for `ODEBlock`.
+"""Fixed-step explicit Runge-Kutta solvers (euler, midpoint, rk4) for `odeint` and `ODEBlock`.
 
 One step of size dt from (t, h) of dh/dt = f(t, h):
 
@@ -43,11 +43,12 @@ def rk4_step(f: VectorField, t: tf.Tensor, h: tf.Tensor, dt: tf.Tensor) -> tf.Te
     return h + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
-STEPPERS: dict[str, Callable[..., tf.Tensor]] = {
-    "euler": euler_step,
-    "midpoint": midpoint_step,
-    "rk4": rk4_step,
-}
+EVALUATIONS_PER_STEP = {euler_step: 1, midpoint_step: 2, rk4_step: 4}
+
+
+def evaluations(step: Callable[..., tf.Tensor], times: Sequence[float], num_steps: int) -> int:
+    """Evaluations of f by `integrate(step, f, h0, times, num_steps)`: steps × stages."""
+    return EVALUATIONS_PER_STEP[step] * sum(steps_per_segment(times, num_steps))
 
 
 def steps_per_segment(times: Sequence[float], num_steps: int) -> list[int]:

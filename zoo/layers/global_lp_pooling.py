@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 import tensorflow as tf
 
-from zoo.layers.lp_pooling import (
-    _ARGS,
-    _REFERENCE,
-    _as_compute_tensor,
-    _LpMixin,
-    _pow_01,
-    _safe_root,
-    _safe_sqrt,
-    _validate_data_format,
-)
+from zoo.layers import lp_base
+from zoo.layers.lp_base import LpMixin, Regions
 
 
-class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
+class BaseGlobalLpPooling(LpMixin, keras.layers.Layer):
     """Shared implementation of `GlobalLpPooling1D` and `GlobalLpPooling2D`."""
 
     def __init__(
@@ -34,7 +24,7 @@ class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.rank = rank
-        self.data_format = _validate_data_format(data_format)
+        self.data_format = lp_base.validate_data_format(data_format)
         if not isinstance(keepdims, bool):
             raise ValueError(f"`keepdims` must be True or False. Received: keepdims={keepdims!r}")
         self.keepdims = keepdims
@@ -55,36 +45,27 @@ class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
         return None
 
     def call(self, inputs, mask=None):
-        x, out_dtype = _as_compute_tensor(inputs, self.compute_dtype)
+        x, out_dtype = lp_base.as_compute_tensor(inputs, self.compute_dtype)
         axes = self._spatial_axes()
-        a = tf.abs(x)
         if mask is not None:
             # Masked steps (1D only) are not in R: zero them, and count only the kept ones.
             weight = tf.cast(mask, x.dtype)
             weight = tf.expand_dims(weight, -1 if self.data_format == "channels_last" else 1)
-            a = a * weight
+            x = x * weight
             count = tf.maximum(tf.reduce_sum(weight, axis=axes, keepdims=True), 1.0)
         else:
-            shape = tf.shape(x)
-            count = tf.cast(tf.reduce_prod(tf.gather(shape, axes)), x.dtype)
+            count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(x), axes)), x.dtype)
 
-        if not self.trainable_p and math.isinf(self.p):
-            y = tf.reduce_max(a, axis=axes, keepdims=True)
-        elif not self.trainable_p and self.p in (1.0, 2.0):
-            total = tf.reduce_sum(a if self.p == 1.0 else tf.square(a), axis=axes, keepdims=True)
-            if self.normalize:
-                total = total / count
-            y = total if self.p == 1.0 else _safe_sqrt(total)
-        else:
-            p = self._p_tensor(x.dtype) if self.trainable_p else self.p
-            # Scale by the max |x| per (sample, channel): terms in [0, 1], no overflow for large p;
-            # the result does not depend on the scale, so it is a constant for the gradient.
-            m = tf.stop_gradient(tf.reduce_max(a, axis=axes, keepdims=True))
-            safe_m = tf.where(m > 0, m, tf.ones_like(m))
-            total = tf.reduce_sum(_pow_01(a / safe_m, p), axis=axes, keepdims=True)
-            if self.normalize:
-                total = total / count
-            y = _safe_root(total, p, m)
+        def total(v):
+            return tf.reduce_sum(v, axis=axes, keepdims=True)
+
+        regions = Regions(
+            max=lambda a: tf.reduce_max(a, axis=axes, keepdims=True),
+            mean=lambda v: total(v) / count,
+            count=lambda: count,
+            power_sum=lambda a, m, p: total(lp_base.pow_01(a / m, p)),
+        )
+        y = self.lp_pool(x, regions)
         if not self.keepdims:
             y = tf.squeeze(y, axes)
         return tf.cast(y, out_dtype)
@@ -96,6 +77,9 @@ class BaseGlobalLpPooling(_LpMixin, keras.layers.Layer):
         )
         return config
 
+
+_ARGS = lp_base.ARGS
+_REFERENCE = lp_base.REFERENCE
 
 _MATH = """
     Per sample and channel, over all N spatial positions (N = unmasked steps when a Keras mask is

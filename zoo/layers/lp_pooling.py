@@ -8,53 +8,23 @@ p = 1 is the mean of |x|, p = 2 the root mean square, p → ∞ the max of |x| (
 power, so large p neither overflows nor underflows in float32, and the zero window has a finite
 gradient.
 
-This module holds `BaseLpPooling` (the windowed layers) and the parts shared with the global layers
-in `global_lp_pooling.py`: validation of `p` and the optional trainable p weight.
+This module holds `BaseLpPooling` (the windowed layers): the window geometry and the window
+reductions; the recipe itself and what the global layers share live in `lp_base.py`.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import keras
 import tensorflow as tf
 
+from zoo.layers import lp_base
+from zoo.layers.lp_base import AtLeastOne, LpMixin, Regions
+
+__all__ = ["AtLeastOne", "BaseLpPooling", "LpPooling1D", "LpPooling2D"]
+
 _PADDINGS = ("valid", "same")
-_DATA_FORMATS = ("channels_last", "channels_first")
-
-
-def _validate_p(p, trainable_p):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise ValueError(
-            f"`p` must be a number >= 1 or float('inf'). Received: p={p!r} of type "
-            f"{type(p).__name__}"
-        )
-    p = float(p)
-    if math.isnan(p) or p < 1.0:
-        raise ValueError(f"`p` must be a number >= 1 or float('inf'). Received: p={p!r}")
-    if not isinstance(trainable_p, bool):
-        raise ValueError(
-            f"`trainable_p` must be True or False. Received: trainable_p={trainable_p!r}"
-        )
-    if trainable_p and math.isinf(p):
-        raise ValueError(
-            "`p` must be finite when `trainable_p=True` (it is the initial value of a weight). "
-            f"Received: p={p!r}"
-        )
-    return p
-
-
-def _validate_data_format(data_format):
-    if data_format is None:
-        data_format = keras.config.image_data_format()
-    data_format = str(data_format).lower()
-    if data_format not in _DATA_FORMATS:
-        raise ValueError(
-            f"Unknown data_format {data_format!r}. Choose one of: 'channels_last', "
-            "'channels_first'. (`data_format`)"
-        )
-    return data_format
 
 
 def _validate_tuple(value, rank, name, allow_none=False):
@@ -79,146 +49,6 @@ def _validate_tuple(value, rank, name, allow_none=False):
     return tuple(int(v) for v in value)
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class AtLeastOne(keras.constraints.Constraint):
-    """Projects a weight back to >= 1 after each optimizer step (keeps a learned p a valid norm)."""
-
-    def __call__(self, w):
-        return keras.ops.maximum(w, 1.0)
-
-    def get_config(self):
-        return {}
-
-
-class _LpMixin:
-    """What the windowed and the global Lp pooling layers share: p, the layout, the rank check.
-
-    The layer sets `rank` (1 or 2) and `data_format` before using the layout methods.
-    """
-
-    def _spatial_axes(self):
-        start = 1 if self.data_format == "channels_last" else 2
-        return list(range(start, start + self.rank))
-
-    def _check_rank(self, input_shape):
-        """`input_shape` as a tuple, or an error naming the expected layout."""
-        input_shape = tuple(input_shape)
-        if len(input_shape) != self.rank + 2:
-            spatial = "steps" if self.rank == 1 else "rows, cols"
-            if self.data_format == "channels_first":
-                layout = f"(batch, channels, {spatial})"
-            else:
-                layout = f"(batch, {spatial}, channels)"
-            raise ValueError(
-                f"`inputs` of {self.__class__.__name__} must have rank {self.rank + 2} {layout}. "
-                f"Received: shape={input_shape}"
-            )
-        return input_shape
-
-    def _init_p(self, p, normalize, trainable_p):
-        self.p = _validate_p(p, trainable_p)
-        if not isinstance(normalize, bool):
-            raise ValueError(
-                f"`normalize` must be True or False. Received: normalize={normalize!r}"
-            )
-        self.normalize = normalize
-        self.trainable_p = trainable_p
-        self.p_weight = None
-
-    def _build_p(self):
-        if self.trainable_p:
-            # The weight *is* p (readable, initialised exactly at p, p = 1 allowed). The constraint
-            # projects it back to >= 1 after each optimizer step, and `call` clamps it as well, so a
-            # custom loop that skips constraints still pools with a valid norm.
-            self.p_weight = self.add_weight(
-                name="p",
-                shape=(),
-                # A callable rather than initializers.Constant, which rounds through float32.
-                initializer=lambda shape, dtype: keras.ops.full(shape, self.p, dtype=dtype),
-                constraint=AtLeastOne(),
-                trainable=True,
-            )
-
-    @property
-    def current_p(self) -> float:
-        """The p in use now: the learned value when `trainable_p=True`, else the fixed `p`."""
-        if self.p_weight is None:
-            return self.p
-        return max(float(keras.ops.convert_to_numpy(self.p_weight)), 1.0)
-
-    def _p_tensor(self, dtype):
-        return tf.maximum(tf.cast(self.p_weight, dtype), tf.constant(1.0, dtype))
-
-    def _p_config(self):
-        return {"p": self.p, "normalize": self.normalize, "trainable_p": self.trainable_p}
-
-
-def _as_compute_tensor(inputs, compute_dtype):
-    """The input as a float tensor to compute with, and the dtype to return.
-
-    float16 is computed in float32: x² of the p = 2 path and the sums of the global layers overflow
-    float16's 65504 already for |x| ~ 300.
-    """
-    x = tf.convert_to_tensor(inputs)
-    if not x.dtype.is_floating:
-        x = tf.cast(x, compute_dtype)
-    out_dtype = x.dtype
-    if x.dtype == tf.float16:
-        x = tf.cast(x, tf.float32)
-    return x, out_dtype
-
-
-def _safe_root(total, p, scale):
-    """scale * total^(1/p), 0 where scale == 0, with a finite gradient there."""
-    positive = scale > 0
-    safe_total = tf.where(positive, total, tf.ones_like(total))
-    return tf.where(positive, scale * tf.pow(safe_total, 1.0 / p), tf.zeros_like(scale))
-
-
-# Smallest normal number per float dtype (float32 and bfloat16 share 2^-126).
-_SMALLEST_NORMAL = {tf.float16: 2.0**-14, tf.float64: 2.0**-1022}
-
-
-def _int_power(p):
-    """p as an int if it is a fixed integer from 3 to 16 (cheaper by multiplication), else None."""
-    if isinstance(p, float) and p.is_integer() and 3 <= p <= 16:
-        return int(p)
-    return None
-
-
-def _pow_01(r, p):
-    """r^p for r in [0, 1] and p >= 1, without tf.pow (slow on CPU).
-
-    A fixed integer p from 3 to 16 is computed by repeated squaring (at most 7 multiplications).
-    Otherwise exp(p·log r), with r floored at the dtype's smallest normal number so log never sees
-    0: the floored terms are below 1.2e-38 (float32), nothing next to a window's max term of 1, and
-    the gradients with respect to r and p stay finite where r = 0.
-    """
-    n = _int_power(p)
-    if n is not None:
-        result, base = None, r
-        while n:
-            if n & 1:
-                result = base if result is None else result * base
-            n >>= 1
-            if n:
-                base = base * base
-        return result
-    tiny = tf.constant(_SMALLEST_NORMAL.get(r.dtype, 2.0**-126), r.dtype)
-    return tf.exp(p * tf.math.log(tf.maximum(r, tiny)))
-
-
-@tf.custom_gradient
-def _safe_sqrt(q):
-    """sqrt(q) for q >= 0 whose gradient is 0 (not inf) at q = 0; one op forward."""
-    y = tf.sqrt(q)
-
-    def grad(upstream):
-        return tf.math.divide_no_nan(0.5 * upstream, y)
-
-    return y, grad
-
-
 def _same_padding(n, k, s):
     """TensorFlow's 'same' padding (before, after) and output length along one axis."""
     out = -(-n // s)
@@ -236,7 +66,14 @@ def _window_counts(n, k, s, padding):
     return tf.minimum(start + k, n) - tf.maximum(start, 0)
 
 
-class BaseLpPooling(_LpMixin, keras.layers.Layer):
+def _arguments(local_names):
+    """A subclass constructor's arguments (its `locals()`) as keywords for `BaseLpPooling`."""
+    arguments = {k: v for k, v in local_names.items() if k not in ("self", "__class__")}
+    extra = arguments.pop("kwargs")
+    return {**arguments, **extra}
+
+
+class BaseLpPooling(LpMixin, keras.layers.Layer):
     """Shared implementation of `LpPooling1D` and `LpPooling2D` (see their docstrings).
 
     Works on channels-last rank-4 tensors; 1D inputs are viewed as (batch, 1, steps, channels).
@@ -265,7 +102,7 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
                 f"Unknown padding {padding!r}. Choose one of: 'valid', 'same'. (`padding`)"
             )
         self.padding = padding
-        self.data_format = _validate_data_format(data_format)
+        self.data_format = lp_base.validate_data_format(data_format)
         self._init_p(p, normalize, trainable_p)
 
     # -- shapes ---------------------------------------------------------------------------------
@@ -300,7 +137,7 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
     # -- computation ----------------------------------------------------------------------------
 
     def call(self, inputs):
-        x, out_dtype = _as_compute_tensor(inputs, self.compute_dtype)
+        x, out_dtype = lp_base.as_compute_tensor(inputs, self.compute_dtype)
         if self.data_format == "channels_first":
             perm = [0, *range(2, self.rank + 2), 1]
             x = tf.transpose(x, perm)
@@ -326,32 +163,16 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
 
     def _pool_channels_last(self, x, pool, strides):
         padding = self.padding.upper()
-        if not self.trainable_p:
-            if math.isinf(self.p):
-                return tf.nn.max_pool2d(tf.abs(x), pool, strides, padding)
-            if self.p in (1.0, 2.0):
-                # tf.nn.avg_pool divides by the number of real (non-padded) inputs: our |R|.
-                pooled = tf.abs(x) if self.p == 1.0 else tf.square(x)
-                mean = tf.nn.avg_pool2d(pooled, pool, strides, padding)
-                if not self.normalize:
-                    mean = mean * self._counts(x, pool, strides)
-                return mean if self.p == 1.0 else _safe_sqrt(mean)
-            p = self.p  # a Python float: integer p takes the multiplication path
-        else:
-            p = self._p_tensor(x.dtype)
-        return self._generic(tf.abs(x), p, pool, strides)
+        regions = Regions(
+            max=lambda a: tf.nn.max_pool2d(a, pool, strides, padding),
+            mean=lambda v: tf.nn.avg_pool2d(v, pool, strides, padding),
+            count=lambda: self._counts(x, pool, strides),
+            power_sum=lambda a, m, p: self._power_sum(a, m, p, pool, strides),
+        )
+        return self.lp_pool(x, regions)
 
-    def _generic(self, a, p, pool, strides):
-        """Scaled power: m_R · (Σ_R (|x|/m_R)^p / |R|)^{1/p}, m_R the window max of |x|.
-
-        Every term (|x|/m_R)^p lies in [0, 1] and the max term is 1, so nothing overflows or
-        underflows. The result does not depend on m_R mathematically, so m_R is a constant for the
-        gradient (stop_gradient: exact, and cheaper).
-        """
-        padding = self.padding.upper()
-        m = tf.stop_gradient(tf.nn.max_pool2d(a, pool, strides, padding))
-        safe_m = tf.where(m > 0, m, tf.ones_like(m))
-        counts = self._counts(a, pool, strides)
+    def _power_sum(self, a, safe_m, p, pool, strides):
+        """Σ_R (|x|/m_R)^p per window, m_R the (non-zero) window max."""
         shape = tf.shape(a)
         if self.padding == "same":
             top, bottom, out_rows = _same_padding(shape[1], pool[0], strides[0])
@@ -367,36 +188,33 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
             a = a[:, : out_rows * pool[0], : out_cols * pool[1], :]
             blocks = tf.reshape(a, [shape[0], out_rows, pool[0], out_cols, pool[1], shape[3]])
             scaled = blocks / safe_m[:, :, None, :, None, :]
-            terms = tf.reshape(_pow_01(scaled, p), tf.shape(a))
+            terms = tf.reshape(lp_base.pow_01(scaled, p), tf.shape(a))
             window_size = tf.constant(pool[0] * pool[1], a.dtype)
-            total = tf.nn.avg_pool2d(terms, pool, strides, "VALID") * window_size
-        else:
-            # Overlapping windows: every window gathered by one extract_patches (each input then
-            # appears in several windows, each scaled by its own max). Measured faster than
-            # kh·kw strided slices of the input, forward and backward.
-            def windows(t):
-                patches = tf.image.extract_patches(
-                    t,
-                    sizes=[1, pool[0], pool[1], 1],
-                    strides=[1, strides[0], strides[1], 1],
-                    rates=[1, 1, 1, 1],
-                    padding="VALID",
-                )
-                rows, cols = tf.shape(patches)[1], tf.shape(patches)[2]
-                return tf.reshape(patches, [shape[0], rows, cols, pool[0] * pool[1], shape[3]])
+            return tf.nn.avg_pool2d(terms, pool, strides, "VALID") * window_size
 
-            if _int_power(p) is not None:
-                terms = _pow_01(windows(a) / safe_m[:, :, :, None, :], p)
-            else:
-                # exp(p·(log|x| − log m_R)): one log per input, one exp per (window, input) pair.
-                tiny = tf.constant(_SMALLEST_NORMAL.get(a.dtype, 2.0**-126), a.dtype)
-                log_a = tf.math.log(tf.maximum(a, tiny))
-                log_m = tf.math.log(tf.maximum(safe_m, tiny))
-                terms = tf.exp(p * (windows(log_a) - log_m[:, :, :, None, :]))
-            total = tf.reduce_sum(terms, axis=3)
-        if self.normalize:
-            total = total / counts
-        return _safe_root(total, p, m)
+        # Overlapping windows: every window gathered by one extract_patches (each input then
+        # appears in several windows, each scaled by its own max). Measured faster than
+        # kh·kw strided slices of the input, forward and backward.
+        def windows(t):
+            patches = tf.image.extract_patches(
+                t,
+                sizes=[1, pool[0], pool[1], 1],
+                strides=[1, strides[0], strides[1], 1],
+                rates=[1, 1, 1, 1],
+                padding="VALID",
+            )
+            rows, cols = tf.shape(patches)[1], tf.shape(patches)[2]
+            return tf.reshape(patches, [shape[0], rows, cols, pool[0] * pool[1], shape[3]])
+
+        if lp_base.int_power(p) is not None:
+            terms = lp_base.pow_01(windows(a) / safe_m[:, :, :, None, :], p)
+        else:
+            # exp(p·(log|x| − log m_R)): one log per input, one exp per (window, input) pair.
+            tiny = lp_base.tiny(a.dtype)
+            log_a = tf.math.log(tf.maximum(a, tiny))
+            log_m = tf.math.log(tf.maximum(safe_m, tiny))
+            terms = tf.exp(p * (windows(log_a) - log_m[:, :, :, None, :]))
+        return tf.reduce_sum(terms, axis=3)
 
     def get_config(self):
         config = super().get_config()
@@ -412,38 +230,18 @@ class BaseLpPooling(_LpMixin, keras.layers.Layer):
         return config
 
 
-_MATH = """
+_MATH = (
+    """
     For each pooling window R (|R| = the number of real inputs in R: padded positions of
     padding="same" are not counted, exactly as Keras' AveragePooling divides):
 
         y = ((1/|R|) Σ_{i∈R} |x_i|^p)^{1/p}      normalize=True  (p=1: mean |x|, p=∞: max |x|)
         y = (Σ_{i∈R} |x_i|^p)^{1/p}              normalize=False (PyTorch's LPPool on x >= 0)
-
-    Computation: p = 1 and p = 2 use the average-pooling kernel (on |x| and x², so p = 2 is finite
-    for |x| < 1.8e19 in float32) and p = inf max pooling. Any other p, and a trainable p, scales
-    each window by its own max m_R first, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term
-    is in [0, 1]: p = 64 on values ~1e3 (or ~1e-20) stays exact in float32. Integer p up to 16 is
-    raised by multiplication, other p by exp(p·log). float16 inputs are computed in float32. An
-    all-zero window gives 0 with a finite (zero) gradient, also with respect to a trainable p.
-    NaN inputs propagate to the windows that contain them.
 """
-
-_ARGS = """
-        p: float >= 1, or float('inf') for the max of |x|. The initial value when `trainable_p`.
-        normalize: True for the mean form (1/|R|), False for the sum form.
-        trainable_p: learn p as a scalar weight named "p", kept >= 1 (projected after each
-            optimizer step and clamped in `call`); `layer.current_p` reads the learned value
-            (the config keeps the initial `p`; the weight travels with the saved weights).
-        data_format: "channels_last" (default: `keras.config.image_data_format()`) or
-            "channels_first".
-        **kwargs: base Layer arguments (name, dtype, ...)."""
-
-_REFERENCE = """
-    Reference:
-        Sermanet, Chintala & LeCun, "Convolutional Neural Networks Applied to House Numbers Digit
-        Classification", ICPR 2012 (Lp pooling). Gulcehre, Cho, Pascanu & Bengio, "Learned-Norm
-        Pooling for Deep Feedforward and Recurrent Neural Networks", ECML-PKDD 2014 (learned p).
-"""
+    + lp_base.MATH_NOTES
+)
+_ARGS = lp_base.ARGS
+_REFERENCE = lp_base.REFERENCE
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -486,9 +284,7 @@ class LpPooling1D(BaseLpPooling):
         trainable_p=False,
         **kwargs,
     ):
-        super().__init__(
-            1, pool_size, strides, padding, data_format, p, normalize, trainable_p, **kwargs
-        )
+        super().__init__(1, **_arguments(locals()))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -531,6 +327,4 @@ class LpPooling2D(BaseLpPooling):
         trainable_p=False,
         **kwargs,
     ):
-        super().__init__(
-            2, pool_size, strides, padding, data_format, p, normalize, trainable_p, **kwargs
-        )
+        super().__init__(2, **_arguments(locals()))

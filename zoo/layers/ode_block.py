@@ -10,59 +10,8 @@ from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from zoo.layers import fixed_step
-
-
-class _BoundedDormandPrince(tfp.math.ode.DormandPrince):
-    """TFP's DormandPrince with a step limit that also holds under XLA.
-
-    TFP enforces `max_num_steps` with an assertion, and XLA drops assertions: an over-long solve
-    would then run to the end however many steps it takes. Here the limit is part of the loop
-    itself: once it is used up, the solver's clock jumps to +inf (every loop of TFP's ends), the
-    state becomes NaN and `diagnostics.status` becomes -1, which `ODEBlock` turns into an error
-    (or NaN output under XLA, where no error can be raised).
-    """
-
-    def __init__(self, *, max_num_steps: int, **kwargs):
-        super().__init__(max_num_steps=None, **kwargs)
-        self._step_limit = int(max_num_steps)
-
-    def _step(self, solver_state, diagnostics, **kwargs):
-        limit = self._step_limit * self.ODE_FN_EVALS_PER_STEP
-        exhausted = diagnostics.num_ode_fn_evaluations >= limit
-        new_state, new_diagnostics = super()._step(solver_state, diagnostics, **kwargs)
-
-        def give_up(x):
-            return tf.where(exhausted, tf.constant(math.nan, x.dtype), x)
-
-        new_state = new_state._replace(
-            current_state=tf.nest.map_structure(give_up, new_state.current_state),
-            interpolating_coefficients=tf.nest.map_structure(
-                give_up, new_state.interpolating_coefficients
-            ),
-            current_time=tf.where(
-                exhausted,
-                tf.constant(math.inf, new_state.current_time.dtype),
-                new_state.current_time,
-            ),
-        )
-        status = tf.where(exhausted, -1, new_diagnostics.status)
-        return new_state, new_diagnostics._replace(status=status)
-
-
-# name -> how to solve. Adaptive ones are TFP solver classes (adjoint gradients); fixed-step ones
-# are our steppers (backprop through the steps).
-ADAPTIVE_SOLVERS = {
-    "dopri5": _BoundedDormandPrince,
-    "bdf": tfp.math.ode.BDF,
-}
-SOLVERS = sorted([*ADAPTIVE_SOLVERS, *fixed_step.STEPPERS])
-
-# Default first step of dopri5, as a fraction of t1 - t0. TFP's default, an absolute 1e-3, costs a
-# few extra steps on every solve while the step size grows to the scale of the interval.
-DEFAULT_FIRST_STEP_FRACTION = 0.1
+from zoo.layers.ode_solvers import EvaluationCounter, check_method, odeint
 
 # Per-layer compiled solve for eager calls (kept out of the layer's attributes so that Keras and
 # SavedModel tracking never see it). TFP's solvers are ~40x slower op by op than as one graph.
@@ -93,20 +42,24 @@ class ODEBlock(keras.layers.Layer):
     """Solve dh/dt = f(t, h) from the input h(t0) and return h(t1) (or the trajectory).
 
     h(t₁) = h(t₀) + ∫_{t₀}^{t₁} f_θ(t, h(t)) dt, where f_θ is `vector_field`, any Keras layer or
-    model whose weights θ train with the rest of the network (a neural ODE).
+    model whose weights θ train with the rest of the network (a neural ODE). The layer is
+    `zoo.layers.odeint` with the field's weights as its `params`.
 
-    Solvers, by name:
+    Solvers, by name (`zoo.layers.SOLVERS`):
 
-    * ``"dopri5"`` — adaptive Dormand-Prince 5(4) (`tfp.math.ode.DormandPrince`); for smooth,
-      non-stiff fields.
+    * ``"dopri5"`` — adaptive Dormand-Prince 5(4) (`zoo.layers.dopri5`), first step by Hairer's
+      rule; for smooth, non-stiff fields.
     * ``"bdf"`` — adaptive implicit BDF (`tfp.math.ode.BDF`); for stiff fields.
     * ``"euler"``, ``"midpoint"``, ``"rk4"`` — fixed-step, `num_steps` steps over [t0, t1].
 
-    Gradients: the adaptive solvers use TFP's adjoint method (memory independent of the number of
-    steps; the field's trainable weights are handed to TFP explicitly as `constants`, so fields with
+    Gradients: the adaptive solvers use the adjoint method (memory independent of the number of
+    steps; the field's trainable weights are handed to the solver explicitly, so fields with
     non-float state such as Dropout's seed keep working); the fixed-step solvers backpropagate
     through their steps. All solvers run inside `tf.function` and with `jit_compile=True`. Eager
-    calls run the solve as one `tf.function` graph (TFP op by op is ~20x slower).
+    calls run the solve as one `tf.function` graph.
+
+    Cost of a solve: `nfe_forward` and `nfe_backward` give the number of evaluations of the field
+    by the latest call and by the latest gradient.
 
     Calling convention of the field: with ``time_dependent=False`` (default) the field is called as
     ``vector_field(h)``; with ``time_dependent=True`` as ``vector_field([t, h])`` where ``t`` has
@@ -125,13 +78,19 @@ class ODEBlock(keras.layers.Layer):
             these times, stacked on axis 1.
         num_steps: number of steps of a fixed-step solver over [t0, t1] (with `solution_times`, the
             steps are shared out over the segments between them, each landing on its time).
-        first_step_size: first trial step of an adaptive solver. Default: 0.1·(t1 − t0) for dopri5,
-            TFP's own estimate for bdf.
+        first_step_size: first trial step of an adaptive solver. Default: Hairer's rule from the
+            field's size at t0 for dopri5 (see `zoo.layers.dopri5`), TFP's own estimate for bdf.
         max_num_steps: most steps an adaptive solver may take (rejected ones count); beyond it the
             call fails with an error naming `max_num_steps` (NaN output under XLA, which drops
             assertions). The adjoint's backward solve has the same limit and gives NaN gradients
             when it runs out.
         time_dependent: call the field with ``[t, h]`` instead of ``h``.
+        jit_compile: compile the dopri5 solver's forward and adjoint loops with XLA, also inside
+            a `tf.function` without XLA (the fast choice for training: see the README's
+            benchmarks). Off by default because a SavedModel then holds XLA-compiled functions,
+            which the stock TensorFlow Serving binary cannot run (`zoo export` refuses them); a
+            model under an outer `jit_compile=True` is compiled whole either way. Dropout masks
+            inside the field then come from XLA's random generator.
 
     Input shape:
         (batch, *state_shape), float; most often (batch, dim).
@@ -163,6 +122,7 @@ class ODEBlock(keras.layers.Layer):
         first_step_size: float | None = None,
         max_num_steps: int = 1000,
         time_dependent: bool = False,
+        jit_compile: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -172,8 +132,7 @@ class ODEBlock(keras.layers.Layer):
                 f"computing dh/dt. Received: vector_field={vector_field!r} "
                 f"of type {type(vector_field).__name__}"
             )
-        if solver not in SOLVERS:
-            raise ValueError(f"Unknown solver {solver!r}. Choose one of: {', '.join(SOLVERS)}")
+        check_method(solver)
         for name, value in (("t0", t0), ("t1", t1)):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")
@@ -195,6 +154,12 @@ class ODEBlock(keras.layers.Layer):
         self.first_step_size = _positive_number("first_step_size", first_step_size, allow_none=True)
         self.max_num_steps = _positive_int("max_num_steps", max_num_steps)
         self.time_dependent = bool(time_dependent)
+        if not isinstance(jit_compile, bool):
+            raise ValueError(
+                f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}"
+            )
+        self.jit_compile = jit_compile
+        self._counter = EvaluationCounter(name="nfe")
 
     def _check_solution_times(self, solution_times):
         if solution_times is None:
@@ -321,61 +286,46 @@ class ODEBlock(keras.layers.Layer):
 
     def _solve(self, h0, trainable, non_trainable, training=False):
         f = self._make_f(non_trainable, training)
-        out_times = self.solution_times if self.solution_times is not None else [self.t1]
-        if self.solver in fixed_step.STEPPERS:
-            states = fixed_step.integrate(
-                fixed_step.STEPPERS[self.solver],
-                lambda t, h: f(t, h, trainable),
+        times = self.solution_times if self.solution_times is not None else [self.t1]
+        # odeint wants strictly increasing times from t0; a solution time at t0 is h0 itself.
+        starts_at_t0 = times[0] == self.t0
+        later = times[1:] if starts_at_t0 else times
+        if later:
+            states = odeint(
+                f,
                 h0,
-                [self.t0, *out_times],
-                self.num_steps,
+                [self.t0, *later],
+                method=self.solver,
+                rtol=self.rtol,
+                atol=self.atol,
+                params=trainable,
+                num_steps=self.num_steps,
+                first_step_size=self.first_step_size,
+                max_num_steps=self.max_num_steps,
+                jit_compile=self.jit_compile,
+                counter=self._counter,
+                name=f"ODEBlock {self.name!r}",
             )
-            states = tf.stack(states, axis=0)
+            if not starts_at_t0:
+                states = states[1:]
         else:
-            states = self._solve_adaptive(f, h0, trainable, out_times)
+            states = h0[tf.newaxis]
         if self.solution_times is None:
             return states[0]
         perm = [1, 0, *range(2, len(states.shape))]
         return tf.transpose(states, perm)
 
-    def _solve_adaptive(self, f, h0, trainable, out_times):
-        dtype = h0.dtype
-        options = dict(rtol=self.rtol, atol=self.atol, max_num_steps=self.max_num_steps)
-        if self.solver == "dopri5":
-            first = self.first_step_size
-            if first is None:
-                first = DEFAULT_FIRST_STEP_FRACTION * (self.t1 - self.t0)
-            options["first_step_size"] = first
-        elif self.first_step_size is not None:
-            options["first_step_size"] = self.first_step_size
-        solver = ADAPTIVE_SOLVERS[self.solver](**options)
-        # A NaN/Inf start makes every step fail its error test: say so, rather than let it run
-        # into the step limit and blame `max_num_steps`.
-        h0 = tf.debugging.assert_all_finite(
-            h0,
-            f"`inputs` of ODEBlock {self.name!r} must be finite: the initial state has NaN or Inf",
-        )
-        results = solver.solve(
-            lambda t, h, weights: f(t, h, weights),
-            initial_time=tf.constant(self.t0, dtype),
-            initial_state=h0,
-            solution_times=tf.constant(out_times, dtype),
-            constants={"weights": tuple(trainable)},
-        )
-        ok = tf.equal(results.diagnostics.status, 0)
-        check = tf.debugging.Assert(
-            ok,
-            [
-                f"ODEBlock {self.name!r}: the {self.solver!r} solver used up "
-                f"`max_num_steps`={self.max_num_steps} steps before reaching t={out_times[-1]}. "
-                "Raise `max_num_steps`, loosen `rtol`/`atol`, shorten [t0, t1], or use "
-                "solver='bdf' if the vector field is stiff. (A solution that blows up to "
-                "Inf/NaN also ends this way.)"
-            ],
-        )
-        with tf.control_dependencies([check]):
-            # Under XLA the assertion is dropped: a failed solve then gives NaN, never a number.
-            return tf.where(ok, results.states, tf.constant(math.nan, dtype))
+    @property
+    def nfe_forward(self) -> int:
+        """Evaluations of the vector field by the latest forward solve (-1: none yet)."""
+        return int(self._counter.forward.numpy())
+
+    @property
+    def nfe_backward(self) -> int:
+        """Evaluations (each one f and one vector-Jacobian product) by the latest gradient (-1: none
+        yet, or "bdf", whose TFP adjoint does not report them). Fixed-step solvers backpropagate
+        through their steps: one vector-Jacobian product per forward evaluation."""
+        return int(self._counter.backward.numpy())
 
     # -- config --------------------------------------------------------------------------------
 
@@ -394,6 +344,7 @@ class ODEBlock(keras.layers.Layer):
                 "first_step_size": self.first_step_size,
                 "max_num_steps": self.max_num_steps,
                 "time_dependent": self.time_dependent,
+                "jit_compile": self.jit_compile,
             }
         )
         return config

@@ -8,6 +8,9 @@ running output. Nothing here creates weights: the layer passes them in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import tensorflow as tf
 
 
@@ -80,6 +83,67 @@ RULES = {
     "trapezoid": trapezoid_increments,
     "rectangle": rectangle_increments,
     "simpson": simpson_increments,
+}
+
+
+_BLOCK = 8
+
+
+def running_sum(v: tf.Tensor) -> tf.Tensor:
+    """Inclusive cumulative sum along axis 1 of (batch, n, channels), summed in blocks of 8.
+
+    With a static n, the samples are grouped into blocks of 8: a cumsum inside each block, the same
+    function (recursively) on the block totals, and the totals of all earlier blocks added to each
+    block. Under XLA this is several times faster on CPU than one long cumsum (XLA lowers a cumsum
+    to a reduce_window whose cost grows with its length), and its rounding error grows with the
+    depth of the recursion (log₈ n) rather than with n. Without a static n: one tf.cumsum.
+    """
+    n = v.shape[1]
+    if n is None or n <= _BLOCK:
+        return tf.cumsum(v, axis=1)
+    blocks = -(-n // _BLOCK)
+    pad = blocks * _BLOCK - n
+    channels = tf.shape(v)[2]
+    w = tf.pad(v, [[0, 0], [0, pad], [0, 0]]) if pad else v
+    inner = tf.cumsum(tf.reshape(w, [-1, blocks, _BLOCK, channels]), axis=2)
+    totals = running_sum(inner[:, :, -1, :])
+    before = tf.pad(totals[:, :-1], [[0, 0], [1, 0], [0, 0]])  # sum of all earlier blocks
+    y = tf.reshape(inner + before[:, :, tf.newaxis, :], [-1, blocks * _BLOCK, channels])
+    return y[:, :n] if pad else y
+
+
+def _uniform_trapezoid(running):
+    def rule(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+        # y_i = dx · (x_0 + ... + x_i − (x_0 + x_i) / 2)
+        return dx * (running(x) - 0.5 * (x[:, :1] + x))
+
+    return rule
+
+
+def _uniform_rectangle(running):
+    def rule(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+        # y_i = dx · (x_0 + ... + x_{i−1}), y_0 = 0
+        return dx * tf.pad(running(x[:, :-1]), [[0, 0], [1, 0], [0, 0]])
+
+    return rule
+
+
+@dataclass(frozen=True)
+class UniformRule:
+    """A rule on a uniform grid in closed form: `plain` (one tf.cumsum, portable) and `compiled`
+    (one XLA computation over `running_sum`); both are `rule(x, dx) -> y`."""
+
+    plain: Callable
+    compiled: Callable
+
+
+def _running_cumsum(v):
+    return tf.cumsum(v, axis=1)
+
+
+UNIFORM_RULES = {
+    name: UniformRule(make(_running_cumsum), tf.function(make(running_sum), jit_compile=True))
+    for name, make in (("trapezoid", _uniform_trapezoid), ("rectangle", _uniform_rectangle))
 }
 
 

@@ -1,9 +1,11 @@
-"""Callbacks of the Trainer's outer loop: early stopping and learning-rate reduction on plateau.
+"""zoo's callbacks: Keras callbacks whose counters survive a resume of the Trainer.
 
-Our own rather than Keras': Keras' callbacks reach for `model.optimizer` and keep their counters
-where no checkpoint sees them. Ours act on the Trainer's optimizer (every group of a
-GroupedOptimizer) and expose `get_state`/`set_state`, which the Trainer stores in each checkpoint,
-so a resumed run stops or lowers its learning rate at the same epoch an uninterrupted one would.
+`Callback` is a `keras.callbacks.Callback` that also exposes `get_state`/`set_state`, which the
+Trainer stores in each checkpoint, so a resumed run stops or lowers its learning rate at the same
+epoch an uninterrupted one would. They act through `self.model` (its `stop_training`, weights and
+`optimizer`), so they work in `model.fit` as well; in the Trainer, `model.optimizer` is the
+Trainer's optimizer, and ReduceLROnPlateau lowers every group of a GroupedOptimizer. Keras' own
+EarlyStopping and ReduceLROnPlateau work in the Trainer too, but start afresh on every `fit`.
 """
 
 from __future__ import annotations
@@ -11,30 +13,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import keras
 import numpy as np
 
 from zoo.training.optimizers import get_learning_rate, scale_learning_rate
 
 
-class Callback:
-    """Base class: override any hook. `self.trainer` is set before `on_train_begin`."""
+class Callback(keras.callbacks.Callback):
+    """Base class: override any Keras hook. In `Trainer.fit`, `self.trainer` is the Trainer.
+
+    In `Trainer.fit`, `self.model` is the Trainer's model and `self.params` holds `epochs`,
+    `steps` (batches per epoch) and `verbose`, as in `model.fit`.
+    """
 
     trainer: Any = None
-
-    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_train_batch_end(self, step: int, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        pass
-
-    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        pass
 
     def get_state(self) -> dict[str, Any]:
         """JSON-serialisable state saved in each checkpoint."""
@@ -51,6 +43,7 @@ class _Monitor(Callback):
     """Shared part: watch one logged value and count epochs without improvement."""
 
     def __init__(self, monitor: str, mode: str, min_delta: float, patience: int) -> None:
+        super().__init__()
         if mode not in _MODES:
             raise ValueError(f"Unknown mode {mode!r}. Choose one of: {', '.join(_MODES)}")
         if not isinstance(patience, int) or patience < 0:
@@ -117,16 +110,16 @@ class EarlyStopping(_Monitor):
             self.best = value
             self.wait = 0
             if self.restore_best_weights:
-                self._best_weights = self.trainer.model.get_weights()
+                self._best_weights = self.model.get_weights()
             return
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
-            self.trainer.stop_training = True
+            self.model.stop_training = True
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self.restore_best_weights and self._best_weights is not None:
-            self.trainer.model.set_weights(self._best_weights)
+            self.model.set_weights(self._best_weights)
 
 
 class ReduceLROnPlateau(_Monitor):
@@ -176,7 +169,7 @@ class ReduceLROnPlateau(_Monitor):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            optimizer = self.trainer.optimizer
+            optimizer = self.model.optimizer
             if get_learning_rate(optimizer) > self.min_lr:
                 scale_learning_rate(optimizer, self.factor, self.min_lr)
             self.cooldown_left = self.cooldown
@@ -194,6 +187,7 @@ class LambdaCallback(Callback):
     """A callback from plain functions, e.g. `LambdaCallback(on_train_batch_end=f)`."""
 
     def __init__(self, **hooks: Any) -> None:
+        super().__init__()
         for name, fn in hooks.items():
             if not hasattr(Callback, name) or not name.startswith("on_"):
                 raise ValueError(f"Unknown hook {name!r}. Choose among the `on_*` methods.")

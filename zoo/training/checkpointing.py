@@ -4,10 +4,12 @@ A `tf.train.CheckpointManager` writes numbered checkpoints; `TrainingState` (a `
 inside each one with the epoch/step counters, the shuffle seed, the history so far and the
 callbacks' state, so a resumed run continues exactly where the saved one stood.
 
-Restoring walks back from the newest checkpoint: one that cannot be read (truncated, half written,
-missing files) is skipped with a warning in favour of the one before it, and no file is deleted.
-When none can be read, restoring raises rather than start afresh (which would let the manager
-delete the old files).
+A folder the Trainer cannot trust stops it with a `CheckpointError` that names the file and says
+what is wrong, before anything is written: a damaged state file (`checkpoint`), checkpoint files
+that no state file lists, a missing, truncated or corrupt index or data file of the checkpoint to
+resume from, or a checkpoint written by another model. Starting afresh instead would let the
+manager overwrite and delete the old files. The message names the newest intact earlier checkpoint,
+which `fit(..., resume=PATH)` resumes from.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ import warnings
 from typing import Any
 
 import tensorflow as tf
+
+from zoo.training.checkpoint_files import STATE_FILE, checkpoints_on_disk, damage, read_state
+from zoo.training.errors import CheckpointError
+
+_UNTOUCHED = "Nothing in the folder was changed."
 
 
 def worker_role(strategy: Any) -> tuple[bool, str]:
@@ -72,8 +79,20 @@ class CheckpointKeeper:
         **trackables: Any,
     ) -> None:
         self.directory = os.fspath(directory)
+        _, problem = read_state(self.directory)
+        if problem is not None:
+            raise CheckpointError(
+                f"{problem} {_UNTOUCHED} Repair it, or move it away and resume from a "
+                f"checkpoint by its path, fit(..., resume=PATH){self._listing()}."
+            )
         self.state = TrainingState()
         self.checkpoint = tf.train.Checkpoint(state=self.state, **trackables)
+        # Checkpoints written before the random state was saved have no `seeds` entry: they are
+        # restored without it (with a warning) rather than refused.
+        self._has_seeds = "seeds" in trackables
+        self._without_seeds = tf.train.Checkpoint(
+            state=self.state, **{k: v for k, v in trackables.items() if k != "seeds"}
+        )
         # Reads come from `directory`; writes go to `write_directory` when given (a
         # non-chief worker's scratch folder), so every worker resumes from the chief's files.
         self.read_manager = tf.train.CheckpointManager(
@@ -94,33 +113,63 @@ class CheckpointKeeper:
         self.state.values = dict(values)
         return self.manager.save(checkpoint_number=checkpoint_number)
 
-    def restore_latest(self) -> tuple[str, dict[str, Any]] | None:
-        """Restore the newest readable checkpoint; None when there is none.
+    def _listing(self, exclude: str | None = None) -> str:
+        """' (checkpoints here: a, b)' for error messages, newest first."""
+        names = [p for p in reversed(checkpoints_on_disk(self.directory)) if p != exclude]
+        return f" (checkpoints here: {', '.join(names)})" if names else ""
 
-        A checkpoint that fails to restore is skipped with a warning and the previous one is
-        tried; a later successful restore overwrites every variable the failed one touched.
+    def restore(self, path: str | None = None) -> tuple[str, dict[str, Any]] | None:
+        """Restore checkpoint `path` (default: the newest the state file lists).
+
+        Returns `(path, loop state)`, or None when the folder holds no checkpoint at all.
+        Raises `CheckpointError` (naming the file, changing nothing) when the checkpoint is
+        damaged or does not fit the objects being restored, or when checkpoint files lie in the
+        folder without a state file listing them.
         """
-        candidates = list(reversed(self.read_manager.checkpoints))
-        failures = []
-        for path in candidates:
-            try:
-                status = self.checkpoint.restore(path)
-                status.assert_existing_objects_matched()
-            except Exception as err:  # any unreadable file: fall back to the previous one
-                failures.append(f"{path} ({type(err).__name__})")
-                warnings.warn(
-                    f"Checkpoint {path} could not be restored and is skipped "
-                    f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-                    "trying the previous one.",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                continue
-            return path, dict(self.state.values)
-        if failures:
-            # Starting afresh would let the manager delete these files: stop instead.
-            raise RuntimeError(
-                f"No checkpoint in {self.directory} could be restored: {'; '.join(failures)}. "
-                "They are left untouched; move them away to start from scratch."
+        if path is None:
+            path = self.latest
+            if path is None:
+                if checkpoints_on_disk(self.directory):
+                    state_file = os.path.join(self.directory, STATE_FILE)
+                    raise CheckpointError(
+                        f"The checkpoint state file {state_file} is missing, but the folder "
+                        f"holds checkpoints{self._listing()}. {_UNTOUCHED} Resume from one by its "
+                        "path, fit(..., resume=PATH), or move them away to start from scratch."
+                    )
+                return None
+        path = os.fspath(path)
+        problem = damage(path)
+        if problem is not None:
+            earlier = [
+                p
+                for p in reversed(checkpoints_on_disk(self.directory))
+                if p != path and damage(p) is None
+            ]
+            hint = (
+                f" The newest intact other checkpoint is {earlier[0]}: resume from it with "
+                f"fit(..., resume={earlier[0]!r})."
+                if earlier
+                else " No other intact checkpoint is in the folder."
             )
-        return None
+            raise CheckpointError(f"Cannot resume from {path}: {problem} {_UNTOUCHED}{hint}")
+        checkpoint = self.checkpoint
+        names = {name for name, _ in tf.train.list_variables(path)}
+        if self._has_seeds and not any(name.startswith("seeds/") for name in names):
+            warnings.warn(
+                f"Checkpoint {path} holds no random-number state (it predates it): the Dropout "
+                "masks and other random draws after this resume differ from an uninterrupted run.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            checkpoint = self._without_seeds
+        try:
+            status = checkpoint.restore(path)
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+            raise CheckpointError(
+                f"Checkpoint {path} does not fit this Trainer: the model, optimizer, metrics and "
+                f"random-state layers must be those that wrote it. {_UNTOUCHED} "
+                f"({type(err).__name__}: {first})"
+            ) from err
+        return path, dict(self.state.values)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
@@ -99,12 +100,15 @@ class CompiledSteps:
 
         return tf.function(block, reduce_retracing=True, autograph=False)
 
-    def _train_steps(self, dataset: Any, steps: int | None) -> Any:
+    def _train_steps(
+        self, dataset: Any, steps: int | None, before_call: Callable[[int], None] | None = None
+    ) -> Any:
         """Yield `(outputs, at_call_end)` per train step, outputs as Python floats.
 
         Runs `steps_per_execution` steps per call while at least that many remain (and the
         count is known), single steps otherwise. `at_call_end` is True when the variables
-        reflect this step, i.e. when a checkpoint may be written.
+        reflect this step, i.e. when a checkpoint may be written. `before_call(n)` runs before
+        each call of `n` steps (the callbacks' batch-begin hooks).
         """
         function = self._function("train")
         block = self._functions.get("train_block")
@@ -112,12 +116,16 @@ class CompiledSteps:
         done = 0
         while steps is None or done < steps:
             if block is not None and steps is not None and steps - done >= self.steps_per_execution:
-                arrays = {k: v.numpy() for k, v in block(iterator).items()}
                 size = self.steps_per_execution
+                if before_call is not None:
+                    before_call(size)
+                arrays = {k: v.numpy() for k, v in block(iterator).items()}
                 for j in range(size):
                     yield {k: float(v[j]) for k, v in arrays.items()}, j == size - 1
                 done += size
                 continue
+            if before_call is not None:
+                before_call(1)
             try:
                 values = function(iterator).numpy()
             except (StopIteration, tf.errors.OutOfRangeError):
@@ -125,16 +133,24 @@ class CompiledSteps:
             done += 1
             yield dict(zip(_TRAIN_OUTPUTS, values.tolist(), strict=True)), True
 
-    def _run_steps(self, kind: str, dataset: Any, steps: int | None) -> Any:
+    def _run_steps(
+        self,
+        kind: str,
+        dataset: Any,
+        steps: int | None,
+        before_step: Callable[[int], None] | None = None,
+    ) -> Any:
         """Yield the reduced outputs of `kind`'s step, one batch of `dataset` at a time.
 
         With `steps` known the function is called exactly that often; otherwise until the
-        iterator runs dry.
+        iterator runs dry. `before_step(i)` runs before batch `i` (from 0).
         """
         function = self._function(kind)
         iterator = iter(self._distributed(dataset))
         done = 0
         while steps is None or done < steps:
+            if before_step is not None:
+                before_step(done)
             try:
                 outputs = function(iterator)
             except (StopIteration, tf.errors.OutOfRangeError):

@@ -16,11 +16,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.training.callback_list import CallbackList, optimizer_on_model
 from zoo.training.checkpointing import CheckpointKeeper, worker_role
 from zoo.training.compiled import CompiledSteps
 from zoo.training.data import EpochData, unpack_batch
+from zoo.training.errors import NonFiniteLossError  # noqa: F401 (its old home, kept importable)
+from zoo.training.loop import FitLoop
 from zoo.training.optimizers import GroupedOptimizer, resolve_loss, resolve_optimizer
 from zoo.training.options import CheckpointOptions, SummaryOptions
+from zoo.training.seeds import global_seed_state, layer_seed_states
 from zoo.training.step import TapeStep
 
 _ACCURACY = {
@@ -28,10 +32,6 @@ _ACCURACY = {
     "categorical_crossentropy": keras.metrics.CategoricalAccuracy,
     "binary_crossentropy": keras.metrics.BinaryAccuracy,
 }
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the epoch and step."""
 
 
 def _resolve_metric(metric: Any, loss: Any) -> keras.metrics.Metric:
@@ -206,6 +206,16 @@ class Trainer(TapeStep, CompiledSteps):
                 if isinstance(self.optimizer, GroupedOptimizer)
                 else [self.optimizer]
             )
+            # Random state (Dropout masks, unseeded keras.random calls): resumed runs draw the
+            # numbers an uninterrupted run would. The global generator is left out under a
+            # strategy, where a variable created outside the model's scope is not replicated.
+            seeds = tf.Module()
+            seeds.layers = layer_seed_states(self.model)
+            global_state = None if self._distribute else global_seed_state()
+            seeds.globals = [] if global_state is None else [global_state]
+            # Only a run with random state has a `seeds` entry (the keeper warns when resuming
+            # such a run from a checkpoint without one).
+            random_state = {"seeds": seeds} if seeds.layers or seeds.globals else {}
             is_chief, tag = worker_role(self.strategy)
             scratch = None
             if not is_chief:
@@ -217,21 +227,27 @@ class Trainer(TapeStep, CompiledSteps):
                 model=self.model,
                 optimizer=optimizers,
                 metrics=metric_holder,
+                **random_state,
             )
         self._built = True
 
     # ------------------------------------------------------------------ building, public loops
 
-    def restore(self) -> str | None:
-        """Load the newest readable checkpoint of `checkpoint_dir` into model and optimizer.
+    def restore(self, checkpoint: str | os.PathLike | None = None) -> str | None:
+        """Load a checkpoint of `checkpoint_dir` into model, optimizer, metrics and random state.
 
-        Returns its path, or None when there is none. Unreadable checkpoints are skipped with a
-        warning, as in `fit(..., resume=True)`.
+        Args:
+            checkpoint: a checkpoint's path (e.g. `"ckpt/ckpt-40"`); None takes the newest one
+                the folder's state file lists.
+
+        Returns its path, or None when the folder holds no checkpoint. A damaged or foreign
+        checkpoint raises `CheckpointError` (naming the file; nothing is changed), as in
+        `fit(..., resume=True)`.
         """
         if self.checkpoint_dir is None:
             raise ValueError("`restore()` needs the Trainer's `checkpoint_dir`. Received: None")
         self.build()
-        restored = self._keeper.restore_latest()
+        restored = self._keeper.restore(None if checkpoint is None else os.fspath(checkpoint))
         if restored is None:
             return None
         self.global_step = int(restored[1].get("global_step", 0))
@@ -248,7 +264,7 @@ class Trainer(TapeStep, CompiledSteps):
         steps_per_epoch: int | None = None,
         validation_batch_size: int | None = None,
         callbacks: Sequence[Any] = (),
-        resume: bool = False,
+        resume: bool | str | os.PathLike = False,
         verbose: int = 1,
     ) -> Any:
         """Train for `epochs` epochs; returns a `History` (`history.history[name]` per epoch).
@@ -263,16 +279,19 @@ class Trainer(TapeStep, CompiledSteps):
             shuffle: shuffle numpy input each epoch.
             steps_per_epoch: cap on batches per epoch.
             validation_batch_size: batch size for numpy validation input (default `batch_size`).
-            callbacks: `zoo.training.callbacks.Callback` instances.
-            resume: continue from the newest readable checkpoint in `checkpoint_dir`, at the
-                batch after the last one it saw. Exact for numpy input (its order is a
+            callbacks: any `keras.callbacks.Callback` (CSVLogger, EarlyStopping, TensorBoard,
+                BackupAndRestore, LambdaCallback, your own subclass) or zoo's callbacks, whose
+                state also rides in each checkpoint. They are called as in `model.fit`; see
+                `zoo.training.loop`.
+            resume: True continues from the newest checkpoint in `checkpoint_dir`, at the
+                batch after the last one it saw; a checkpoint's path continues from that one.
+                A damaged checkpoint folder raises `CheckpointError` naming the file (nothing
+                is deleted or overwritten). Exact for numpy input (its order is a
                 function of seed and epoch) and for datasets whose order is the same on every
                 pass; a dataset that reshuffles each pass resumes at the right count of
                 batches but not at the same ones.
             verbose: 1 shows a progress bar per epoch, 0 is quiet.
         """
-        from zoo.training.loop import FitLoop
-
         return FitLoop(
             self,
             train,
@@ -287,36 +306,81 @@ class Trainer(TapeStep, CompiledSteps):
             verbose=verbose,
         ).run()
 
-    def evaluate(self, data: Any, *, batch_size: int = 32, steps: int | None = None) -> dict:
-        """Mean loss (weighted by batch size) and metric results over `data`."""
+    def evaluate(
+        self,
+        data: Any,
+        *,
+        batch_size: int = 32,
+        steps: int | None = None,
+        callbacks: Sequence[Any] = (),
+    ) -> dict:
+        """Mean loss (weighted by batch size) and metric results over `data`.
+
+        `callbacks` (Keras callbacks) get `on_test_begin`, `on_test_batch_begin/end` and
+        `on_test_end`, as in `model.evaluate`.
+        """
         epoch_data = EpochData(data, batch_size=batch_size, steps_per_epoch=steps, name="data")
         self.build(epoch_data)
-        return self._evaluate(epoch_data)
+        hooks = CallbackList(callbacks, trainer=self, steps=epoch_data.steps_per_epoch, verbose=0)
+        with optimizer_on_model(self.model, self.optimizer):
+            return self._evaluate(epoch_data, hooks)
 
-    def _evaluate(self, epoch_data: EpochData) -> dict[str, float]:
-        for metric in self.metrics:
-            metric.reset_state()
-        total, count = 0.0, 0.0
-        steps = epoch_data.steps_per_epoch
-        for outputs in self._run_steps("test", epoch_data.epoch_dataset(0), steps):
-            batch_count = float(outputs["count"])
-            total += float(outputs["loss"]) * batch_count
-            count += batch_count
-        if count == 0:
-            raise ValueError(f"`{epoch_data.name}` is empty: it yielded no batch.")
-        logs = {"loss": total / count}
+    def _metric_logs(self, loss: float) -> dict[str, float]:
+        """`{"loss": loss, <metric name>: result, ...}`: the logs of a batch or an epoch."""
+        logs = {"loss": loss}
         logs.update({m.name: float(m.result()) for m in self.metrics})
         return logs
 
-    def predict(self, data: Any, *, batch_size: int = 32, steps: int | None = None) -> Any:
-        """The model's outputs over `data`, concatenated along the batch axis (numpy)."""
+    def _evaluate(
+        self, epoch_data: EpochData, callbacks: CallbackList | None = None
+    ) -> dict[str, float]:
+        callbacks = callbacks or CallbackList((), trainer=self)
+        for metric in self.metrics:
+            metric.reset_state()
+        callbacks.call("on_test_begin", None)
+        batch_logs = callbacks.wants("on_test_batch_end")
+        before_step = callbacks.batch_begin("on_test_batch_begin")
+        total, count = 0.0, 0.0
+        steps = epoch_data.steps_per_epoch
+        batches = self._run_steps("test", epoch_data.epoch_dataset(0), steps, before_step)
+        for index, outputs in enumerate(batches):
+            batch_count = float(outputs["count"])
+            total += float(outputs["loss"]) * batch_count
+            count += batch_count
+            if batch_logs:
+                callbacks.call("on_test_batch_end", index, self._metric_logs(total / count))
+        if count == 0:
+            raise ValueError(f"`{epoch_data.name}` is empty: it yielded no batch.")
+        logs = self._metric_logs(total / count)
+        callbacks.call("on_test_end", logs)
+        return logs
+
+    def predict(
+        self,
+        data: Any,
+        *,
+        batch_size: int = 32,
+        steps: int | None = None,
+        callbacks: Sequence[Any] = (),
+    ) -> Any:
+        """The model's outputs over `data`, concatenated along the batch axis (numpy).
+
+        `callbacks` get `on_predict_begin`, `on_predict_batch_begin/end` (logs
+        `{"outputs": batch outputs}`) and `on_predict_end`, as in `model.predict`.
+        """
         if not isinstance(data, tf.data.Dataset | tuple):
             data = (data,)
         epoch_data = EpochData(data, batch_size=batch_size, steps_per_epoch=steps, name="data")
         self.build(epoch_data)
         steps = epoch_data.steps_per_epoch
-        chunks = [
-            tf.nest.map_structure(np.asarray, outputs)
-            for outputs in self._run_steps("predict", epoch_data.epoch_dataset(0), steps)
-        ]
+        hooks = CallbackList(callbacks, trainer=self, steps=steps, verbose=0)
+        with optimizer_on_model(self.model, self.optimizer):
+            hooks.call("on_predict_begin", None)
+            before_step = hooks.batch_begin("on_predict_batch_begin")
+            chunks = []
+            batches = self._run_steps("predict", epoch_data.epoch_dataset(0), steps, before_step)
+            for index, outputs in enumerate(batches):
+                chunks.append(tf.nest.map_structure(np.asarray, outputs))
+                hooks.call("on_predict_batch_end", index, {"outputs": chunks[-1]})
+            hooks.call("on_predict_end", None)
         return tf.nest.map_structure(lambda *parts: np.concatenate(parts, axis=0), *chunks)

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from zoo.models.common.forecast_metrics import mae
+from zoo.models.common.predictor import predictor
 from zoo.models.common.runs import KeepBestWeights, RunFolder, trainer_folders
 from zoo.models.forecaster.layers import PinballLoss
 from zoo.models.forecaster.model import QUANTILES, build_forecaster
@@ -100,7 +101,7 @@ def split_origins(n_train: int, window: int, horizon: int, holdout: float):
 
 def _needed_scales(model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per target, the smallest factor on the learned 0.1/0.9 widths that puts it in the band."""
-    out = model.predict(x, verbose=0, batch_size=256)
+    out = predictor(model)(x)
     f = np.asarray(out["forecast"], "float64")
     q = np.asarray(out["quantiles"], "float64")
     below, above = f - q[..., 0], q[..., 2] - f
@@ -326,4 +327,4 @@ def _ensemble(
 
 
 def _held_mae(model, x, y) -> float:
-    return mae(np.asarray(model.predict(x, verbose=0)["forecast"]), y)
+    return mae(np.asarray(predictor(model)(x)["forecast"]), y)
