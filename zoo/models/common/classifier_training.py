@@ -57,9 +57,14 @@ def train_on_digits(
     x_aug, y_aug = shifted_copies(x_fit, y_fit)
     model = build(**config)
     keeper = KeepBestWeights(model, run.best_weights("fit"))
+    learning_rate = recipe["learning_rate"]
+    if recipe.get("schedule") == "cosine":
+        # cosine decay to zero over the run (a function of the optimizer's step: resumable)
+        steps = epochs * -(-len(x_aug) // recipe["batch_size"])
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     trainer = Trainer(
         model=model,
-        optimizer=keras.optimizers.Adam(recipe["learning_rate"]),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss=LOSS,
         metrics=METRICS,
         seed=seed,

@@ -20,10 +20,11 @@ RECIPE = {
     "augmentation": "the fit part plus its 8 one-pixel shifts (zero fill), 9x",
     "optimizer": "Adam",
     "learning_rate": 3e-3,
+    "schedule": "cosine",
     "batch_size": 128,
-    "max_epochs": 40,
-    "patience": 8,
-    "early_stopping": "val_loss, patience 8; the best epoch's weights are kept",
+    "max_epochs": 30,
+    "patience": 30,
+    "early_stopping": "none (patience 30); the best validation epoch's weights are kept",
 }
 
 
