@@ -13,6 +13,7 @@ from zoo.models.cnn import evaluate as cnn_evaluate
 from zoo.models.cnn import model as cnn
 from zoo.models.cnn import plot as cnn_plot
 from zoo.models.cnn import recipe as cnn_recipe
+from zoo.models.common.classifier import predict
 from zoo.serving.session_runner import SessionSignatureRunner
 
 NAME = "cnn_digits"
@@ -65,7 +66,7 @@ def test_baselines_are_refit_on_the_split(split):
 
 def test_pretrained_reaches_card_accuracy_and_beats_baselines(model, split):
     card = registry.info(NAME)
-    probabilities = cnn.predict(model, split.x_test)["probabilities"]
+    probabilities = predict(model, split.x_test)["probabilities"]
     # accuracy from the probabilities with numpy's argmax, not the model's own class_id
     accuracy = float(np.mean(np.argmax(probabilities, axis=1) == split.y_test))
     assert accuracy == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-4)
@@ -96,14 +97,14 @@ def test_class_id_is_argmax(model, split):
 
 def test_input_forms_agree(model, split):
     images = split.x_test[:5]
-    as_4d = cnn.predict(model, images)["probabilities"]
+    as_4d = predict(model, images)["probabilities"]
     # Batch size changes the float summation order: probabilities in [0, 1] after ~6 layers of
     # float32 sums over <= 576 terms differ by a few hundred ulps at most.
     close = {"rtol": 0.0, "atol": 1e-5}
-    np.testing.assert_allclose(cnn.predict(model, images[..., 0])["probabilities"], as_4d, **close)
-    flat = cnn.predict(model, images.reshape(5, 64))["probabilities"]
+    np.testing.assert_allclose(predict(model, images[..., 0])["probabilities"], as_4d, **close)
+    flat = predict(model, images.reshape(5, 64))["probabilities"]
     np.testing.assert_allclose(flat, as_4d, **close)
-    single = cnn.predict(model, images[0, ..., 0])["probabilities"]
+    single = predict(model, images[0, ..., 0])["probabilities"]
     np.testing.assert_allclose(single, as_4d[:1], **close)
 
 
@@ -118,7 +119,7 @@ def test_input_forms_agree(model, split):
 )
 def test_bad_images_are_rejected(model, images, match):
     with pytest.raises(ValueError, match=match):
-        cnn.predict(model, images)
+        predict(model, images)
 
 
 def test_shifted_copies_match_scipy_shift(split):
@@ -181,7 +182,7 @@ def test_fine_tune_new_head_keeps_backbone(split):
     assert tuned.get_config()["num_classes"] == 3
     np.testing.assert_array_equal(tuned.get_layer("conv1_1").get_weights()[0], conv_before)
     test_keep = split.y_test < 3
-    predicted = cnn.predict(tuned, split.x_test[test_keep])["class_id"]
+    predicted = predict(tuned, split.x_test[test_keep])["class_id"]
     # the pretrained backbone makes three classes easy after a few head-only epochs
     assert np.mean(predicted == split.y_test[test_keep]) > 0.9
 

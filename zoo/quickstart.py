@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     import zoo
     from zoo.data.digits import load_digits_split
     from zoo.models.cnn.evaluate import accuracy
-    from zoo.models.cnn.model import HEAD_NAME, predict
+    from zoo.models.common.classifier import HEAD_NAME, predict
     from zoo.registry import get_preset
     from zoo.serving.child_server import ChildServer
     from zoo.training import Trainer, backbone_head_optimizer

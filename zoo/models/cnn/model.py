@@ -10,34 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 from zoo.layers import GlobalLpPooling2D, LpPooling2D
-from zoo.models.common.checks import check_finite
-from zoo.models.common.predictor import predictor
+from zoo.models.common.classifier import FEATURES_NAME, classification_head
 from zoo.models.common.zoo_model import ZooModel
 
 INPUT_NAME = "image"
-HEAD_NAME = "head"
-FEATURES_NAME = "features"
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class ClassId(keras.layers.Layer):
-    """The index of the largest probability, as int32: (batch, classes) -> (batch,)."""
-
-    def call(self, probabilities):
-        return tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1])
-
-
-def _head(features, num_classes: int) -> dict[str, Any]:
-    logits = keras.layers.Dense(num_classes, name=HEAD_NAME)(features)
-    probabilities = keras.layers.Softmax(name="probabilities")(logits)
-    return {"probabilities": probabilities, "class_id": ClassId(name="class_id")(probabilities)}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -105,68 +83,17 @@ class CnnClassifier(ZooModel):
             "pixel_max": float(pixel_max),
         }
         super().__init__(
-            inputs, _head(features, int(num_classes)), config=config, name=name, **kwargs
+            inputs,
+            classification_head(features, int(num_classes)),
+            config=config,
+            name=name,
+            **kwargs,
         )
 
 
 def build_cnn(**config: Any) -> CnnClassifier:
     """The untrained `CnnClassifier` for builder kwargs `config` (see its Args)."""
     return CnnClassifier(**config)
-
-
-def with_classes(model: keras.Model, num_classes: int) -> CnnClassifier:
-    """A `CnnClassifier` like `model` with a fresh `num_classes` head; the backbone's weights are
-    copied (every layer but the head)."""
-    config = {**model.get_config(), "num_classes": int(num_classes)}
-    new = CnnClassifier(**config)
-    for layer in new.layers:
-        if layer.weights and layer.name != HEAD_NAME:
-            layer.set_weights(model.get_layer(layer.name).get_weights())
-    return new
-
-
-def image_side(model: keras.Model) -> int:
-    return int(model.inputs[0].shape[1])
-
-
-def as_images(images: np.ndarray, image_size: int = 8) -> np.ndarray:
-    """(n, s, s, 1) float32 from (s, s), (n, s, s), (n, s*s) or (n, s, s, 1); clear errors else."""
-    images = check_finite("images", images)
-    received = images.shape
-    side = image_size
-    if images.shape == (side, side):
-        images = images[None]
-    if images.ndim == 2 and images.shape[1] == side * side:
-        images = images.reshape(-1, side, side)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4 or images.shape[1:] != (side, side, 1):
-        raise ValueError(
-            f"`images` must have shape (n, {side}, {side}, 1), (n, {side}, {side}) or "
-            f"(n, {side * side}). Received shape {received}."
-        )
-    return images
-
-
-def as_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Class ids (n,) int32 in [0, num_classes), or an error naming what is wrong."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.all(np.isfinite(labels.astype("float64"))):
-        raise ValueError(
-            f"`labels` must be a 1-D array of class ids. Received shape {labels.shape}"
-        )
-    if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(
-            f"`labels` must be integers in [0, {num_classes - 1}]. Received values from "
-            f"{labels.min()} to {labels.max()}."
-        )
-    return labels.astype("int32")
-
-
-def predict(model: keras.Model, data: np.ndarray) -> dict[str, np.ndarray]:
-    """Class probabilities and ids for raw images (pixel values 0..16)."""
-    outputs = predictor(model)(as_images(data, image_side(model)))
-    return {k: np.asarray(v) for k, v in outputs.items()}
 
 
 def learned_p(model: keras.Model) -> dict[str, float]:
@@ -176,10 +103,3 @@ def learned_p(model: keras.Model) -> dict[str, float]:
         for layer in model.layers
         if isinstance(layer, LpPooling2D | GlobalLpPooling2D)
     }
-
-
-def warmup_inputs(model: keras.Model) -> dict[str, np.ndarray]:
-    """Five held-out test images, the warm-up requests of an export."""
-    from zoo.data.digits import load_digits_split
-
-    return {INPUT_NAME: load_digits_split().x_test[:5]}

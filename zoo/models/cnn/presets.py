@@ -2,7 +2,7 @@
 
 from zoo.models.common.preset import Preset
 
-CUSTOM_OBJECT_MODULES = ("zoo.models.cnn.model",)
+CUSTOM_OBJECT_MODULES = ("zoo.models.common.classifier", "zoo.models.cnn.model")
 
 PRESETS = [
     Preset(
@@ -14,10 +14,10 @@ PRESETS = [
         recipe="zoo.models.cnn.recipe:train",
         evaluation="zoo.models.cnn.evaluate:evaluate",
         plot="zoo.models.cnn.plot:plot",
-        predict="zoo.models.cnn.model:predict",
-        fine_tune="zoo.models.cnn.recipe:fine_tune",
+        predict="zoo.models.common.classifier:predict",
+        fine_tune="zoo.models.common.classifier_training:fine_tune",
         data="zoo.data.digits:load_digits_split",
-        warmup="zoo.models.cnn.model:warmup_inputs",
+        warmup="zoo.models.common.digits_protocol:warmup_inputs",
         config={
             "num_classes": 10,
             "image_size": 8,

@@ -40,6 +40,7 @@ def _write_atomically(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w") as stream:
         stream.write(text)
+    os.chmod(temporary, 0o644)  # package data: readable by everyone, as the weights file is
     os.replace(temporary, path)
 
 
