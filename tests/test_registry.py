@@ -77,10 +77,11 @@ def test_the_four_presets_of_the_issue_are_registered():
 
 def test_the_public_face_resolves_every_name_it_lists():
     import zoo.models.anomaly.model
-    import zoo.models.common.backtest
+    import zoo.own_data
     import zoo.serving
 
-    assert zoo.backtest is zoo.models.common.backtest.backtest
+    assert zoo.backtest is zoo.own_data.backtest
+    assert zoo.fine_tune is zoo.own_data.fine_tune
     assert zoo.infer_threshold is zoo.models.anomaly.model.infer_threshold
     assert zoo.export is zoo.serving.export
     assert zoo.load is registry.load
