@@ -73,12 +73,44 @@ def _assert_same(loaded, model, x):
         np.testing.assert_allclose(loaded[key], value, rtol=0, atol=1e-5 * scale)
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_pretrained_model_loads_in_a_new_process(name, tmp_path):
-    model = zoo.load(name)
-    model.save(tmp_path / "m.keras")
-    x = _inputs(model, 0)
-    _assert_same(_load_in_a_new_process(tmp_path / "m.keras", x, tmp_path), model, x)
+MANY_CHILD = """
+import zoo
+import keras
+import json, sys
+import numpy as np
+answers = {}
+for name in sys.argv[1:]:
+    model = keras.saving.load_model(name + ".keras")
+    out = model.predict(np.load(name + ".npy"), verbose=0)
+    answers[name] = {k: np.asarray(v).astype("float64").tolist() for k, v in out.items()}
+print(json.dumps(answers))
+"""
+
+
+def test_every_pretrained_model_loads_in_a_new_process(tmp_path):
+    """All presets saved here, loaded by one fresh interpreter (one start-up for all of them)."""
+    models, inputs = {}, {}
+    for name in MODELS:
+        models[name] = zoo.load(name)
+        models[name].save(tmp_path / f"{name}.keras")
+        inputs[name] = _inputs(models[name], 0)
+        np.save(tmp_path / f"{name}.npy", inputs[name])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", MANY_CHILD, *MODELS],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(done.stdout.splitlines()[-1])
+    assert set(answers) == set(MODELS)
+    for name, model in models.items():
+        loaded = {k: np.asarray(v) for k, v in answers[name].items()}
+        _assert_same(loaded, model, inputs[name])
 
 
 @pytest.mark.parametrize("order", sorted(IMPORT_ORDERS))
