@@ -12,14 +12,13 @@ from typing import Any
 import keras
 
 from zoo.layers import GlobalLpPooling2D, LpPooling2D
-from zoo.models.common.classifier import FEATURES_NAME, classification_head
-from zoo.models.common.zoo_model import ZooModel
+from zoo.models.common.classifier import FEATURES_NAME, ImageClassifier, check_num_classes
 
 INPUT_NAME = "image"
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class CnnClassifier(ZooModel):
+class CnnClassifier(ImageClassifier):
     """A CNN for (batch, image_size, image_size, 1) images in raw pixel units 0..`pixel_max`.
 
     Each stage is two 3x3 convolutions (batch-normalised, ReLU) and an `LpPooling2D` of size 2;
@@ -52,10 +51,7 @@ class CnnClassifier(ZooModel):
         name: str = "cnn_digits",
         **kwargs: Any,
     ) -> None:
-        if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(
-                f"`num_classes` must be an int >= 2. Received: num_classes={num_classes}"
-            )
+        check_num_classes(num_classes)
         if image_size < 2 ** len(filters):
             raise ValueError(
                 f"`image_size` must be at least 2**len(filters)={2 ** len(filters)} so every stage "
@@ -74,7 +70,6 @@ class CnnClassifier(ZooModel):
         x = GlobalLpPooling2D(p=p, trainable_p=trainable_p, name="global_lp_pool")(x)
         features = keras.layers.Dropout(dropout, name=FEATURES_NAME)(x)
         config = {
-            "num_classes": int(num_classes),
             "image_size": int(image_size),
             "filters": [int(f) for f in filters],
             "p": float(p),
@@ -83,11 +78,7 @@ class CnnClassifier(ZooModel):
             "pixel_max": float(pixel_max),
         }
         super().__init__(
-            inputs,
-            classification_head(features, int(num_classes)),
-            config=config,
-            name=name,
-            **kwargs,
+            inputs, features, num_classes=num_classes, config=config, name=name, **kwargs
         )
 
 

@@ -10,7 +10,12 @@ from pathlib import Path
 
 from zoo.models.cnn.model import build_cnn, learned_p
 from zoo.models.cnn.presets import PRESETS
-from zoo.models.common.classifier_training import digits_card, fine_tune, train_on_digits
+from zoo.models.common.classifier_training import (
+    DIGITS_RECIPE,
+    digits_card,
+    fine_tune,
+    train_on_digits,
+)
 from zoo.models.common.images import shifted_copies
 from zoo.models.common.preset_files import write_preset
 
@@ -19,9 +24,7 @@ __all__ = ["CONFIG", "RECIPE", "fine_tune", "shifted_copies", "train"]
 PRESET = PRESETS[0]
 CONFIG = dict(PRESET.config)
 RECIPE = {
-    "validation_fraction": 0.15,
-    "augmentation": "the fit part plus its 8 one-pixel shifts (zero fill), 9x",
-    "optimizer": "Adam",
+    **DIGITS_RECIPE,
     "learning_rate": 2e-3,
     "batch_size": 64,
     "max_epochs": 60,

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from zoo.models.common.images import as_images
 from zoo.models.common.predictor import predictor
+from zoo.models.common.zoo_model import ZooModel
 
 HEAD_NAME = "head"
 FEATURES_NAME = "features"
@@ -32,6 +33,27 @@ def classification_head(features, num_classes: int) -> dict[str, Any]:
     logits = keras.layers.Dense(num_classes, name=HEAD_NAME)(features)
     probabilities = keras.layers.Softmax(name="probabilities")(logits)
     return {"probabilities": probabilities, "class_id": ClassId(name="class_id")(probabilities)}
+
+
+def check_num_classes(num_classes) -> int:
+    """`num_classes` as an int >= 2, or an error naming it."""
+    if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
+        raise ValueError(f"`num_classes` must be an int >= 2. Received: num_classes={num_classes}")
+    return int(num_classes)
+
+
+class ImageClassifier(ZooModel):
+    """A `ZooModel` ending in `classification_head`: a family builds its backbone up to the
+    `features` tensor and hands it here with its own builder kwargs."""
+
+    def __init__(self, inputs, features, *, num_classes: int, config: dict, **kwargs: Any):
+        num_classes = check_num_classes(num_classes)
+        super().__init__(
+            inputs,
+            classification_head(features, num_classes),
+            config={"num_classes": num_classes, **config},
+            **kwargs,
+        )
 
 
 def image_side(model: keras.Model) -> int:

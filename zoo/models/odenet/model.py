@@ -20,8 +20,7 @@ import keras
 import tensorflow as tf
 
 from zoo.layers import GlobalLpPooling2D, LpPooling2D, ODEBlock
-from zoo.models.common.classifier import FEATURES_NAME, classification_head
-from zoo.models.common.zoo_model import ZooModel
+from zoo.models.common.classifier import FEATURES_NAME, ImageClassifier, check_num_classes
 
 INPUT_NAME = "image"
 ODE_NAME = "ode"
@@ -61,7 +60,7 @@ class ConvField(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class OdeNetClassifier(ZooModel):
+class OdeNetClassifier(ImageClassifier):
     """An ODE-Net image classifier (see the module docstring).
 
     Args:
@@ -91,10 +90,7 @@ class OdeNetClassifier(ZooModel):
         name: str = "odenet_digits",
         **kwargs: Any,
     ) -> None:
-        if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(
-                f"`num_classes` must be an int >= 2. Received: num_classes={num_classes}"
-            )
+        check_num_classes(num_classes)
         if image_size < 2 or image_size % 2:
             raise ValueError(f"`image_size` must be an even int >= 2. Received: {image_size}")
         inputs = keras.Input(shape=(image_size, image_size, 1), name=INPUT_NAME)
@@ -113,7 +109,6 @@ class OdeNetClassifier(ZooModel):
         x = GlobalLpPooling2D(p=p, trainable_p=True, name="global_lp_pool")(x)
         features = keras.layers.Dropout(dropout, name=FEATURES_NAME)(x)
         config = {
-            "num_classes": int(num_classes),
             "image_size": int(image_size),
             "width": int(width),
             "tolerance": float(tolerance),
@@ -122,11 +117,7 @@ class OdeNetClassifier(ZooModel):
             "pixel_max": float(pixel_max),
         }
         super().__init__(
-            inputs,
-            classification_head(features, int(num_classes)),
-            config=config,
-            name=name,
-            **kwargs,
+            inputs, features, num_classes=num_classes, config=config, name=name, **kwargs
         )
 
 

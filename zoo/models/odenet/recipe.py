@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo.models.common.classifier_training import digits_card, fine_tune, train_on_digits
+from zoo.models.common.classifier_training import (
+    DIGITS_RECIPE,
+    digits_card,
+    fine_tune,
+    train_on_digits,
+)
 from zoo.models.common.preset_files import write_preset
 from zoo.models.odenet.evaluate import solver_cost
 from zoo.models.odenet.model import build_odenet
@@ -16,9 +21,7 @@ __all__ = ["CONFIG", "RECIPE", "fine_tune", "train"]
 PRESET = PRESETS[0]
 CONFIG = dict(PRESET.config)
 RECIPE = {
-    "validation_fraction": 0.15,
-    "augmentation": "the fit part plus its 8 one-pixel shifts (zero fill), 9x",
-    "optimizer": "Adam",
+    **DIGITS_RECIPE,
     "learning_rate": 3e-3,
     "schedule": "cosine",
     "batch_size": 128,
