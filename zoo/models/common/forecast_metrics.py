@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoo.models.common.forecast_scores import coverage, pinball_loss
+
 __all__ = ["band_coverage", "mae", "naive_scale", "pinball"]
 
 
@@ -33,14 +35,9 @@ def naive_scale(train: np.ndarray, lag: int) -> float:
 
 def pinball(quantiles: np.ndarray, actual: np.ndarray, levels: tuple[float, ...]) -> float:
     """Mean pinball (quantile) loss; `quantiles` has a last axis of len(levels)."""
-    quantiles = np.asarray(quantiles, "float64")
-    actual = np.asarray(actual, "float64")[..., None]
-    q = np.asarray(levels, "float64")
-    diff = actual - quantiles
-    return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff)))
+    return pinball_loss(actual, quantiles, levels)
 
 
 def band_coverage(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray) -> float:
     """Share of `actual` values inside [lower, upper]."""
-    actual = np.asarray(actual, "float64")
-    return float(np.mean((actual >= np.asarray(lower)) & (actual <= np.asarray(upper))))
+    return coverage(actual, lower, upper)
