@@ -18,6 +18,7 @@ __all__ = [
     "__version__",
     "backtest",
     "build",
+    "detect",
     "evaluate",
     "export",
     "fine_tune",
@@ -37,6 +38,7 @@ __all__ = [
 _PUBLIC = {
     "backtest": "zoo.own_data",
     "build": "zoo.registry",
+    "detect": "zoo.own_data",
     "evaluate": "zoo.own_data",
     "export": "zoo.serving",
     "fine_tune": "zoo.own_data",
@@ -53,7 +55,7 @@ _PUBLIC = {
 if TYPE_CHECKING:
     from zoo.models.anomaly.model import infer_threshold
     from zoo.models.common.predictor import predictor
-    from zoo.own_data import backtest, evaluate, fine_tune, plot, predict, read_series
+    from zoo.own_data import backtest, detect, evaluate, fine_tune, plot, predict, read_series
     from zoo.registry import build, info, list_models, load
     from zoo.serving import export
 

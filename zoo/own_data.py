@@ -25,10 +25,23 @@ import numpy as np
 
 from zoo.data.series_input import UserSeries, read_user_series
 
-__all__ = ["backtest", "evaluate", "fine_tune", "load_model", "plot", "predict", "read_series"]
+__all__ = [
+    "backtest",
+    "detect",
+    "evaluate",
+    "fine_tune",
+    "load_model",
+    "plot",
+    "predict",
+    "read_series",
+]
 
-# Model class -> family package under zoo.models; only these two take a series of a user's.
-SERIES_FAMILIES = {"IntegralForecaster": "forecaster", "WindowDetector": "anomaly"}
+# Model class -> family package under zoo.models, for the models that take a user's series.
+SERIES_FAMILIES = {
+    "IntegralForecaster": "forecaster",
+    "WindowDetector": "anomaly",
+    "UniversalDetector": "universal_anomaly",
+}
 
 
 def load_model(model):
@@ -48,7 +61,7 @@ def load_model(model):
 
 
 def family(model) -> str:
-    """ "forecaster" or "anomaly" for a zoo series model; a clear error for any other model."""
+    """The family of a zoo series model (`SERIES_FAMILIES`); a clear error for another model."""
     name = SERIES_FAMILIES.get(type(model).__name__)
     if name is None:
         raise ValueError(
@@ -273,3 +286,45 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
     model, series = _prepared(model, data, column, *reading.values())
     marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)
+
+
+def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
+    found = _user_module(model).point_scores(model, [UserSeries(None, values, None, None, 1)])[0]
+    level = _user_module(model).get_threshold(model) if threshold is None else float(threshold)
+    return {"score": found, "is_anomaly": found > level}
+
+
+def detect(
+    model, series, *, threshold: float | None = None, column: str = "y", id_column="unique_id"
+):
+    """Point-wise anomaly scores and flags of a zoo detector (`anomaly_universal` zero-shot, or
+    any detector), with no training.
+
+    `model`: a registry name, a `.keras` file or a loaded detector. `series`: a 1-D array
+    (returns ``{"score": (n,), "is_anomaly": (n,) bool}``), a list of 1-D arrays of any lengths
+    (returns lists of those arrays), or a DataFrame with the value column `column` and, for many
+    series in long format, `id_column` (returns a copy with the columns ``score`` and
+    ``is_anomaly``; rows keep their order). A point is flagged when its own score passes the
+    stored threshold (or `threshold`).
+    """
+    model = load_model(model)
+    family(model)
+    if type(series).__name__ == "DataFrame":
+        if column not in series.columns:
+            raise ValueError(
+                f"`column` must name a column of the DataFrame. Received column={column!r}; "
+                f"columns: {list(series.columns)}"
+            )
+        frame = series.copy()
+        frame["score"], frame["is_anomaly"] = np.nan, False
+        groups = frame.groupby(id_column, sort=False).groups if id_column in frame else None
+        for rows in groups.values() if groups is not None else [frame.index]:
+            found = _detect_one(model, frame.loc[rows, column].to_numpy(float), threshold)
+            frame.loc[rows, "score"] = found["score"]
+            frame.loc[rows, "is_anomaly"] = found["is_anomaly"]
+        frame["is_anomaly"] = frame["is_anomaly"].astype(bool)
+        return frame
+    if isinstance(series, list | tuple):
+        found = [_detect_one(model, np.asarray(s, "float64"), threshold) for s in series]
+        return {key: [f[key] for f in found] for key in ("score", "is_anomaly")}
+    return _detect_one(model, np.asarray(series, "float64"), threshold)

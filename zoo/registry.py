@@ -25,7 +25,7 @@ from zoo.models.common.preset_files import (
 if TYPE_CHECKING:
     import keras
 
-FAMILIES = ("cnn", "odenet", "forecaster", "universal", "anomaly")
+FAMILIES = ("cnn", "odenet", "forecaster", "universal", "anomaly", "universal_anomaly")
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 __all__ = [

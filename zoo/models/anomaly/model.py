@@ -24,6 +24,7 @@ from zoo.data.kdd_tsad import load_ucr135, sliding_windows
 from zoo.layers import IntegralLayer
 from zoo.models.common.checks import check_finite
 from zoo.models.common.predictor import predictor
+from zoo.models.common.threshold import Threshold
 from zoo.models.common.zoo_model import ZooModel
 
 INPUT_NAME = "series"
@@ -67,44 +68,6 @@ class WindowCentering(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class Threshold(keras.layers.Layer):
-    """`score > threshold` as bool, the threshold a non-trainable weight (saved and served).
-
-    Args:
-        initial_threshold: the threshold's value before calibration (a finite number).
-    """
-
-    def __init__(self, initial_threshold: float = 1e9, **kwargs):
-        super().__init__(**kwargs)
-        if not np.isfinite(initial_threshold):
-            raise ValueError(
-                "`initial_threshold` must be a finite number. "
-                f"Received: initial_threshold={initial_threshold!r}"
-            )
-        self.initial_threshold = float(initial_threshold)
-
-    def build(self, input_shape):
-        self.threshold = self.add_weight(
-            name="threshold",
-            shape=(),
-            initializer=keras.initializers.Constant(self.initial_threshold),
-            trainable=False,
-        )
-
-    def call(self, score):
-        return tf.greater(score, tf.cast(self.threshold, score.dtype))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def compute_output_spec(self, score):
-        return keras.KerasTensor(score.shape, dtype="bool")
-
-    def get_config(self):
-        return {**super().get_config(), "initial_threshold": self.initial_threshold}
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -1,0 +1,181 @@
+"""The zero-shot detector `anomaly_universal`: its scale-free front end against numpy, the way a
+series is scored, its corpus and benchmark, a baseline against a brute-force reference, and the
+shipped model on series it never saw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import zoo
+from zoo.models.universal_anomaly import benchmark, corpus
+from zoo.models.universal_anomaly.baselines import _matrix_profile
+from zoo.models.universal_anomaly.layers import CLIP, MAD_TO_STD, RobustScaling
+from zoo.models.universal_anomaly.model import (
+    build_universal_detector,
+    point_scores,
+    window_starts,
+)
+
+SMALL = {"window": 32, "filters": 8, "dilations": [1, 2]}
+
+
+def _robust_reference(row: np.ndarray) -> np.ndarray:
+    observed = np.isfinite(row)
+    med = np.median(row[observed])
+    mad = np.median(np.abs(row[observed] - med))
+    scale = MAD_TO_STD * mad if mad > 0 else np.std(row[observed])
+    scale = max(scale, 1e-6 * (1 + abs(med)))
+    z = np.where(observed, np.clip((row - med) / scale, -CLIP, CLIP), 0.0)
+    dz = np.zeros_like(z)
+    both = observed[1:] & observed[:-1]
+    dz[1:] = np.where(both, np.clip(z[1:] - z[:-1], -CLIP, CLIP), 0.0)
+    return np.stack([z, dz, observed.astype(float)], axis=-1)
+
+
+def test_robust_scaling_matches_numpy_median_and_mad_with_missing_points():
+    rng = np.random.default_rng(0)
+    x = rng.normal(50.0, 3.0, (5, 41))
+    x[0, :7] = np.nan  # left padding
+    x[1, 10] = np.nan  # a gap inside
+    x[2, 20] = 400.0  # an outlier the MAD ignores (its z is clipped)
+    x[3, :] = np.r_[np.zeros(30), rng.uniform(1, 5, 11)]  # MAD 0: the std takes over
+    out = np.asarray(RobustScaling()(x.astype("float32")))
+    expected = np.stack([_robust_reference(row) for row in x])
+    # float32 inputs near 50: rounding 50·6e-8 = 3e-6, over a scale of ~2: z to ~1e-5.
+    np.testing.assert_allclose(out, expected, atol=2e-4)
+
+
+def test_detector_reads_any_scale_and_level_the_same():
+    model = build_universal_detector(**SMALL)
+    rng = np.random.default_rng(1)
+    x = np.sin(np.arange(100) / 3.0) + 0.1 * rng.normal(size=100)
+    base = point_scores(model, x)
+    moved = point_scores(model, 250.0 * x + 1e4)
+    # 1e4 in float32 carries 1e-3 absolute error, 4e-6 of the scale 250: far below 1e-3.
+    np.testing.assert_allclose(moved, base, atol=1e-3)
+
+
+def test_point_score_is_the_mean_over_covering_windows():
+    model = build_universal_detector(**SMALL)
+    x = np.cos(np.arange(90) / 4.0) + np.linspace(0, 2, 90)
+    starts = window_starts(len(x), 32, 8)
+    assert starts[0] == 0 and starts[-1] == len(x) - 32
+    windows = np.stack([x[s : s + 32] for s in starts]).astype("float32")
+    rows = np.asarray(model(windows)["score"], "float64")
+    expected = np.array(
+        [
+            np.mean([rows[j, t - s] for j, s in enumerate(starts) if s <= t < s + 32])
+            for t in range(90)
+        ]
+    )
+    np.testing.assert_allclose(point_scores(model, x), expected, atol=1e-6)
+
+
+def test_short_series_missing_points_and_bad_input():
+    model = build_universal_detector(**SMALL)
+    x = np.arange(12, dtype=float)
+    x[5] = np.nan
+    assert point_scores(model, x).shape == (12,)
+    with pytest.raises(ValueError, match="Row 3 is inf"):
+        point_scores(model, np.r_[1.0, 2.0, 3.0, np.inf, np.arange(10.0)])
+    with pytest.raises(ValueError, match="at least 8 observed"):
+        point_scores(model, np.arange(5.0))
+
+
+def test_detect_takes_arrays_lists_and_long_frames(tmp_path):
+    model = build_universal_detector(**SMALL)
+    x = np.sin(np.arange(70) / 2.0)
+    single = zoo.detect(model, x)
+    assert single["score"].shape == (70,) and single["is_anomaly"].dtype == bool
+    many = zoo.detect(model, [x, x[:20]])
+    assert [len(s) for s in many["score"]] == [70, 20]
+    np.testing.assert_allclose(many["score"][0], single["score"])
+    frame = pd.DataFrame({"unique_id": ["b"] * 20 + ["a"] * 70, "y": np.r_[x[:20], x]})
+    out = zoo.detect(model, frame)
+    np.testing.assert_allclose(out["score"].to_numpy()[20:], single["score"])
+    with pytest.raises(ValueError, match="`column`"):
+        zoo.detect(model, frame, column="value")
+
+
+def test_training_windows_are_reproducible_and_labelled_where_changed():
+    rng = np.random.default_rng(3)
+    series = [
+        corpus.NormalSeries(np.sin(np.arange(300) / 5) + 0.1 * rng.normal(size=300), 31, "m3"),
+        corpus.NormalSeries(rng.normal(size=50), 1, "synthetic"),
+    ]
+    weights = {"m3": 0.5, "synthetic": 0.5}
+    x, y = corpus.training_windows(series, window=64, count=200, seed=7, source_weights=weights)
+    x2, y2 = corpus.training_windows(series, window=64, count=200, seed=7, source_weights=weights)
+    np.testing.assert_array_equal(np.isnan(x), np.isnan(x2))
+    np.testing.assert_array_equal(np.nan_to_num(x), np.nan_to_num(x2))
+    np.testing.assert_array_equal(y, y2)
+    # NaN only as left padding, never labelled; some windows carry anomalies, some none.
+    for row, marks in zip(x, y, strict=True):
+        missing = np.isnan(row)
+        assert not np.any(missing[np.argmin(missing) :]) or missing.all()
+        assert not marks[missing].any()
+    carrying = (y.sum(axis=1) > 0).mean()
+    assert 0.5 < carrying < 0.95
+
+
+def test_repeated_pattern_marks_one_whole_instance_or_none():
+    rng = np.random.default_rng(4)
+    seen = set()
+    for _ in range(40):
+        values, marks = corpus.repeated_pattern(rng, 256, anomaly_share=0.5)
+        assert values.shape == marks.shape == (256,) and np.isfinite(values).all()
+        flagged = np.flatnonzero(marks)
+        if len(flagged):  # one contiguous run (an instance, maybe cut by the window's edge)
+            assert np.array_equal(flagged, np.arange(flagged[0], flagged[-1] + 1))
+            assert len(flagged) <= 128
+        seen.add(bool(len(flagged)))
+    assert seen == {True, False}
+
+
+def test_ucr_derived_series_marks_exactly_the_odd_instances():
+    item = benchmark.ucr_derived("gunpoint")
+    assert item.labels.sum() == benchmark.ODD_INSTANCES * item.window
+    assert len(item.values) == (benchmark.NORMAL_INSTANCES + benchmark.ODD_INSTANCES) * item.window
+
+
+@pytest.mark.slow  # stumpy compiles its kernels with numba on first use (~45 s)
+def test_matrix_profile_baseline_matches_brute_force_discords():
+    rng = np.random.default_rng(5)
+    x = np.sin(np.arange(120) / 3.0) + 0.2 * rng.normal(size=120)
+    m = 10
+    w = np.lib.stride_tricks.sliding_window_view(x, m)
+    z = (w - w.mean(axis=1, keepdims=True)) / w.std(axis=1, keepdims=True)
+    d = np.sqrt(((z[:, None, :] - z[None, :, :]) ** 2).sum(-1))
+    zone = int(np.ceil(m / 4))
+    for i in range(len(w)):
+        d[i, max(0, i - zone) : i + zone + 1] = np.inf
+    # Both are Euclidean distances of z-normalised windows of size ~sqrt(2m): float64 to 1e-6.
+    np.testing.assert_allclose(_matrix_profile(x, m), d.min(axis=1), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return zoo.load("anomaly_universal")
+
+
+def test_shipped_detector_finds_a_spike_in_a_series_it_never_saw(shipped):
+    rng = np.random.default_rng(11)
+    t = np.arange(1500)
+    x = 40 + 5 * np.sin(2 * np.pi * t / 50) + rng.normal(0, 0.5, len(t))
+    x[900] += 8.0
+    found = zoo.detect(shipped, x)
+    assert np.argmax(found["score"]) in range(898, 903)
+    assert found["is_anomaly"][900]
+    clean = np.r_[0:850, 950:1500]
+    # The threshold is set for 0.1 % false alarms on normal series; allow 10x on one series.
+    assert found["is_anomaly"][clean].mean() <= 0.01
+
+
+def test_fine_tune_sets_the_threshold_on_held_out_normal_points(shipped):
+    rng = np.random.default_rng(12)
+    x = 3 + np.sin(np.arange(400) / 4.0) + 0.2 * rng.normal(size=400)
+    tuned = zoo.fine_tune(shipped, x, epochs=1, windows=64, false_alarm_rate=0.01)
+    held_out = point_scores(tuned, x[320:])
+    assert (held_out > tuned.get_config()["threshold"]).mean() <= 0.01

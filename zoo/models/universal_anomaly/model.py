@@ -1,0 +1,206 @@
+"""`UniversalDetector`: a zero-shot, scale-free anomaly detector for any univariate series.
+
+A window of `window` raw values (NaN where a point is missing or padding) goes in; a probability
+of "anomalous" for every point of the window comes out. Inside the graph:
+
+1. `RobustScaling`: z = (x - median)/(1.4826·MAD), its first differences and the observed mask
+   (so the model reads any scale and level the same way);
+2. `IntegralLayer` (trapezoid rule, unit spacing): the running area ∫₀ᵗ z(s) ds / window of each
+   channel, in which a level shift turns into a change of slope and a short burst into a step;
+3. a stack of residual dilated convolutions (kernel 3, dilations `dilations`: each point sees
+   ±Σ dilations of its neighbours);
+4. `GlobalLpPooling1D` (p = 2) over the window: a summary of what the whole window looks like,
+   broadcast back to every point, so a point is judged against its window's normal behaviour;
+5. a per-point logit → sigmoid score in (0, 1) → `is_anomaly = score > threshold`, the threshold
+   a weight (calibrated to a point-wise false-alarm rate on normal series; see `recipe.py`).
+
+Shapes: "series" (batch, window) float32 → {"score": (batch, window) float32, "is_anomaly":
+(batch, window) bool, "logit": (batch, window) float32}.
+
+A whole series is scored by `detect`: windows every `window // 4` points (and one ending at the
+last point), left-padded with NaN when the series is shorter than a window; a point's score is
+the mean of its scores over the windows that cover it, and the point is flagged when its own
+score passes the threshold (point-wise: a flagged window never marks its other points).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo.layers import GlobalLpPooling1D, IntegralLayer
+from zoo.models.common.predictor import predictor
+from zoo.models.common.threshold import Threshold
+from zoo.models.common.zoo_model import ZooModel
+from zoo.models.universal_anomaly.layers import BroadcastTime, RobustScaling, SquashTime
+
+INPUT_NAME = "series"
+THRESHOLD_LAYER = "threshold"
+MIN_POINTS = 8
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class UniversalDetector(ZooModel):
+    """The zero-shot detector (see the module docstring).
+
+    Args:
+        window: points per window (an int >= 16).
+        filters: width of the convolutions.
+        dilations: dilation of each residual block (ints >= 1).
+        threshold: the starting value of the stored threshold, a probability in (0, 1).
+        name: the model's name.
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 256,
+        filters: int = 32,
+        dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
+        threshold: float = 0.5,
+        name: str = "universal_detector",
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(window, bool) or not isinstance(window, int) or window < 16:
+            raise ValueError(f"`window` must be an int >= 16. Received: window={window!r}")
+        dilations = [int(d) for d in dilations]
+        if not dilations or min(dilations) < 1:
+            raise ValueError(f"`dilations` must be ints >= 1. Received: dilations={dilations!r}")
+        if not 0 < threshold < 1:
+            raise ValueError(f"`threshold` must be in (0, 1). Received: threshold={threshold!r}")
+        inputs = keras.Input(shape=(window,), name=INPUT_NAME)
+        features = RobustScaling(name="robust_scaling")(inputs)
+        area = IntegralLayer(method="trapezoid", name="running_area")(features)
+        area = keras.layers.Rescaling(1.0 / window, name="area_per_window")(area)
+        h = keras.layers.Concatenate(name="features")([features, area])
+        h = keras.layers.Conv1D(filters, 1, name="stem")(h)
+        for k, rate in enumerate(dilations):
+            r = keras.layers.Conv1D(
+                filters, 3, dilation_rate=rate, padding="same", activation="gelu", name=f"dil{k}"
+            )(h)
+            r = keras.layers.Conv1D(filters, 1, name=f"mix{k}")(r)
+            h = keras.layers.Add(name=f"res{k}")([h, r])
+        summary = GlobalLpPooling1D(p=2.0, name="window_summary")(h)
+        summary = keras.layers.Dense(filters, activation="gelu", name="summary")(summary)
+        context = BroadcastTime(name="context")([summary, h])
+        h = keras.layers.Concatenate(name="with_context")([h, context])
+        h = keras.layers.Conv1D(filters, 1, activation="gelu", name="head")(h)
+        logit = SquashTime(name="logit")(keras.layers.Conv1D(1, 1, name="point_logit")(h))
+        score = keras.layers.Activation("sigmoid", name="score")(logit)
+        outputs = {
+            "score": score,
+            "is_anomaly": Threshold(threshold, name=THRESHOLD_LAYER)(score),
+            "logit": logit,
+        }
+        config = {
+            "window": window,
+            "filters": int(filters),
+            "dilations": dilations,
+            "threshold": float(threshold),
+        }
+        super().__init__(inputs, outputs, config=config, name=name, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        # The threshold is a weight that calibration changes; the config carries its value.
+        return {**super().get_config(), "threshold": get_threshold(self)}
+
+
+def build_universal_detector(**config: Any) -> UniversalDetector:
+    """The untrained `UniversalDetector` for builder kwargs `config` (see its Args)."""
+    return UniversalDetector(**config)
+
+
+def window_length(model: keras.Model) -> int:
+    return int(model.inputs[0].shape[1])
+
+
+def get_threshold(model: keras.Model) -> float:
+    return float(keras.ops.convert_to_numpy(model.get_layer(THRESHOLD_LAYER).threshold))
+
+
+def set_threshold(model: keras.Model, threshold: float) -> float:
+    if not 0 < threshold < 1:
+        raise ValueError(f"`threshold` must be in (0, 1). Received: threshold={threshold!r}")
+    model.get_layer(THRESHOLD_LAYER).threshold.assign(float(threshold))
+    return float(threshold)
+
+
+def as_series(series, name: str = "series") -> np.ndarray:
+    """A 1-D float64 array of at least MIN_POINTS observed values (NaN allowed: missing)."""
+    values = np.asarray(series)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"`{name}` must be 1-D (n,). Received shape {values.shape}.")
+    try:
+        values = values.astype("float64")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`{name}` must hold numbers. Received dtype {values.dtype}.") from error
+    if np.isinf(values).any():
+        row = int(np.flatnonzero(np.isinf(values))[0])
+        raise ValueError(f"`{name}` must be finite or NaN (missing). Row {row} is {values[row]}.")
+    if np.isfinite(values).sum() < MIN_POINTS:
+        raise ValueError(
+            f"`{name}` must have at least {MIN_POINTS} observed values. "
+            f"Received {int(np.isfinite(values).sum())}."
+        )
+    return values
+
+
+def window_starts(length: int, window: int, stride: int) -> np.ndarray:
+    """Starts of the windows that score a series of `length` (>= window): every `stride`
+    points, plus the window that ends at the last point."""
+    starts = np.arange(0, length - window + 1, stride)
+    if starts[-1] != length - window:
+        starts = np.append(starts, length - window)
+    return starts
+
+
+def point_scores(model: keras.Model, series, *, batch_size: int = 256) -> np.ndarray:
+    """The score of every point of a 1-D `series` (n,): the mean of its window scores over the
+    windows that cover it (see the module docstring). NaN points get the score of their
+    windows too (they are not anomalies of the values: callers may mask them)."""
+    values = as_series(series)
+    window = window_length(model)
+    stride = max(window // 4, 1)
+    n = len(values)
+    if n < window:
+        padded = np.concatenate([np.full(window - n, np.nan), values])
+        scores = np.asarray(predictor(model, batch_size=1)(padded[None].astype("float32"))["score"])
+        return scores[0, window - n :].astype("float64")
+    starts = window_starts(n, window, stride)
+    windows = np.stack([values[s : s + window] for s in starts]).astype("float32")
+    scores = np.asarray(predictor(model, batch_size=batch_size)(windows)["score"], "float64")
+    total, cover = np.zeros(n), np.zeros(n)
+    for s, row in zip(starts, scores, strict=True):
+        total[s : s + window] += row
+        cover[s : s + window] += 1
+    return total / cover
+
+
+def detect(model: keras.Model, series, *, threshold: float | None = None) -> dict[str, np.ndarray]:
+    """{"score": (n,), "is_anomaly": (n,) bool} for a 1-D series: point scores and flags
+    against the stored threshold (or `threshold`)."""
+    scores = point_scores(model, series)
+    level = get_threshold(model) if threshold is None else float(threshold)
+    return {"score": scores, "is_anomaly": scores > level}
+
+
+def predict(model: keras.Model, data) -> dict[str, np.ndarray]:
+    """The preset contract's `predict`: `detect` with the names of the other detector
+    ("point_score", "is_anomaly")."""
+    found = detect(model, data)
+    return {"point_score": found["score"], "is_anomaly": found["is_anomaly"]}
+
+
+def warmup_inputs(model: keras.Model, count: int = 3) -> dict[str, np.ndarray]:
+    """The first windows (every quarter window) of UCR anomaly #135, a heart-rate series the
+    detector never trained on: realistic warm-up requests."""
+    from zoo.models.universal_anomaly.benchmark import kdd135
+
+    window = window_length(model)
+    values = kdd135().values
+    starts = np.arange(count) * (window // 4)
+    return {INPUT_NAME: np.stack([values[s : s + window] for s in starts]).astype("float32")}

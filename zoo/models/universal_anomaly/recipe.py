@@ -1,0 +1,249 @@
+"""Training of `anomaly_universal`, through `zoo.training.Trainer`.
+
+`train` draws training windows with injected anomalies from the normal corpus
+(`corpus.training_windows`), validation windows from normal series it never trains on (a
+separate synthetic draw), trains the per-point logits on binary cross-entropy with early stopping
+on the validation loss (best epoch's weights kept on disk, so a resumed run ends where an
+uninterrupted one does), and sets the stored threshold so that the point-wise false-alarm rate on
+whole held-out normal series (synthetic, scored as a user's series would be) is
+`RECIPE["false_alarm_rate"]`. The benchmark series (`benchmark.py`) only report the result.
+
+`fine_tune` adapts the detector to a user's normal series: windows of its earlier part with
+anomalies injected the same way train through the Trainer (`epochs` = 0 keeps the weights), and
+the later part sets the threshold at the asked false-alarm rate (or percentile).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from zoo.models.common.checks import environment, round_floats, seed_everything
+from zoo.models.common.detection_scores import threshold_for_false_alarm_rate
+from zoo.models.common.preset_files import write_preset
+from zoo.models.common.runs import (
+    KeepBestWeights,
+    RunFolder,
+    open_run,
+    trainer_folders,
+    training_card,
+)
+from zoo.models.universal_anomaly.baselines import BASELINES
+from zoo.models.universal_anomaly.corpus import (
+    NormalSeries,
+    corpus_provenance,
+    normal_series,
+    training_windows,
+)
+from zoo.models.universal_anomaly.evaluate import evaluate
+from zoo.models.universal_anomaly.model import (
+    as_series,
+    build_universal_detector,
+    point_scores,
+    set_threshold,
+    window_length,
+)
+from zoo.models.universal_anomaly.presets import PRESETS
+from zoo.training import EarlyStopping, Trainer
+
+PRESET = PRESETS[0]
+NAME = PRESET.name
+RECIPE = {
+    "normal_series": "1500 synthetic (seed 0), M3 (all sets), statsmodels co2/sunspots/elnino/"
+    "macrodata; sources drawn 0.6/0.25/0.15",
+    "windows": "40000 training windows (seed 1) with anomalies injected in 3 of 4",
+    "pattern_share": 0.25,
+    "validation": "4000 windows (seed 2) of 300 other synthetic series (seed 1000): early "
+    "stopping only",
+    "loss": "binary cross-entropy of the per-point logits",
+    "optimizer": "Adam",
+    "learning_rate": 2e-3,
+    "batch_size": 64,
+    "max_epochs": 12,
+    "early_stopping": "val_loss, patience 3; the best epoch's weights are kept",
+    "false_alarm_rate": 0.001,
+    "threshold": "the point score passed by 0.1 % of the points of 300 whole held-out "
+    "synthetic normal series (seed 1000)",
+}
+LOSS = {"logit": keras.losses.BinaryCrossentropy(from_logits=True)}
+N_SYNTHETIC, TRAIN_WINDOWS, VAL_WINDOWS, VAL_SERIES = 1500, 40000, 4000, 300
+
+
+def _trainer(model, learning_rate: float, run: RunFolder | None, stage: str, seed: int):
+    return Trainer(
+        model=model,
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=LOSS,
+        seed=seed,
+        **trainer_folders(run, stage),
+    )
+
+
+def validation_series() -> list[NormalSeries]:
+    from zoo.data.synthetic_series import synthetic_corpus
+
+    return [
+        NormalSeries(s.values, s.period, "synthetic")
+        for s in synthetic_corpus(VAL_SERIES, seed=1000, min_length=64, max_length=1024)
+    ]
+
+
+def calibrate(model, normal: list[np.ndarray], false_alarm_rate: float) -> float:
+    """Set the stored threshold so that a share `false_alarm_rate` of the points of the normal
+    series `normal` pass it (`threshold_for_false_alarm_rate` on their point scores)."""
+    scores = np.concatenate([point_scores(model, values) for values in normal])
+    threshold = threshold_for_false_alarm_rate(scores, false_alarm_rate)
+    return set_threshold(model, float(np.clip(threshold, 1e-6, 1 - 1e-6)))
+
+
+def train(output_dir: Path, *, seed: int = 0, epochs: int | None = None, verbose: int = 1) -> dict:
+    """Train `anomaly_universal` in the run folder `output_dir` (resumable); write the preset."""
+    epochs = RECIPE["max_epochs"] if epochs is None else int(epochs)
+    run = RunFolder(output_dir, {"preset": NAME, "seed": seed, "epochs": epochs})
+    seed_everything(seed)
+    config = {**PRESET.config, "name": NAME}
+    window = config["window"]
+    corpus = normal_series(n_synthetic=N_SYNTHETIC, seed=seed)
+    share = RECIPE["pattern_share"]
+    x, y = training_windows(
+        corpus, window=window, count=TRAIN_WINDOWS, seed=seed + 1, pattern_share=share
+    )
+    held_out = validation_series()
+    vx, vy = training_windows(
+        held_out, window=window, count=VAL_WINDOWS, seed=seed + 2, pattern_share=share
+    )
+    model = build_universal_detector(**config)
+    keeper = KeepBestWeights(model, run.best_weights("fit"))
+    history = _trainer(model, RECIPE["learning_rate"], run, "fit", seed).fit(
+        (x, {"logit": y}),
+        validation=(vx, {"logit": vy}),
+        epochs=epochs,
+        batch_size=RECIPE["batch_size"],
+        callbacks=[EarlyStopping(monitor="val_loss", patience=3), keeper],
+        resume=True,
+        verbose=verbose,
+    )
+    best_epoch = keeper.restore()
+    calibrate(model, [s.values for s in held_out], RECIPE["false_alarm_rate"])
+    config["threshold"] = float(model.get_config()["threshold"])
+    metrics = evaluate(model)
+    metrics["epochs_run"] = len(history.history.get("loss", []))
+    metrics["best_epoch"] = None if best_epoch is None else best_epoch + 1
+    card = make_card(metrics, seed, epochs)
+    write_preset(output_dir, model, config, card)
+    return card
+
+
+def fine_tune(
+    model: keras.Model,
+    data,
+    *,
+    epochs: int = 3,
+    learning_rate: float = 5e-4,
+    false_alarm_rate: float | None = None,
+    percentile: float | None = None,
+    holdout: float = 0.2,
+    windows: int = 2000,
+    batch_size: int = 64,
+    seed: int = 0,
+    run_dir: Path | None = None,
+    verbose: int = 0,
+    window: int | None = None,
+) -> keras.Model:
+    """Adapt the detector to a user's normal (anomaly-free) 1-D series; returns a new model.
+
+    The earlier (1 - `holdout`) of the series gives `windows` training windows with injected
+    anomalies (as in pre-training) for `epochs` epochs through the Trainer; the later part sets
+    the threshold so that its point-wise false-alarm rate is `false_alarm_rate` (default 0.001)
+    or at the `percentile`-th percentile of its point scores. `window` must be the model's (the
+    detector is scale- and length-free; a series of any length is scored by sliding windows)."""
+    size = window_length(model)
+    if window is not None and int(window) != size:
+        raise ValueError(
+            f"`window` must be the detector's window {size} (it scores series of any length). "
+            f"Received: window={window!r}"
+        )
+    if not 0 < holdout < 1:
+        raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
+    if false_alarm_rate is not None and percentile is not None:
+        raise ValueError("Give one of `false_alarm_rate` and `percentile`, not both.")
+    values = as_series(data, "data")
+    cut = round(len(values) * (1 - holdout))
+    if cut < 32 or len(values) - cut < 16:
+        raise ValueError(
+            f"`data` must hold at least 32 normal points to train on and 16 held out (holdout "
+            f"{holdout:.0%}). Received {len(values)} points."
+        )
+    seed_everything(seed)
+    tuned = build_universal_detector(**{**model.get_config(), "name": f"{model.name}_tuned"})
+    tuned.set_weights(model.get_weights())
+    arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
+    arguments.update(false_alarm_rate=false_alarm_rate, percentile=percentile, seed=seed)
+    arguments.update(values=len(values), holdout=holdout, windows=windows)
+    run = open_run(run_dir, arguments)
+    if epochs > 0:
+        own = [NormalSeries(values[:cut], 1, "user")]
+        x, y = training_windows(own, window=size, count=windows, seed=seed, source_weights=None)
+        _trainer(tuned, learning_rate, run, "fine_tune", seed).fit(
+            (x, {"logit": y}),
+            epochs=epochs,
+            batch_size=batch_size,
+            resume=run is not None,
+            verbose=verbose,
+        )
+    scores = point_scores(tuned, values[cut:])
+    if percentile is not None:
+        if not 0 < percentile <= 100:
+            raise ValueError(f"`percentile` must be in (0, 100]. Received: {percentile!r}")
+        threshold = float(np.percentile(scores, percentile))
+    else:
+        rate = 0.001 if false_alarm_rate is None else false_alarm_rate
+        threshold = threshold_for_false_alarm_rate(scores, rate)
+    set_threshold(tuned, float(np.clip(threshold, 1e-6, 1 - 1e-6)))
+    return tuned
+
+
+def make_card(metrics: dict, seed: int, epochs: int) -> dict:
+    metrics = round_floats(metrics)
+    baselines = {name: metrics["mean"][name] for name in BASELINES}
+    return {
+        "name": NAME,
+        "task": "anomaly-detection",
+        "summary": PRESET.summary,
+        "data": {"training": corpus_provenance()},
+        "split": {
+            "protocol": "zero-shot: the detector never sees the evaluation series; per series "
+            "ROC-AUC, PR-AUC and best F1 of the point scores against the labels, beside "
+            "IsolationForest, LOF and stumpy's matrix-profile discords fitted on the series "
+            "itself; the stored threshold's false-alarm rate on the anomaly-free points",
+            "series": "kdd135 (UCR anomaly archive #135, aeon, real label); ucr_gunpoint, "
+            "ucr_arrowhead, ucr_italypowerdemand (UCR classification test splits, aeon: 30 "
+            "instances of one class with 2 of another inserted); injected_wineind/woolyrnq/"
+            "lynx/taylor (pmdarima), injected_nile (statsmodels), injected_airline (aeon): "
+            "anomalies injected by zoo.models.common.anomaly_injection",
+            "licences": "aeon BSD-3-Clause; UCR archive data free for research; pmdarima MIT; "
+            "statsmodels BSD-3-Clause (data public domain)",
+        },
+        "input": {"series": "(batch, window) float32 raw values, NaN = missing or padding"},
+        "outputs": {
+            "score": "(batch, window) float32, probability that the point is anomalous",
+            "is_anomaly": "(batch, window) bool, score > the stored threshold",
+            "logit": "(batch, window) float32, the score's logit",
+        },
+        "training": training_card(NAME, seed, epochs, RECIPE["max_epochs"], RECIPE),
+        "metrics": metrics,
+        "baselines": baselines,
+        "baselines_how": "zoo.models.universal_anomaly.baselines, means over the benchmark "
+        "series (per series in metrics.series): IsolationForest (100 trees, seed 0), "
+        "LocalOutlierFactor (20 neighbours) and stumpy's matrix-profile discords on the series' "
+        "stride-1 windows, each fitted on the series it scores",
+        "calculus_layers": {
+            "IntegralLayer": "the running area of the robustly scaled window (trapezoid rule), "
+            "in which a level shift becomes a change of slope",
+            "GlobalLpPooling1D": "the L2 summary of the window's features, broadcast back to "
+            "every point, so a point is judged against its own window",
+        },
+        "environment": environment(),
+    }
