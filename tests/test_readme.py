@@ -25,6 +25,7 @@ def test_python_example_runs_and_prints_what_its_comments_say(tmp_path):
     assert lines[0] == str(zoo.list_models())
     assert lines[1] == str(round(zoo.info("forecaster_co2")["metrics"]["mase"], 3))
     assert lines[2] == "(1, 52) (1, 52, 3)"
+    assert lines[4] == "[321]"  # the zero-shot detector flags the one low reading, only it
     assert (tmp_path / "runs" / "saved_models" / "cnn_digits" / "1" / "saved_model.pb").exists()
     assert list((tmp_path / "runs" / "checkpoints").glob("*.index"))
 
