@@ -62,6 +62,7 @@ class BaseGlobalLpPooling(LpMixin, keras.layers.Layer):
         regions = Regions(
             max=lambda a: tf.reduce_max(a, axis=axes, keepdims=True),
             mean=lambda v: total(v) / count,
+            spread=lambda g: g / count,
             count=lambda: count,
             power_sum=lambda a, m, p: total(lp_base.pow_01(a / m, p)),
         )

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from zoo.layers.lp_power_mean import int_pow, power_mean
+
 DATA_FORMATS = ("channels_last", "channels_first")
 
 # Smallest normal number per float dtype (float32 and bfloat16 share 2^-126).
@@ -115,26 +117,8 @@ def pow_01(r, p):
     """
     n = int_power(p)
     if n is not None:
-        result, base = None, r
-        while n:
-            if n & 1:
-                result = base if result is None else result * base
-            n >>= 1
-            if n:
-                base = base * base
-        return result
+        return int_pow(r, n)
     return tf.exp(p * tf.math.log(tf.maximum(r, tiny(r.dtype))))
-
-
-@tf.custom_gradient
-def safe_sqrt(q):
-    """sqrt(q) for q >= 0 whose gradient is 0 (not inf) at q = 0; one op forward."""
-    y = tf.sqrt(q)
-
-    def grad(upstream):
-        return tf.math.divide_no_nan(0.5 * upstream, y)
-
-    return y, grad
 
 
 def safe_root(mean, p, scale):
@@ -147,24 +131,19 @@ def safe_root(mean, p, scale):
     return tf.where(positive, scale * tf.exp(tf.math.log(safe_mean) / p), tf.zeros_like(scale))
 
 
-def _root(mean, p):
-    """mean^(1/p) = exp(log(mean)/p), 0 where mean == 0 with a zero (finite) gradient there."""
-    positive = mean > 0
-    safe_mean = tf.where(positive, mean, tf.ones_like(mean))
-    return tf.where(positive, tf.exp(tf.math.log(safe_mean) / p), tf.zeros_like(mean))
-
-
 @dataclass(frozen=True)
 class Regions:
     """How a layer reduces over its regions R (windows, or all spatial positions).
 
     max(a): max of `a` per region; mean(v): mean of `v` per region (over the real inputs);
-    count(): |R| per region, broadcastable to the results; power_sum(a, m, p): Σ_R (a/m_R)^p with
-    m the (safe, non-zero) per-region scale.
+    spread(g): the adjoint of `mean` (its gradient for upstream g, shaped like the input or
+    broadcastable to it); count(): |R| per region, broadcastable to the results;
+    power_sum(a, m, p): Σ_R (a/m_R)^p with m the (safe, non-zero) per-region scale.
     """
 
     max: Callable
     mean: Callable
+    spread: Callable
     count: Callable
     power_sum: Callable
 
@@ -233,33 +212,20 @@ class LpMixin:
         if not self.trainable_p:
             if math.isinf(self.p):
                 return regions.max(tf.abs(x))
-            if self.p in (1.0, 2.0):
-                mean = regions.mean(tf.abs(x) if self.p == 1.0 else tf.square(x))
-                if not self.normalize:
-                    mean = mean * regions.count()
-                return mean if self.p == 1.0 else safe_sqrt(mean)
-            p = self.p  # a Python float: integer p takes the multiplication path
+            p = self.p  # a Python float: the power takes the cheapest exact form for it
         else:
             p = tf.maximum(tf.cast(self.p_weight, x.dtype), tf.constant(1.0, x.dtype))
-        a = tf.abs(x)
 
-        def scaled():
+        def scaled(x, p):
+            # Each region divided by its own max m_R: every term in [0, 1]; m_R is a constant for
+            # the gradient (y does not depend on it).
+            a = tf.abs(x)
             m = tf.stop_gradient(regions.max(a))
             safe_m = tf.where(m > 0, m, tf.ones_like(m))
             total = regions.power_sum(a, safe_m, p)
             return safe_root(total / regions.count() if self.normalize else total, p, m)
 
-        # Unscaled first (two passes fewer, no per-window broadcast); the scaled form only when a
-        # region overflowed or underflowed: a power sum that is not finite, or below 2^-100 while
-        # the region is not all zero (its mean |x| > 0).
-        mean = regions.mean(pow_01(a, p))
-        suspect = tf.logical_or(
-            tf.logical_not(tf.math.is_finite(mean)),
-            tf.logical_and(mean < 2.0**-100, regions.mean(a) > 0),
-        )
-        if not self.normalize:
-            mean = mean * regions.count()
-        return tf.cond(tf.reduce_any(suspect), scaled, lambda: _root(mean, p))
+        return power_mean(x, p, regions, self.normalize, scaled)
 
 
 MATH_NOTES = """

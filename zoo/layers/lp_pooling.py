@@ -166,6 +166,13 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
         regions = Regions(
             max=lambda a: tf.nn.max_pool2d(a, pool, strides, padding),
             mean=lambda v: tf.nn.avg_pool2d(v, pool, strides, padding),
+            spread=lambda g: tf.raw_ops.AvgPoolGrad(
+                orig_input_shape=tf.shape(x),
+                grad=g,
+                ksize=[1, *pool, 1],
+                strides=[1, *strides, 1],
+                padding=padding,
+            ),
             count=lambda: self._counts(x, pool, strides),
             power_sum=lambda a, m, p: self._power_sum(a, m, p, pool, strides),
         )
