@@ -76,7 +76,7 @@ def _compare(kind, p0, normalize, learned, x):
 
 
 @pytest.mark.parametrize("kind", ["windows", "global"])
-@pytest.mark.parametrize("p", [1.0, 2.0, 2.5, 3.0, 4.2])
+@pytest.mark.parametrize("p", [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 4.2])
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("learned", [False, True])
 def test_fast_path_gradients_match_autodiff_of_formula(kind, p, normalize, learned):

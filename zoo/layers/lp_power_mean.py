@@ -6,8 +6,9 @@ windows, a broadcast division for the global layers), |R| and the window max.
 
 Forward, with as few passes over the input as the power allows:
 
-    t = |x|^p:   p = 1: |x|;  p = 2: x²;  integer p ≤ 16: |x| multiplied by itself;
-                 p = n + 1/2: |x|^n · sqrt|x|;  any other p (and a learned p): exp(p·log|x|)
+    t = |x|^p:   p = 1: |x|;  p = 2: x²;  p = 2 + q, q ≤ 16 a multiple of 1/2: r = x·|x|^q by
+                 multiplication and at most one sqrt, then t = r·x (r is the gradient's factor);
+                 any other p (and a learned p): exp(p·log|x|)
     S = c · mean_R(t),   y = S^{1/p} = exp(log(S)/p)  (0 where S = 0)
 
 Backward (autodiff would add a pass per elementwise op; this is two passes and one spread):
@@ -46,19 +47,46 @@ def int_pow(r, n: int):
     return result
 
 
+def _cheap_power(x, a, q: float):
+    """|x|^q by multiplication and at most one sqrt, for q = 0 .. 16 in steps of 1/2, else None.
+
+    An even integer q needs no |x| (x² instead); `a` is a function giving |x| (made once)."""
+    if q == 0:
+        return None
+    if q.is_integer() and q <= 16:
+        n = int(q)
+        return int_pow(tf.square(x), n // 2) if n % 2 == 0 else int_pow(a(), n)
+    if (q - 0.5).is_integer() and q <= 16:
+        root = tf.sqrt(a())
+        return root if q == 0.5 else int_pow(a(), int(q - 0.5)) * root
+    return None
+
+
 def _fixed_terms(x, p: float):
-    """t = |x|^p for a fixed p, and a function giving t/x = |x|^{p-1} sign(x) for the gradient."""
+    """t = |x|^p for a fixed p, and a function giving t/x = |x|^{p-1} sign(x) for the gradient.
+
+    For p = 2 + q with |x|^q cheap (q a multiple of 1/2): r = x·|x|^q is the gradient's factor
+    and t = r·x, so the backward pass needs no division.
+    """
     if p == 1.0:
         return tf.abs(x), lambda t: tf.sign(x)
     if p == 2.0:
         return tf.square(x), lambda t: x
-    a = tf.abs(x)
-    if p.is_integer() and p <= 16:
-        t = int_pow(a, int(p))
-    elif (p - 0.5).is_integer() and p <= 16.5:
-        t = int_pow(a, int(p - 0.5)) * tf.sqrt(a)
+    made = []
+
+    def a():
+        if not made:
+            made.append(tf.abs(x))
+        return made[0]
+
+    power = _cheap_power(x, a, p - 2.0) if p > 2.0 else None
+    if power is not None:
+        r = x * power
+        return r * x, lambda t: r
+    if p == 1.5:
+        t = a() * tf.sqrt(a())
     else:
-        t = tf.exp(tf.math.xlogy(tf.constant(p, x.dtype), a))
+        t = tf.exp(tf.math.xlogy(tf.constant(p, x.dtype), a()))
     return t, lambda t: tf.math.divide_no_nan(t, x)
 
 
