@@ -4,16 +4,16 @@
     y = (Σ_{i∈R} |x_i|^p)^{1/p}                (normalize=False)
 
 `LpMixin.lp_pool` is the recipe; a layer supplies the region operations (`Regions`): the max of
-|x| over each region, the mean of a tensor over each region, |R|, and Σ_R (|x|/m_R)^p.
+|x| over each region, the mean of a tensor over each region and its adjoint, |R|, and
+Σ_R (|x|/m_R)^p.
 
 * p = ∞: the max of |x|.
-* p = 1, 2: the mean of |x| or x² (average-pooling kernels), then a square root for p = 2 whose
-  gradient is 0 (not ∞) for an all-zero region.
-* other p, and a learned p: the mean of |x|^p per region, then its root exp(log(·)/p). Only when
-  that overflows or underflows somewhere (large p, values far from 1) is every region scaled by its
-  own max m_R, so each term (|x|/m_R)^p lies in [0, 1], and y = m_R · (mean of the terms)^{1/p};
-  m_R is a constant for the gradient (the value does not depend on it). An all-zero region gives 0
-  with a zero gradient.
+* any finite p, fixed or learned: `lp_power_mean.power_mean`, the mean of |x|^p per region (x² for
+  p = 2, products and one sqrt for p = 2 + q with q a multiple of 1/2, exp(p·log|x|) otherwise),
+  its root exp(log(·)/p), and a gradient in closed form. Only when a power mean leaves 2^±100
+  somewhere (large p, values far from 1) is every region scaled by its own max m_R instead, so each
+  term (|x|/m_R)^p lies in [0, 1], and y = m_R · (mean of the terms)^{1/p}; m_R is a constant for
+  the gradient (the value does not depend on it). An all-zero region gives 0 with a zero gradient.
 
 The module also holds the argument checks and the learned-p weight both layer families share.
 """
@@ -229,13 +229,15 @@ class LpMixin:
 
 
 MATH_NOTES = """
-    Computation: p = 1 and p = 2 use average-pooling kernels (on |x| and x², so p = 2 is finite
-    for |x| < 1.8e19 in float32) and p = inf max pooling. Any other p, and a trainable p, scales
-    each region by its own max m_R first, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term
-    is in [0, 1]: p = 64 on values ~1e3 (or ~1e-20) stays exact in float32. Integer p up to 16 is
-    raised by multiplication, other p by exp(p·log). float16 inputs are computed in float32. An
-    all-zero region gives 0 with a finite (zero) gradient, also with respect to a trainable p.
-    NaN inputs propagate to the regions that contain them.
+    Computation: p = inf is max pooling of |x|; any other p the average pooling of |x|^p (x² for
+    p = 2, so p = 2 is finite for |x| < 1.8e19 in float32), its root exp(log(·)/p), and a gradient
+    in closed form (one average-pooling gradient and one product). Powers p = 2 + q with q a
+    multiple of 1/2 up to 16 take multiplications and at most one sqrt, other p exp(p·log|x|).
+    Where a window's power mean leaves 2^±100 (large p, values far from 1), the call instead scales
+    each window by its own max m_R, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term is in
+    [0, 1]: p = 64 on values ~1e3 (or ~1e-20) stays exact in float32. float16 inputs are computed
+    in float32. An all-zero region gives 0 with a finite (zero) gradient, also with respect to a
+    trainable p. NaN inputs propagate to the regions that contain them.
 """
 
 ARGS = """
