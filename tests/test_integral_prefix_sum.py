@@ -36,36 +36,41 @@ def _reference(v, diagonal, scale, start):
 
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("diagonal", [0.0, 0.5, 1.0])
-def test_prefix_sum_matches_cumsum_static_length(n, diagonal):
+@pytest.mark.parametrize("channels", [3, 8, 40])
+def test_prefix_sum_matches_cumsum_static_length(n, diagonal, channels):
+    """3 and 40 channels: blocks of 64 as batched products; 8: blocks of 8 as one product."""
     rng = np.random.default_rng(n)
-    v = rng.normal(size=(3, n, 4))
-    start = rng.normal(size=(3, 1, 4))
-    got = prefix_sum(tf.constant(v), diagonal, scale=tf.constant(0.3, tf.float64), start=start)
+    v = rng.normal(size=(3, n, channels))
+    start = rng.normal(size=(3, 1, channels))
+    fn = tf.function(lambda v: prefix_sum(v, diagonal, tf.constant(0.3, tf.float64), start))
+    got = fn(tf.constant(v))
     want = _reference(v, diagonal, 0.3, start)
     # float64, at most 64 + n/64 terms of size ~1 per output: rounding far below 1e-12.
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("n", LENGTHS)
-def test_prefix_sum_with_length_unknown_when_traced(n):
+@pytest.mark.parametrize("channels", [3, 8])
+def test_prefix_sum_with_length_unknown_when_traced(n, channels):
     rng = np.random.default_rng(100 + n)
-    v = rng.normal(size=(2, n, 3)).astype("float32")
+    v = rng.normal(size=(2, n, channels)).astype("float32")
 
     def inclusive(t):
         return prefix_sum(t, 1.0)
 
-    got = _unknown_length(inclusive, 3)(v).numpy()
+    got = _unknown_length(inclusive, channels)(v).numpy()
     want = np.cumsum(v.astype(np.float64), axis=1)
     np.testing.assert_allclose(got, want, rtol=0, atol=_float32_atol(v))
 
 
 @pytest.mark.parametrize("n", [1, 65, 200])
 @pytest.mark.parametrize("method", ["trapezoid", "rectangle"])
-def test_layer_in_a_model_with_unknown_length_matches_scipy(n, method):
+@pytest.mark.parametrize("channels", [3, 8])
+def test_layer_in_a_model_with_unknown_length_matches_scipy(n, method, channels):
     rng = np.random.default_rng(7 * n)
-    x = rng.normal(size=(2, n, 3)).astype("float32")
+    x = rng.normal(size=(2, n, channels)).astype("float32")
     layer = IntegralLayer(method=method, dx=0.25)
-    got = _unknown_length(layer, 3)(x).numpy()
+    got = _unknown_length(layer, channels)(x).numpy()
     x64 = x.astype(np.float64)
     if method == "trapezoid":
         want = cumulative_trapezoid(x64, dx=0.25, axis=1, initial=0)
