@@ -6,6 +6,9 @@ Rows:
   * LpPooling2D, p = 1, 2, 3, 2.5 and a learned p (from 2.5), pool 2 on (32, 64, 64, 16) float32,
     forward and forward+backward (gradient with respect to the input and p), against
     keras.layers.AveragePooling2D doing the same, each in `tf.function`;
+  * a floor for the fwd+bwd rows: one elementwise pass over the input (tf.sign(x), the least any
+    input gradient that depends on x costs) against AveragePooling2D fwd+bwd, whose gradient
+    TensorFlow folds to a constant (it depends on the input's shape only);
   * IntegralLayer trapezoid on (256, 1024, 8) float32 in `tf.function` (default, and with
     `jit_compile=True`) against scipy.integrate.cumulative_trapezoid on the same float32 array.
 
@@ -59,6 +62,9 @@ def lp_rows(runs: int, rounds: int):
         for kind, make in (("fwd", _forward), ("fwd+bwd", _forward_backward)):
             pair = paired(make(layer, x), peers[kind], runs=runs, rounds=rounds)
             rows.append((f"LpPooling2D {name} {kind}", f"AveragePooling2D {kind}", pair, goal))
+    sign = tf.function(lambda: tf.sign(x))
+    pair = paired(lambda: sign().numpy(), peers["fwd+bwd"], runs=runs, rounds=rounds)
+    rows.append(("floor: tf.sign(x), one pass", "AveragePooling2D fwd+bwd", pair, "(reference)"))
     return rows
 
 

@@ -62,6 +62,7 @@ class BaseGlobalLpPooling(LpMixin, keras.layers.Layer):
         regions = Regions(
             max=lambda a: tf.reduce_max(a, axis=axes, keepdims=True),
             mean=lambda v: total(v) / count,
+            spread=lambda g: g / count,
             count=lambda: count,
             power_sum=lambda a, m, p: total(lp_base.pow_01(a / m, p)),
         )
@@ -88,7 +89,8 @@ _MATH = """
         y = ((1/N) Σ |x_i|^p)^{1/p}    normalize=True  (p=1: mean |x|, p=2: RMS, p=∞: max |x|)
         y = (Σ |x_i|^p)^{1/p}          normalize=False (the p-norm)
 
-    p = 1, 2 and inf use plain reductions; other p scale by the max |x| first (finite for large p),
+    p = inf is a plain max; other p the mean of |x|^p and its root, with a gradient in closed form;
+    where that would overflow or underflow (large p) the values are scaled by their max |x| first,
     and an all-zero input gives 0 with a finite gradient.
 """
 

@@ -68,9 +68,9 @@ class IntegralLayer(keras.layers.Layer):
             `kernel="learned"` and only used there.
         initial_rate: the value λ starts from with `kernel="exponential"`; a number ≥ 0.
         jit_compile: compute the uniform-grid trapezoid and rectangle rules (no `t`, no mask, no
-            kernel) as one XLA computation over a blocked running sum: about twice as fast on a
-            CPU (see the README's benchmarks). Off by default: a SavedModel would then hold an
-            XLA-compiled function, which the stock TensorFlow Serving binary cannot run.
+            kernel) as one XLA computation over a blocked running sum. The default path is as
+            fast on a CPU (blocked triangular matrix products, see the README's benchmarks), and
+            a SavedModel without XLA runs in the stock TensorFlow Serving binary: off by default.
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
 
     Call arguments:
@@ -267,7 +267,7 @@ class IntegralLayer(keras.layers.Layer):
         if t is None:
             h = tf.constant(self.dx, dtype=x.dtype)
             if self.kernel is None and self.method in ("trapezoid", "rectangle"):
-                # The fast path: one running sum and O(n) elementwise work (one fused XLA
+                # The fast path: one blocked running sum in closed form (one fused XLA
                 # computation over a blocked running sum with jit_compile=True).
                 rule = quadrature.UNIFORM_RULES[self.method]
                 return rule.compiled(x, h) if self.jit_compile else rule.plain(x, h)

@@ -4,16 +4,16 @@
     y = (Σ_{i∈R} |x_i|^p)^{1/p}                (normalize=False)
 
 `LpMixin.lp_pool` is the recipe; a layer supplies the region operations (`Regions`): the max of
-|x| over each region, the mean of a tensor over each region, |R|, and Σ_R (|x|/m_R)^p.
+|x| over each region, the mean of a tensor over each region and its adjoint, |R|, and
+Σ_R (|x|/m_R)^p.
 
 * p = ∞: the max of |x|.
-* p = 1, 2: the mean of |x| or x² (average-pooling kernels), then a square root for p = 2 whose
-  gradient is 0 (not ∞) for an all-zero region.
-* other p, and a learned p: the mean of |x|^p per region, then its root exp(log(·)/p). Only when
-  that overflows or underflows somewhere (large p, values far from 1) is every region scaled by its
-  own max m_R, so each term (|x|/m_R)^p lies in [0, 1], and y = m_R · (mean of the terms)^{1/p};
-  m_R is a constant for the gradient (the value does not depend on it). An all-zero region gives 0
-  with a zero gradient.
+* any finite p, fixed or learned: `lp_power_mean.power_mean`, the mean of |x|^p per region (x² for
+  p = 2, products and one sqrt for p = 2 + q with q a multiple of 1/2, exp(p·log|x|) otherwise),
+  its root exp(log(·)/p), and a gradient in closed form. Only when a power mean leaves 2^±100
+  somewhere (large p, values far from 1) is every region scaled by its own max m_R instead, so each
+  term (|x|/m_R)^p lies in [0, 1], and y = m_R · (mean of the terms)^{1/p}; m_R is a constant for
+  the gradient (the value does not depend on it). An all-zero region gives 0 with a zero gradient.
 
 The module also holds the argument checks and the learned-p weight both layer families share.
 """
@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
+
+from zoo.layers.lp_power_mean import int_pow, power_mean
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -115,26 +117,8 @@ def pow_01(r, p):
     """
     n = int_power(p)
     if n is not None:
-        result, base = None, r
-        while n:
-            if n & 1:
-                result = base if result is None else result * base
-            n >>= 1
-            if n:
-                base = base * base
-        return result
+        return int_pow(r, n)
     return tf.exp(p * tf.math.log(tf.maximum(r, tiny(r.dtype))))
-
-
-@tf.custom_gradient
-def safe_sqrt(q):
-    """sqrt(q) for q >= 0 whose gradient is 0 (not inf) at q = 0; one op forward."""
-    y = tf.sqrt(q)
-
-    def grad(upstream):
-        return tf.math.divide_no_nan(0.5 * upstream, y)
-
-    return y, grad
 
 
 def safe_root(mean, p, scale):
@@ -147,24 +131,19 @@ def safe_root(mean, p, scale):
     return tf.where(positive, scale * tf.exp(tf.math.log(safe_mean) / p), tf.zeros_like(scale))
 
 
-def _root(mean, p):
-    """mean^(1/p) = exp(log(mean)/p), 0 where mean == 0 with a zero (finite) gradient there."""
-    positive = mean > 0
-    safe_mean = tf.where(positive, mean, tf.ones_like(mean))
-    return tf.where(positive, tf.exp(tf.math.log(safe_mean) / p), tf.zeros_like(mean))
-
-
 @dataclass(frozen=True)
 class Regions:
     """How a layer reduces over its regions R (windows, or all spatial positions).
 
     max(a): max of `a` per region; mean(v): mean of `v` per region (over the real inputs);
-    count(): |R| per region, broadcastable to the results; power_sum(a, m, p): Σ_R (a/m_R)^p with
-    m the (safe, non-zero) per-region scale.
+    spread(g): the adjoint of `mean` (its gradient for upstream g, shaped like the input or
+    broadcastable to it); count(): |R| per region, broadcastable to the results;
+    power_sum(a, m, p): Σ_R (a/m_R)^p with m the (safe, non-zero) per-region scale.
     """
 
     max: Callable
     mean: Callable
+    spread: Callable
     count: Callable
     power_sum: Callable
 
@@ -233,43 +212,32 @@ class LpMixin:
         if not self.trainable_p:
             if math.isinf(self.p):
                 return regions.max(tf.abs(x))
-            if self.p in (1.0, 2.0):
-                mean = regions.mean(tf.abs(x) if self.p == 1.0 else tf.square(x))
-                if not self.normalize:
-                    mean = mean * regions.count()
-                return mean if self.p == 1.0 else safe_sqrt(mean)
-            p = self.p  # a Python float: integer p takes the multiplication path
+            p = self.p  # a Python float: the power takes the cheapest exact form for it
         else:
             p = tf.maximum(tf.cast(self.p_weight, x.dtype), tf.constant(1.0, x.dtype))
-        a = tf.abs(x)
 
-        def scaled():
+        def scaled(x, p):
+            # Each region divided by its own max m_R: every term in [0, 1]; m_R is a constant for
+            # the gradient (y does not depend on it).
+            a = tf.abs(x)
             m = tf.stop_gradient(regions.max(a))
             safe_m = tf.where(m > 0, m, tf.ones_like(m))
             total = regions.power_sum(a, safe_m, p)
             return safe_root(total / regions.count() if self.normalize else total, p, m)
 
-        # Unscaled first (two passes fewer, no per-window broadcast); the scaled form only when a
-        # region overflowed or underflowed: a power sum that is not finite, or below 2^-100 while
-        # the region is not all zero (its mean |x| > 0).
-        mean = regions.mean(pow_01(a, p))
-        suspect = tf.logical_or(
-            tf.logical_not(tf.math.is_finite(mean)),
-            tf.logical_and(mean < 2.0**-100, regions.mean(a) > 0),
-        )
-        if not self.normalize:
-            mean = mean * regions.count()
-        return tf.cond(tf.reduce_any(suspect), scaled, lambda: _root(mean, p))
+        return power_mean(x, p, regions, self.normalize, scaled)
 
 
 MATH_NOTES = """
-    Computation: p = 1 and p = 2 use average-pooling kernels (on |x| and x², so p = 2 is finite
-    for |x| < 1.8e19 in float32) and p = inf max pooling. Any other p, and a trainable p, scales
-    each region by its own max m_R first, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term
-    is in [0, 1]: p = 64 on values ~1e3 (or ~1e-20) stays exact in float32. Integer p up to 16 is
-    raised by multiplication, other p by exp(p·log). float16 inputs are computed in float32. An
-    all-zero region gives 0 with a finite (zero) gradient, also with respect to a trainable p.
-    NaN inputs propagate to the regions that contain them.
+    Computation: p = inf is max pooling of |x|; any other p the average pooling of |x|^p (x² for
+    p = 2, so p = 2 is finite for |x| < 1.8e19 in float32), its root exp(log(·)/p), and a gradient
+    in closed form (one average-pooling gradient and one product). Powers p = 2 + q with q a
+    multiple of 1/2 up to 16 take multiplications and at most one sqrt, other p exp(p·log|x|).
+    Where a window's power mean leaves 2^±100 (large p, values far from 1), the call instead scales
+    each window by its own max m_R, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term is in
+    [0, 1]: p = 64 on values ~1e3 (or ~1e-20) stays exact in float32. float16 inputs are computed
+    in float32. An all-zero region gives 0 with a finite (zero) gradient, also with respect to a
+    trainable p. NaN inputs propagate to the regions that contain them.
 """
 
 ARGS = """

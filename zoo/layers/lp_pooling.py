@@ -4,9 +4,9 @@
     y = (Σ_{i∈R} |x_i|^p)^{1/p}                (normalize=False, PyTorch's LPPool form)
 
 p = 1 is the mean of |x|, p = 2 the root mean square, p → ∞ the max of |x| (average pooling of
-|x| and max pooling of |x| are the two ends). Every window is scaled by its own max |x| before the
-power, so large p neither overflows nor underflows in float32, and the zero window has a finite
-gradient.
+|x| and max pooling of |x| are the two ends). Where a window's power mean would overflow or
+underflow (large p), every window is scaled by its own max |x| before the power, and the zero
+window has a finite gradient.
 
 This module holds `BaseLpPooling` (the windowed layers): the window geometry and the window
 reductions; the recipe itself and what the global layers share live in `lp_base.py`.
@@ -166,6 +166,13 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
         regions = Regions(
             max=lambda a: tf.nn.max_pool2d(a, pool, strides, padding),
             mean=lambda v: tf.nn.avg_pool2d(v, pool, strides, padding),
+            spread=lambda g: tf.raw_ops.AvgPoolGrad(
+                orig_input_shape=tf.shape(x),
+                grad=g,
+                ksize=[1, *pool, 1],
+                strides=[1, *strides, 1],
+                padding=padding,
+            ),
             count=lambda: self._counts(x, pool, strides),
             power_sum=lambda a, m, p: self._power_sum(a, m, p, pool, strides),
         )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from zoo.layers.prefix_sum import prefix_sum
+
 
 def _interval_index(x: tf.Tensor) -> tf.Tensor:
     """k = 0 .. time-2 shaped (1, time - 1, 1), for rules that depend on the interval's position."""
@@ -128,28 +130,38 @@ def _uniform_rectangle(running):
     return rule
 
 
+def _plain_trapezoid(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+    # y_i = dx · (x_0 + ... + x_{i−1} + x_i / 2) − dx · x_0 / 2
+    return prefix_sum(x, 0.5, scale=dx, start=-0.5 * dx * x[:, :1])
+
+
+def _plain_rectangle(x: tf.Tensor, dx: tf.Tensor) -> tf.Tensor:
+    # y_i = dx · (x_0 + ... + x_{i−1}), y_0 = 0
+    return prefix_sum(x, 0.0, scale=dx)
+
+
 @dataclass(frozen=True)
 class UniformRule:
-    """A rule on a uniform grid in closed form: `plain` (one tf.cumsum, portable) and `compiled`
-    (one XLA computation over `running_sum`); both are `rule(x, dx) -> y`."""
+    """A rule on a uniform grid in closed form: `plain` (blocked triangular products, portable)
+    and `compiled` (one XLA computation over `running_sum`); both are `rule(x, dx) -> y`."""
 
     plain: Callable
     compiled: Callable
 
 
-def _running_cumsum(v):
-    return tf.cumsum(v, axis=1)
-
-
 UNIFORM_RULES = {
-    name: UniformRule(make(_running_cumsum), tf.function(make(running_sum), jit_compile=True))
-    for name, make in (("trapezoid", _uniform_trapezoid), ("rectangle", _uniform_rectangle))
+    "trapezoid": UniformRule(
+        _plain_trapezoid, tf.function(_uniform_trapezoid(running_sum), jit_compile=True)
+    ),
+    "rectangle": UniformRule(
+        _plain_rectangle, tf.function(_uniform_rectangle(running_sum), jit_compile=True)
+    ),
 }
 
 
 def cumulative(increments: tf.Tensor) -> tf.Tensor:
     """y_0 = 0, y_i = sum of the first i interval integrals; (b, time - 1, c) -> (b, time, c)."""
-    return tf.cumsum(tf.pad(increments, [[0, 0], [1, 0], [0, 0]]), axis=1)
+    return prefix_sum(tf.pad(increments, [[0, 0], [0, 1], [0, 0]]), 0.0)
 
 
 def causal_kernel(increments: tf.Tensor, taps: tf.Tensor) -> tf.Tensor:
