@@ -149,6 +149,10 @@ def test_keras_round_trip(name, loaded, tmp_path):
         np.testing.assert_allclose(actual[key], expected[key], rtol=0, atol=1e-5 * scale)
 
 
+# Every preset's export is loaded by the C++ loader and replayed against Keras in CI by
+# tests/test_serving_zoo_models.py; this broader check (every signature on sampled inputs)
+# exports each preset once more, so it runs with --runslow.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_export_runs_in_a_tf1_session_with_equal_outputs(name, loaded, tmp_path):
     model = loaded(name)
