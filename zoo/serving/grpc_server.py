@@ -110,23 +110,20 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except Exception as error:
             _abort(context, error)
 
-    def Classify(self, request, context):
+    def _answer(self, function, request, context):
         try:
-            return classify(self.manager, request)
+            return function(self.manager, request)
         except Exception as error:
             _abort(context, error)
+
+    def Classify(self, request, context):
+        return self._answer(classify, request, context)
 
     def Regress(self, request, context):
-        try:
-            return regress(self.manager, request)
-        except Exception as error:
-            _abort(context, error)
+        return self._answer(regress, request, context)
 
     def MultiInference(self, request, context):
-        try:
-            return multi_inference(self.manager, request)
-        except Exception as error:
-            _abort(context, error)
+        return self._answer(multi_inference, request, context)
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):

@@ -70,14 +70,24 @@ class _Connection:
 
     def head(self) -> bytes:
         """The request head (up to the blank line), skipping empty lines before it."""
-        while True:
+        self.buffer = self.buffer.lstrip(b"\r\n")
+        while not self.buffer:  # a keep-alive client may send line ends between requests
+            self.fill()
             self.buffer = self.buffer.lstrip(b"\r\n")
-            end = self.buffer.find(b"\r\n\r\n")
+        return self._until(b"\r\n\r\n", _BadRequest(431, "Request header fields too large"))
+
+    def line(self) -> bytes:
+        return self._until(b"\r\n", _BadRequest(400, "Chunk line too long"))
+
+    def _until(self, marker: bytes, too_long: _BadRequest) -> bytes:
+        """The bytes before the next `marker` (which is consumed too)."""
+        while True:
+            end = self.buffer.find(marker)
             if end >= 0:
-                head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
-                return head
+                found, self.buffer = self.buffer[:end], self.buffer[end + len(marker) :]
+                return found
             if len(self.buffer) > MAX_HEAD_BYTES:
-                raise _BadRequest(431, "Request header fields too large")
+                raise too_long
             self.fill()
 
     def exactly(self, size: int, keep: bool = True) -> bytes:
@@ -91,16 +101,6 @@ class _Connection:
             if keep:
                 parts.append(piece)
         return b"".join(parts)
-
-    def line(self) -> bytes:
-        while True:
-            end = self.buffer.find(b"\r\n")
-            if end >= 0:
-                line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
-                return line
-            if len(self.buffer) > MAX_HEAD_BYTES:
-                raise _BadRequest(400, "Chunk line too long")
-            self.fill()
 
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict]:
