@@ -220,7 +220,14 @@ class HttpServer:
                 continue
             with self._lock:
                 self._open.add(sock)
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+            try:
+                threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+            except RuntimeError:  # no thread to spare: drop this client, keep the others
+                log.warning("no thread for a new connection: closed it")
+                with self._lock:
+                    self._open.discard(sock)
+                sock.close()
+                self._slots.release()
 
     def _serve(self, sock: socket.socket) -> None:
         try:
