@@ -1,6 +1,6 @@
 """Serving benchmark: `zoo serve` over loopback vs the same SavedModel called in-process.
 
-    python bench/serving.py [--model lstm|cnn_digits|PATH.keras] [--clients 16] [--requests 40]
+    python bench/serving.py [--model lstm|cnn_digits|PATH.keras] [--clients 16] [--seconds 1]
 
 Every row runs the exported SavedModel through TensorFlow's C++ loader (the C API, as TF Serving
 and `zoo serve` load it), one instance per request, from `--clients` concurrent threads:
@@ -9,8 +9,10 @@ and `zoo serve` load it), one instance per request, from `--clients` concurrent 
     TF Serving-style JSON (`{"instances": [...]}`) on its own keep-alive connection; once with
     server-side batching off and once on (`--enable_batching`, a batching parameters file).
 The overhead ratio is the REST p50 latency over the in-process p50 (1.0 = free HTTP + JSON).
-The paths alternate for `--rounds` rounds and the median round is shown. Every loop is
-bounded by a request count and by `--max-seconds`.
+The paths alternate for `--rounds` rounds and the median round is shown. In a round every client
+calls until `--seconds` have passed, so all of them are busy the whole time (a fixed request count
+per client would let early finishers leave a less loaded tail that flatters the less fair path).
+Both paths are first warmed with a few calls from every client.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from zoo.serving.c_loader import CSavedModel
 from zoo.serving.child_server import ChildServer
 
 REPO = Path(__file__).resolve().parents[1]
+WARMUP = 5  # requests per client before the measured rounds, on each path
 
 
 def lstm_model() -> keras.Model:
@@ -61,15 +64,16 @@ def load_model(spec: str) -> tuple[keras.Model, str]:
     return registry.load(spec), spec
 
 
-def run_clients(call, clients: int, requests: int, max_seconds: float) -> dict:
-    """`clients` threads each doing `requests` calls of `call(client_index)`; latency stats."""
+def run_clients(call, clients: int, requests: int, seconds: float) -> dict:
+    """`clients` threads each calling `call(client_index)` until `seconds` have passed (or
+    `requests` calls are made); latency stats."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[BaseException] = []
-    deadline = time.monotonic() + max_seconds
     barrier = threading.Barrier(clients + 1)
 
     def worker(i: int) -> None:
         barrier.wait()
+        deadline = time.monotonic() + seconds
         try:
             for _ in range(requests):
                 if time.monotonic() > deadline:
@@ -109,9 +113,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="lstm", help="lstm, a registry name, or a .keras path")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=20, help="requests per client per round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; median shown")
-    parser.add_argument("--max-seconds", type=float, default=120.0, help="cap per row")
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of a round")
+    parser.add_argument("--requests", type=int, default=100_000, help="cap per client per round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; median shown")
     args = parser.parse_args()
 
     model, name = load_model(args.model)
@@ -129,12 +133,14 @@ def main() -> int:
         samples = [rng.standard_normal([1, *shape]).astype("float32") for _ in range(args.clients)]
         bodies = [json.dumps({"instances": s.tolist()}).encode() for s in samples]
 
-        for s in samples[:2]:  # warm the in-process path as the server warms its own
-            runner.run({input_name: s})
+        # Batch sizes padded to powers of two (TF Serving's advice), so the model meets a few
+        # shapes only.
+        sizes = sorted({2**k for k in range(args.clients.bit_length()) if 2**k < args.clients})
         (root / "batching.txt").write_text(
             f"max_batch_size {{ value: {args.clients} }}\n"
             "batch_timeout_micros { value: 500 }\n"
             "num_batch_threads { value: 2 }\n"
+            + "".join(f"allowed_batch_sizes: {n}\n" for n in [*sizes, args.clients])
         )
         flags = [
             f"--model_config_file={config}",
@@ -144,6 +150,9 @@ def main() -> int:
 
         def in_process(i: int) -> None:
             runner.run({input_name: samples[i]})
+
+        # Warm the in-process path from every client thread, as the REST path is warmed below.
+        run_clients(in_process, args.clients, WARMUP, 60.0)
 
         floors: list[dict] = []
         rests: dict[str, list[dict]] = {"off": [], "on": []}
@@ -156,14 +165,14 @@ def main() -> int:
             with ChildServer(flags + extra, cwd=REPO) as server:
                 post, connections = _poster(server.rest_api, name, bodies)
                 try:
-                    run_clients(post, args.clients, 2, args.max_seconds)  # connect and warm up
+                    run_clients(post, args.clients, WARMUP, 60.0)  # connect, warm up
                     # Alternate the paths so that load from other processes hits them alike.
                     for _ in range(args.rounds):
                         floors.append(
-                            run_clients(in_process, args.clients, args.requests, args.max_seconds)
+                            run_clients(in_process, args.clients, args.requests, args.seconds)
                         )
                         rests[batching].append(
-                            run_clients(post, args.clients, args.requests, args.max_seconds)
+                            run_clients(post, args.clients, args.requests, args.seconds)
                         )
                 finally:
                     for connection in connections.values():
@@ -173,7 +182,7 @@ def main() -> int:
     print(
         f"model {name}, input {[None, *shape]}, {args.clients} concurrent clients, "
         f"1 instance per request, {os.cpu_count()} CPU cores, median of {args.rounds} "
-        "alternating rounds\n"
+        f"alternating rounds of {args.seconds:g} s\n"
     )
     print("| path | requests | requests/s | p50 ms | p99 ms | p50 ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

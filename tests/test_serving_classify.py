@@ -4,11 +4,18 @@ JsonErrors cases for the request format."""
 
 from __future__ import annotations
 
+import grpc
 import pytest
 import tensorflow as tf
+from tensorflow_serving.apis import (
+    classification_pb2,
+    inference_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
 from test_serving_support import half_plus_two, http, rest_server
 
-from zoo.serving import ModelManager, export
+from zoo.serving import GrpcServer, ModelManager, export
 from zoo.serving.classify import example_from_json, examples_from_request
 from zoo.serving.errors import ServingError
 from zoo.serving.model_config import ModelEntry
@@ -41,13 +48,26 @@ def _classify_regress_model(path) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def served(tmp_path_factory):
+    """(REST URL, gRPC channel) of one manager serving `cr` and `hpt`."""
     root = tmp_path_factory.mktemp("models")
     _classify_regress_model(root / "cr" / "1")
     export(half_plus_two(), root / "hpt")
     entries = [ModelEntry("cr", str(root / "cr")), ModelEntry("hpt", str(root / "hpt"))]
-    with rest_server(ModelManager(entries, poll_wait_seconds=0), threads=4) as rest:
-        yield rest.url
+    manager = ModelManager(entries, poll_wait_seconds=0)
+    with rest_server(manager, threads=4) as rest, GrpcServer(manager, port=0) as grpc_server:
+        with grpc.insecure_channel(grpc_server.target) as channel:
+            yield rest.url, channel
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def stub(served):
+    return prediction_service_pb2_grpc.PredictionServiceStub(served[1])
 
 
 def test_classify_answers_label_score_pairs(server):
@@ -116,3 +136,92 @@ def test_examples_take_tf_servings_feature_kinds():
     assert list(feature["f"].float_list.value) == [0.5]
     assert list(feature["s"].bytes_list.value) == [b"text"]
     assert list(feature["raw"].bytes_list.value) == [b"hello"]
+
+
+def _examples(input_proto, xs, k=None):
+    """Fill a `tensorflow.serving.Input` with Examples {x: [x]} (and a context {k: [k]})."""
+    holder = input_proto.example_list if k is None else input_proto.example_list_with_context
+    if k is not None:
+        holder.context.features.feature["k"].int64_list.value.append(k)
+    for x in xs:
+        holder.examples.add().features.feature["x"].float_list.value.append(x)
+
+
+def test_grpc_classify_and_regress_answer_as_rest_does(stub):
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = "cr"
+    _examples(request.input, [0.25, 0.75])
+    response = stub.Classify(request, timeout=30)
+    got = [[(c.label, c.score) for c in row.classes] for row in response.result.classifications]
+    # scores = [x, 1 - x]; 0.25 and 0.75 are exact in float32.
+    assert got == [[("a", 0.25), ("b", 0.75)], [("a", 0.75), ("b", 0.25)]]
+    assert response.model_spec.version.value == 1
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = "cr"
+    request.model_spec.signature_name = "regress_x"
+    _examples(request.input, [0.5, 2.0], k=1)
+    response = stub.Regress(request, timeout=30)
+    assert [r.value for r in response.result.regressions] == [2.0, 5.0]  # 2x + k
+
+
+def _task(request, method, signature, name="cr"):
+    task = request.tasks.add()
+    task.model_spec.name = name
+    task.model_spec.signature_name = signature
+    task.method_name = f"tensorflow/serving/{method}"
+
+
+def test_grpc_multi_inference_runs_every_task_on_one_input(stub):
+    request = inference_pb2.MultiInferenceRequest()
+    _task(request, "classify", "serving_default")
+    _task(request, "regress", "regress_x")
+    _examples(request.input, [0.25, 0.5], k=2)
+    response = stub.MultiInference(request, timeout=30)
+    classes, values = response.results
+    assert [
+        [c.score for c in row.classes] for row in classes.classification_result.classifications
+    ] == [
+        [0.25, 0.75],
+        [0.5, 0.5],
+    ]
+    assert [r.value for r in values.regression_result.regressions] == [2.5, 3.0]
+    assert [r.model_spec.signature_name for r in response.results] == [
+        "serving_default",
+        "regress_x",
+    ]
+    assert values.model_spec.version.value == 1
+
+
+@pytest.mark.parametrize(
+    ("tasks", "code", "message"),
+    [
+        (
+            [("regress", "regress_x", "cr"), ("regress", "regress_x", "cr")],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Duplicate evaluation of signature: regress_x",
+        ),
+        (
+            [("regress", "regress_x", "cr"), ("classify", "serving_default", "hpt")],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "must access the same model name",
+        ),
+        (
+            [("predict", "serving_default", "hpt")],
+            grpc.StatusCode.UNIMPLEMENTED,
+            "Unsupported signature",
+        ),
+        (
+            [("regress", "nope", "cr")],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Requested signature not found in model graph: nope",
+        ),
+    ],
+)
+def test_grpc_multi_inference_errors_are_tf_servings(stub, tasks, code, message):
+    request = inference_pb2.MultiInferenceRequest()
+    for method, signature, name in tasks:
+        _task(request, method, signature, name)
+    _examples(request.input, [0.5])
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.MultiInference(request, timeout=30)
+    assert caught.value.code() == code and message in caught.value.details()

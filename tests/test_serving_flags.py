@@ -155,3 +155,22 @@ def test_batcher_splits_results_and_pads_to_allowed_sizes():
             small.run(model, {"x": np.zeros((9, 2), np.float32)}, "serving_default")
     finally:
         small.close()
+
+
+def test_an_idle_model_runs_a_lone_request_without_waiting_for_the_batch_timeout():
+    import threading
+
+    class Echo:
+        def run(self, inputs, signature, timeout_ms=0):
+            return {"y": inputs["x"]}
+
+    hour = 3600 * 10**6
+    batcher = BatchingOptions(max_batch_size=8, batch_timeout_micros=hour).batcher()
+    answers = []
+    x = np.ones((1, 2), np.float32)
+    thread = threading.Thread(target=lambda: answers.append(batcher.run(Echo(), {"x": x}, "s")))
+    thread.start()
+    thread.join(timeout=60)  # a guard against a hang, far below the hour of the timeout
+    batcher.close()
+    assert len(answers) == 1
+    np.testing.assert_array_equal(answers[0]["y"], x)

@@ -1,7 +1,8 @@
 """Server-side batching (`--enable_batching`), configured by TF Serving's batching parameters file.
 
 Concurrent requests for the same signature whose inputs agree on everything but the batch size are
-queued; a batch thread takes the oldest, waits at most `batch_timeout_micros` for more, joins them
+queued; a batch thread takes the oldest, waits at most `batch_timeout_micros` for more (and not at
+all while no other batch is running: an idle model runs what is queued at once), joins them
 along axis 0 (up to `max_batch_size` rows, padded up to the next of `allowed_batch_sizes` by
 repeating the first row), runs the model once and hands every request its own rows back.
 
@@ -117,6 +118,7 @@ class Batcher:
         self._queues: dict[tuple, deque] = {}
         self._runners: dict[tuple, object] = {}
         self._closed = False
+        self._running = 0  # batches in the model now
         self._threads = [
             threading.Thread(target=self._work, name=f"zoo-batch-{i}", daemon=True)
             for i in range(options.num_batch_threads)
@@ -180,9 +182,12 @@ class Batcher:
                 left = deadline - time.monotonic()
                 if rows >= self.options.max_batch_size or left <= 0:
                     break
+                if not self._running:
+                    break  # the model is idle: run now; later requests form the next batch
                 self._cv.wait(left)
             if not queue and self._queues.get(key) is queue:
                 del self._queues[key]
+            self._running += 1
             return self._runners[key], key[1], batch
 
     def _padded_size(self, rows: int) -> int:
@@ -221,5 +226,8 @@ class Batcher:
             except BaseException as error:  # every waiting request gets the batch's error
                 for task in batch:
                     task.error = error
+            with self._cv:
+                self._running -= 1
+                self._cv.notify_all()  # a thread gathering the next batch may run it now
             for task in batch:
                 task.done.set()

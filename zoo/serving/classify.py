@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from zoo.serving.errors import ServingError, as_serving_error, invalid
 from zoo.serving.json_parse import debug_string, json_type
-from zoo.serving.json_tensor import float_texts, parse_predict_request
+from zoo.serving.json_tensor import float_text_list, float_texts, parse_predict_request
 
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
@@ -99,7 +99,7 @@ def examples_from_request(document: dict, verb: str) -> list[bytes]:
     return serialised
 
 
-def _signature_for(servable, name: str, method: str):
+def signature_for(servable, name: str, method: str):
     signature_def = servable.runner.signature_defs.get(name)
     if signature_def is None or name.startswith("__"):
         raise invalid(f'Serving signature name: "{name}" not found in signature def')
@@ -115,29 +115,28 @@ def _signature_for(servable, name: str, method: str):
     return signature_def, input_name
 
 
-def classify_or_regress(manager, verb, body, name, version, label, timeout_ms=0) -> str:
-    """Answer a `:classify` or `:regress` request body; return the result JSON text."""
-    document = parse_predict_request(body)
-    signature = document.get("signature_name") or "serving_default"
-    serialised = examples_from_request(document, verb)
-    method = CLASSIFY_METHOD if verb == "classify" else REGRESS_METHOD
-    with manager.servable(name, version, label) as servable:
-        _, input_name = _signature_for(servable, signature, method)
-        batch = np.empty(len(serialised), dtype=object)
-        batch[:] = serialised
-        try:
-            outputs = servable.run({input_name: batch}, signature, timeout_ms=timeout_ms)
-        except Exception as error:
-            raise as_serving_error(error) from None
-    if verb == "regress":
-        if "outputs" not in outputs:
-            raise invalid("No output Tensor with name 'outputs' in the regression signature.")
-        values = np.asarray(outputs["outputs"], np.float32).reshape(len(serialised), -1)[:, 0]
-        return '{"results": [' + ", ".join(float_texts(values).tolist()) + "]}"
-    return _classification_json(outputs, len(serialised))
+def run_examples(servable, method: str, serialised: list[bytes], signature: str, timeout_ms=0):
+    """Run `signature` (whose method must be `method`) of a loaded version on serialised Examples;
+    return its outputs."""
+    _, input_name = signature_for(servable, signature, method)
+    batch = np.empty(len(serialised), dtype=object)
+    batch[:] = serialised
+    try:
+        return servable.run({input_name: batch}, signature, timeout_ms=timeout_ms)
+    except Exception as error:
+        raise as_serving_error(error) from None
 
 
-def _classification_json(outputs: dict, batch: int) -> str:
+def regression_values(outputs: dict, batch: int) -> np.ndarray:
+    """The (batch,) float32 values of a regression signature's outputs."""
+    if "outputs" not in outputs:
+        raise invalid("No output Tensor with name 'outputs' in the regression signature.")
+    return np.asarray(outputs["outputs"], np.float32).reshape(batch, -1)[:, 0]
+
+
+def classification_arrays(outputs: dict, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(labels (batch, k) of bytes or b"", scores (batch, k) float32 or None) of a
+    classification signature's outputs."""
     classes = outputs.get("classes")
     scores = outputs.get("scores")
     if classes is None and scores is None:
@@ -148,11 +147,29 @@ def _classification_json(outputs: dict, batch: int) -> str:
         if classes is not None
         else np.full((batch, width), b"", dtype=object)
     )
-    values = (
-        float_texts(np.asarray(scores, np.float32).reshape(batch, width))
-        if scores is not None
-        else np.full((batch, width), "0.0")
-    )
+    if scores is not None:
+        scores = np.asarray(scores, np.float32).reshape(batch, width)
+    return labels, scores
+
+
+def classify_or_regress(manager, verb, body, name, version, label, timeout_ms=0) -> str:
+    """Answer a `:classify` or `:regress` request body; return the result JSON text."""
+    document = parse_predict_request(body)
+    signature = document.get("signature_name") or "serving_default"
+    serialised = examples_from_request(document, verb)
+    method = CLASSIFY_METHOD if verb == "classify" else REGRESS_METHOD
+    with manager.servable(name, version, label) as servable:
+        outputs = run_examples(servable, method, serialised, signature, timeout_ms)
+    if verb == "regress":
+        values = regression_values(outputs, len(serialised))
+        return '{"results": [' + ", ".join(float_text_list(values)) + "]}"
+    return _classification_json(outputs, len(serialised))
+
+
+def _classification_json(outputs: dict, batch: int) -> str:
+    labels, scores = classification_arrays(outputs, batch)
+    width = labels.shape[1]
+    values = float_texts(scores) if scores is not None else np.full((batch, width), "0.0")
     rows = []
     for i in range(batch):
         pairs = []

@@ -1,8 +1,9 @@
 """TensorFlow Serving's gRPC API over a `ModelManager`, on the official serving-api stubs.
 
-Services: `PredictionService.Predict`, `PredictionService.GetModelMetadata` and
-`ModelService.GetModelStatus` (Classify, Regress, MultiInference and HandleReloadConfigRequest
-answer UNIMPLEMENTED). A client written for `tensorflow_model_server --port=8500` works unchanged.
+Services: `PredictionService.Predict`, `Classify`, `Regress`, `MultiInference` (tf.Example
+inputs, grpc_inference.py), `GetModelMetadata` and `ModelService.GetModelStatus`
+(`HandleReloadConfigRequest` answers UNIMPLEMENTED: the config file is polled instead). A client
+written for `tensorflow_model_server --port=8500` works unchanged.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tensorflow_serving.apis import (
 )
 
 from zoo.serving.errors import ServingError, as_serving_error
+from zoo.serving.grpc_inference import classify, multi_inference, regress, version_of
 from zoo.serving.manager import ModelManager
 
 
@@ -31,10 +33,7 @@ def _abort(context: grpc.ServicerContext, error: Exception):
     context.abort(code, error.message)
 
 
-def _spec_version(spec) -> tuple[int | None, str | None]:
-    version = spec.version.value if spec.HasField("version") else None
-    label = spec.version_label if spec.WhichOneof("version_choice") == "version_label" else None
-    return version, label
+_spec_version = version_of
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -111,10 +110,20 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except Exception as error:
             _abort(context, error)
 
-    def _unimplemented(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "zoo serve implements Predict only")
+    def _answer(self, function, request, context):
+        try:
+            return function(self.manager, request)
+        except Exception as error:
+            _abort(context, error)
 
-    Classify = Regress = MultiInference = _unimplemented
+    def Classify(self, request, context):
+        return self._answer(classify, request, context)
+
+    def Regress(self, request, context):
+        return self._answer(regress, request, context)
+
+    def MultiInference(self, request, context):
+        return self._answer(multi_inference, request, context)
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):

@@ -372,32 +372,45 @@ def _from_inputs(inputs, input_dtypes: Mapping[str, tf.DType]) -> dict[str, np.n
 # ----------------------------------------------------------------------------- responses
 
 
+_LITERALS = {"nan": "NaN", "-nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def float_text_list(array: np.ndarray) -> list[str]:
+    """TF Serving's `WriteDecimal` for every element (flat, row-major): `%.6g`, or max_digits10
+    (9 for float32, 17 for float64) when six digits do not read back to the same value; `.0`
+    appended to whole numbers without an exponent; NaN/Infinity literals."""
+    flat = np.ascontiguousarray(array).reshape(-1)
+    digits = ".17g" if flat.dtype == np.float64 else ".9g"
+    values = flat.tolist()  # exact Python floats (float32 widens without rounding)
+    texts = [f"{v:.6g}" for v in values]
+    with np.errstate(over="ignore"):
+        back = np.array(texts, dtype=np.float64).astype(flat.dtype)
+    # NaN never equals itself: it is redone below, and its literal replaces the text anyway.
+    for i in np.flatnonzero(back != flat).tolist():
+        texts[i] = format(values[i], digits)
+    for i, text in enumerate(texts):
+        if text.lstrip("-").isdigit():
+            texts[i] = text + ".0"
+        elif text[-1] in "nf":
+            texts[i] = _LITERALS[text]
+    return texts
+
+
 def float_texts(array: np.ndarray) -> np.ndarray:
-    """TF Serving's `WriteDecimal` for every element: `%.6g`, or max_digits10 when six digits do
-    not round-trip; `.0` appended to whole numbers without an exponent; NaN/Infinity literals."""
-    digits = 17 if array.dtype == np.float64 else 9
-    wide = array.astype(np.float64)
-    finite = np.isfinite(wide)
-    text = np.char.mod("%.6g", np.where(finite, wide, 0.0)).astype("U32")
-    redo = finite & (text.astype(np.float64).astype(array.dtype) != array)
-    if redo.any():
-        text[redo] = np.char.mod(f"%.{digits}g", wide[redo])
-    whole = finite & (np.char.find(text, ".") < 0) & (np.char.find(text, "e") < 0)
-    text[whole] = np.char.add(text[whole], ".0")
-    text[np.isnan(wide)] = "NaN"
-    text[np.isposinf(wide)] = "Infinity"
-    text[np.isneginf(wide)] = "-Infinity"
-    return text
+    """`float_text_list` in the shape of `array` (an array of str objects)."""
+    out = np.empty(array.shape, dtype=object)
+    out.reshape(-1)[:] = float_text_list(array)
+    return out
 
 
-def _element_texts(name: str, array: np.ndarray) -> np.ndarray:
-    """Each element of `array` as its JSON text (same shape, dtype str)."""
+def _element_texts(name: str, array: np.ndarray) -> list[str]:
+    """Each element of `array` as its JSON text (flat, row-major)."""
     if array.dtype.kind == "f":
-        return float_texts(array)
+        return float_text_list(array)
     if array.dtype.kind == "b":
-        return np.where(array, "true", "false")
+        return ["true" if v else "false" for v in array.reshape(-1).tolist()]
     if array.dtype.kind in "iu":
-        return array.astype(str)
+        return [str(v) for v in array.reshape(-1).tolist()]
     if array.dtype.kind in "OSU":
 
         def encode(v):
@@ -409,16 +422,13 @@ def _element_texts(name: str, array: np.ndarray) -> np.ndarray:
                     pass
             return '{"b64": "' + base64.b64encode(raw).decode("ascii") + '"}'
 
-        out = np.empty(array.shape, dtype=object)
-        out.reshape(-1)[:] = [encode(v) for v in array.reshape(-1)]
-        return out
+        return [encode(v) for v in array.reshape(-1)]
     raise invalid(f"Tensor {name} has unsupported tensor type: {array.dtype}")
 
 
-def _nest(texts: np.ndarray, keep: int = 0) -> list[str]:
-    """JSON list texts of `texts`, nested along all axes but the first `keep` (row-major)."""
-    items = [str(t) for t in texts.reshape(-1)]
-    shape = texts.shape
+def _nest(items: list[str], shape: tuple[int, ...], keep: int = 0) -> list[str]:
+    """JSON list texts of the flat `items` of an array of `shape`, nested along all axes but the
+    first `keep` (row-major)."""
     for axis in range(len(shape) - 1, keep - 1, -1):
         groups = int(np.prod(shape[:axis], dtype=np.int64))
         size = shape[axis]
@@ -435,8 +445,10 @@ def outputs_to_json(outputs: Mapping[str, np.ndarray], form: str) -> str:
     texts = {n: _element_texts(n, arrays[n]) for n in names}
     if form == "columnar":
         if len(names) == 1:
-            return '{"outputs": ' + _nest(texts[names[0]])[0] + "}"
-        members = ", ".join(f"{json.dumps(n)}: {_nest(texts[n])[0]}" for n in names)
+            return '{"outputs": ' + _nest(texts[names[0]], arrays[names[0]].shape)[0] + "}"
+        members = ", ".join(
+            f"{json.dumps(n)}: {_nest(texts[n], arrays[n].shape)[0]}" for n in names
+        )
         return '{"outputs": {' + members + "}}"
     batch = None
     for n in names:
@@ -450,8 +462,8 @@ def outputs_to_json(outputs: Mapping[str, np.ndarray], form: str) -> str:
                 f"Tensor name: {n} has inconsistent batch size: {array.shape[0]} expecting: {batch}"
             )
     if len(names) == 1:
-        return '{"predictions": ' + _nest(texts[names[0]])[0] + "}"
-    rows = {n: _nest(texts[n], keep=1) for n in names}
+        return '{"predictions": ' + _nest(texts[names[0]], arrays[names[0]].shape)[0] + "}"
+    rows = {n: _nest(texts[n], arrays[n].shape, keep=1) for n in names}
     objects = [
         "{" + ", ".join(f"{json.dumps(n)}: {rows[n][i]}" for n in names) + "}"
         for i in range(batch or 0)

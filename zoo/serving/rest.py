@@ -1,4 +1,4 @@
-"""TensorFlow Serving's REST API over a `ModelManager`: a WSGI app (werkzeug) served by waitress.
+"""TensorFlow Serving's REST API over a `ModelManager`, served by `HttpServer` (http_server.py).
 
 Routes (case-insensitive, as TF Serving matches them):
   GET  /v1/models/NAME[/versions/V | /labels/L]            model status
@@ -10,10 +10,9 @@ Routes (case-insensitive, as TF Serving matches them):
 Every error is `{"error": "<message>"}` with TF Serving's message and its HTTP code (400 bad
 request or unknown label/signature, 404 unknown model or version, 413 body over the size limit).
 
-Why waitress + werkzeug: waitress is a maintained, production WSGI server with a fixed worker
-thread pool (TF Serving's `--rest_api_num_threads`) and a hard request-body cap; werkzeug parses the
-requests. The model runs in a TF1 session, which releases the GIL, so worker threads run
-concurrently.
+`RestApp.respond(method, path, headers, body)` computes an answer; `RestApp` is also a WSGI
+application (werkzeug) with the same answers, for test clients and other WSGI servers. The model
+runs through TensorFlow's C API, which releases the GIL, so connections run concurrently.
 """
 
 from __future__ import annotations
@@ -22,18 +21,18 @@ import ipaddress
 import logging
 import os
 import re
-import threading
 import time
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
-from waitress import create_server, wasyncore
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from zoo.serving.classify import classify_or_regress
 from zoo.serving.errors import ServingError, as_serving_error
+from zoo.serving.http_server import HttpServer
 from zoo.serving.json_tensor import (
     dumps,
     outputs_to_json,
@@ -94,51 +93,66 @@ class RestApp:
         self.metrics = metrics
         self.metrics_path = metrics_path
 
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        request.max_content_length = self.max_body_bytes
+    def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes):
+        """(status, headers, payload bytes) of one request; `headers` has lower-case names."""
         start = time.perf_counter()
         content_type = "application/json"
         model, api = "", ""
         try:
-            if self.metrics_path and request.path == self.metrics_path and self.metrics:
+            if self.metrics_path and path == self.metrics_path and self.metrics:
                 status, text, content_type = 200, self.metrics.exposition(), self.metrics.CONTENT
-            elif request.method == "OPTIONS":
-                status, text = self.preflight(request), ""
+            elif method == "OPTIONS":
+                status, text = self.preflight(headers), ""
             else:
-                model, api, body = self.dispatch(request)
-                status, text = 200, body if isinstance(body, str) else dumps(body)
+                model, api, answer = self.dispatch(method, path, body)
+                status, text = 200, answer if isinstance(answer, str) else dumps(answer)
             code = "OK"
         except ServingError as error:
             status, code = error.http_status, error.code
-            text = "" if request.method == "OPTIONS" else dumps({"error": error.message})
-        except RequestEntityTooLarge:
-            status, code = 413, "INVALID_ARGUMENT"
-            text = dumps(
-                {"error": f"Request body is larger than the limit of {self.max_body_bytes} bytes"}
-            )
+            text = "" if method == "OPTIONS" else dumps({"error": error.message})
         except Exception as error:  # never let one request take the server down
             log.exception("request failed")
             status, code = 500, "INTERNAL"
             text = dumps({"error": f"{type(error).__name__}: {error}"})
         if self.metrics is not None and model:
             self.metrics.record(model, api, "REST", code, time.perf_counter() - start)
-        response = Response(text, status=status, content_type=content_type)
+        payload = text if isinstance(text, bytes) else text.encode()
+        return status, self._headers(content_type), payload
+
+    def too_large(self, limit: int):
+        """The answer to a body over `limit` bytes (413, TF Serving's error shape)."""
+        text = dumps({"error": f"Request body is larger than the limit of {limit} bytes"})
+        return 413, self._headers("application/json"), text.encode()
+
+    def _headers(self, content_type: str) -> list[tuple[str, str]]:
+        headers = [("Content-Type", content_type)]
         if self.cors:
-            response.headers.update(CORS_HEADERS)
+            headers.extend(CORS_HEADERS.items())
+        return headers
+
+    def __call__(self, environ, start_response):
+        """The same answers as a WSGI application (for WSGI servers and test clients)."""
+        request = Request(environ)
+        request.max_content_length = self.max_body_bytes
+        try:
+            body = request.get_data(cache=False) if request.method == "POST" else b""
+        except RequestEntityTooLarge:
+            status, headers, payload = self.too_large(self.max_body_bytes)
+        else:
+            headers_in = {k.lower(): v for k, v in request.headers.items()}
+            status, headers, payload = self.respond(request.method, request.path, headers_in, body)
+        response = Response(payload, status=status, headers=headers)
         return response(environ, start_response)
 
     @staticmethod
-    def preflight(request: Request) -> int:
+    def preflight(headers: Mapping[str, str]) -> int:
         """TF Serving answers OPTIONS with 200 when the Origin is an http(s) URL."""
-        if not re.search(r"https?://", request.headers.get("Origin", "")):
+        if not re.search(r"https?://", headers.get("origin", "")):
             raise ServingError("FAILED_PRECONDITION", "Origin header is missing in CORS preflight")
         return 200
 
-    def dispatch(self, request: Request) -> tuple[str, str, object]:
+    def dispatch(self, method: str, path: str, body: bytes) -> tuple[str, str, object]:
         """(model name, API name, answer) of one request; raises `ServingError`."""
-        path = request.path
-        method = request.method
         if not _API_PREFIX.match(path):
             # TF Serving registers its REST handler for `(?i)/v1/.*` only; other paths find no
             # handler (404). Under /v1/, a path that matches no route is a malformed request (400).
@@ -149,7 +163,6 @@ class RestApp:
                 name, version, label, verb = match.groups()
                 name, verb = _decode(name, "model name"), verb.lower()
                 version, label = _version(version), _label(label)
-                body = request.get_data(cache=False)
                 if verb == "predict":
                     return name, verb, self.predict(body, name, version, label)
                 return (
@@ -263,13 +276,14 @@ def is_loopback(host: str) -> bool:
 
 
 class RestServer:
-    """`app` on host:port with a fixed pool of worker threads; `start()` runs it in a thread.
+    """`RestApp` on host:port (`HttpServer`: a thread per connection); `start()` serves it.
 
     Args:
         manager: the models to serve.
         host: interface to bind; 127.0.0.1 by default (use 0.0.0.0 only behind a firewall).
         port: TCP port; 0 picks a free one (see `port` after construction).
-        threads: worker threads (TF Serving's `--rest_api_num_threads`, default 4 x cores).
+        threads: requests handled at once (TF Serving's `--rest_api_num_threads`, default
+            4 x cores).
         max_body_bytes: largest accepted request body.
         max_connections: open connections at most; beyond it new ones wait in the listen queue.
         idle_timeout: seconds after which an idle (keep-alive) connection is closed, so idle
@@ -290,46 +304,29 @@ class RestServer:
         **app_options,
     ) -> None:
         self.app = RestApp(manager, max_body_bytes, **app_options)
-        self._map: dict = {}
-        self._server = create_server(
-            self.app,
-            map=self._map,
+        self._server = HttpServer(
+            self.app.respond,
+            self.app.too_large,
             host=host,
             port=port,
             threads=threads or max(4, 4 * (os.cpu_count() or 1)),
-            connection_limit=max_connections,
-            channel_timeout=idle_timeout,
-            cleanup_interval=max(1, int(idle_timeout) // 2),
-            # waitress buffers a body before the app sees it: cap that buffer too. The app answers
-            # bodies between the two limits with TF Serving's JSON error shape.
-            max_request_body_size=2 * max_body_bytes + (1 << 20),
-            ident="zoo-serve",
-            clear_untrusted_proxy_headers=True,
+            max_body_bytes=max_body_bytes,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
         )
         self.host = host
-        self.port = int(self._server.effective_port)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.port = self._server.port
 
     @property
     def url(self) -> str:
         return url_for(self.host, self.port)
 
-    def serve_forever(self) -> None:
-        while not self._stopping.is_set():
-            wasyncore.loop(timeout=0.2, map=self._map, use_poll=True, count=1)
-
     def start(self) -> RestServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="zoo-serve", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def shutdown(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server.task_dispatcher.shutdown(timeout=5)
-        wasyncore.close_all(self._map)
+        self._server.shutdown()
 
     def __enter__(self) -> RestServer:
         return self.start()
