@@ -4,11 +4,11 @@
 
 Rows:
   * LpPooling2D, p = 1, 2, 3, 2.5 and a learned p (from 2.5), pool 2 on (32, 64, 64, 16) float32,
-    forward and forward+backward (gradient with respect to the input and p), against
-    keras.layers.AveragePooling2D doing the same, each in `tf.function`;
-  * a floor for the fwd+bwd rows: one elementwise pass over the input (tf.sign(x), the least any
-    input gradient that depends on x costs) against AveragePooling2D fwd+bwd, whose gradient
-    TensorFlow folds to a constant (it depends on the input's shape only);
+    forward and forward+backward (gradient with respect to the input and p for an upstream
+    gradient passed in as an argument, as in training), against keras.layers.AveragePooling2D
+    doing the same, each in `tf.function`;
+  * a floor for the fwd+bwd rows: one elementwise pass over the input (tf.sign(x)) against
+    AveragePooling2D fwd+bwd;
   * IntegralLayer trapezoid on (256, 1024, 8) float32 in `tf.function` (default, and with
     `jit_compile=True`) against scipy.integrate.cumulative_trapezoid on the same float32 array.
 
@@ -39,14 +39,21 @@ def _forward(layer, x):
 
 
 def _forward_backward(layer, x):
+    """One training step's work: forward, then the gradient with respect to the input (and p)
+    for an upstream gradient that is an input of the function, as in training; with a constant
+    upstream gradient TensorFlow would fold AveragePooling2D's backward to a constant."""
+    upstream = tf.constant(
+        np.random.default_rng(1).normal(size=layer.compute_output_shape(x.shape)), "float32"
+    )
+
     @tf.function
-    def step():
+    def step(g):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x)
-        return tape.gradient(y, [x, *layer.trainable_weights])
+        return tape.gradient(y, [x, *layer.trainable_weights], output_gradients=g)
 
-    return lambda: [g.numpy() for g in step()]
+    return lambda: [g.numpy() for g in step(upstream)]
 
 
 def lp_rows(runs: int, rounds: int):
