@@ -47,21 +47,6 @@ def _inputs(model: keras.Model, seed: int) -> np.ndarray:
     return rng.uniform(0.0, 16.0, (3, *shape)).astype("float32")
 
 
-def _load_in_a_new_process(path, x, tmp_path, imports="import zoo\nimport keras"):
-    np.save(tmp_path / "x.npy", x)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(imports=imports), str(path), str(tmp_path / "x.npy")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return {k: np.asarray(v) for k, v in json.loads(done.stdout.splitlines()[-1]).items()}
-
-
 def _assert_same(loaded, model, x):
     expected = model.predict(x, verbose=0)
     expected = expected if isinstance(expected, dict) else {"output": expected}
@@ -88,17 +73,15 @@ print(json.dumps(answers))
 """
 
 
-def test_every_pretrained_model_loads_in_a_new_process(tmp_path):
-    """All presets saved here, loaded by one fresh interpreter (one start-up for all of them)."""
-    models, inputs = {}, {}
-    for name in MODELS:
-        models[name] = zoo.load(name)
-        models[name].save(tmp_path / f"{name}.keras")
-        inputs[name] = _inputs(models[name], 0)
-        np.save(tmp_path / f"{name}.npy", inputs[name])
+def _all_load_in_one_new_process(tmp_path, cases) -> None:
+    """Save each {name: (model, x)} to `name.keras` and `name.npy`, load them all in one fresh
+    interpreter (MANY_CHILD) and check that each predicts there what it predicts here."""
+    for name, (model, x) in cases.items():
+        model.save(tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}.npy", x)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, "-c", MANY_CHILD, *MODELS],
+        [sys.executable, "-c", MANY_CHILD, *cases],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -108,10 +91,18 @@ def test_every_pretrained_model_loads_in_a_new_process(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     answers = json.loads(done.stdout.splitlines()[-1])
-    assert set(answers) == set(MODELS)
-    for name, model in models.items():
-        loaded = {k: np.asarray(v) for k, v in answers[name].items()}
-        _assert_same(loaded, model, inputs[name])
+    assert set(answers) == set(cases)
+    for name, (model, x) in cases.items():
+        _assert_same({k: np.asarray(v) for k, v in answers[name].items()}, model, x)
+
+
+def test_every_pretrained_model_loads_in_a_new_process(tmp_path):
+    """All presets saved here, loaded by one fresh interpreter (one start-up for all of them)."""
+    cases = {}
+    for name in MODELS:
+        model = zoo.load(name)
+        cases[name] = (model, _inputs(model, 0))
+    _all_load_in_one_new_process(tmp_path, cases)
 
 
 def test_every_import_order_finds_the_custom_objects(tmp_path):
@@ -149,24 +140,7 @@ def test_built_and_new_head_models_load_in_a_new_process(tmp_path):
         head=keras.layers.Dense(2, activation="softmax"),
     )
     x = _inputs(built, 2)
-    models = {"built": built, "odd_even": odd_even}
-    for name, model in models.items():
-        model.save(tmp_path / f"{name}.keras")
-        np.save(tmp_path / f"{name}.npy", x)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-c", MANY_CHILD, *models],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    answers = json.loads(done.stdout.splitlines()[-1])
-    for name, model in models.items():
-        _assert_same({k: np.asarray(v) for k, v in answers[name].items()}, model, x)
+    _all_load_in_one_new_process(tmp_path, {"built": (built, x), "odd_even": (odd_even, x)})
 
 
 def test_a_family_model_rebuilds_from_its_config():

@@ -290,7 +290,9 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
 
 def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
     found = _user_module(model).point_scores(model, [UserSeries(None, values, None, None, 1)])[0]
-    level = _user_module(model).get_threshold(model) if threshold is None else float(threshold)
+    from zoo.models.common.threshold import get_threshold
+
+    level = get_threshold(model) if threshold is None else float(threshold)
     return {"score": found, "is_anomaly": found > level}
 
 

@@ -24,13 +24,18 @@ from zoo.data.kdd_tsad import load_ucr135, sliding_windows
 from zoo.layers import IntegralLayer
 from zoo.models.common.checks import check_finite
 from zoo.models.common.predictor import predictor
-from zoo.models.common.threshold import Threshold
+from zoo.models.common.threshold import (
+    THRESHOLD_LAYER,
+    Threshold,
+    check_percentile,
+    get_threshold,
+    set_threshold,
+)
 from zoo.models.common.zoo_model import ZooModel
 
 INPUT_NAME = "series"
 # Point score from the scores of the stride-1 windows covering the point.
 POINT_RULES = ("max", "min")
-THRESHOLD_LAYER = "threshold"
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -218,25 +223,18 @@ def score_windows(model: keras.Model, windows: np.ndarray, batch_size: int = 512
     return np.asarray(predictor(model, batch_size=batch_size)(windows)["score"])
 
 
-def get_threshold(model: keras.Model) -> float:
-    return float(keras.ops.convert_to_numpy(model.get_layer(THRESHOLD_LAYER).threshold))
-
-
 def infer_threshold(model: keras.Model, normal_windows: np.ndarray, percentile: float = 99.5):
     """Set the stored threshold to the `percentile`-th percentile of the scores of
     `normal_windows` (windows (n, window[, 1]), or a 1-D series cut into stride-1 windows), and
     return it. The threshold lives in the model's weights: save, export and serve it as is."""
-    if not 0 < percentile <= 100:
-        raise ValueError(
-            f"`percentile` must be a number in (0, 100]. Received: percentile={percentile!r}"
-        )
+    check_percentile(percentile)
     window = window_length(model)
     normal_windows = np.asarray(normal_windows)
     if normal_windows.ndim == 1:
         normal_windows = windows_of(normal_windows, window)
-    threshold = float(np.percentile(score_windows(model, normal_windows), percentile))
-    model.get_layer(THRESHOLD_LAYER).threshold.assign(threshold)
-    return threshold
+    return set_threshold(
+        model, float(np.percentile(score_windows(model, normal_windows), percentile))
+    )
 
 
 def predict(model: keras.Model, data: np.ndarray) -> dict[str, np.ndarray]:

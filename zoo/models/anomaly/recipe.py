@@ -27,16 +27,16 @@ from zoo.models.anomaly.model import (
 )
 from zoo.models.anomaly.presets import PRESETS
 from zoo.models.common.checks import environment, round_floats, seed_everything
-from zoo.models.common.detection_scores import threshold_for_false_alarm_rate
 from zoo.models.common.preset_files import write_preset
 from zoo.models.common.runs import (
     KeepBestWeights,
     RunFolder,
+    adam_trainer,
     open_run,
-    trainer_folders,
     training_card,
 )
-from zoo.training import EarlyStopping, Trainer
+from zoo.models.common.threshold import normal_threshold, set_threshold
+from zoo.training import EarlyStopping
 
 PRESET = PRESETS[0]
 NAME = PRESET.name
@@ -55,16 +55,6 @@ RECIPE = {
     "100): no point of the anomaly-free train part is flagged",
 }
 LOSS = {"reconstruction": "mse"}
-
-
-def _trainer(model, learning_rate: float, run: RunFolder | None, stage: str, seed: int):
-    return Trainer(
-        model=model,
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=LOSS,
-        seed=seed,
-        **trainer_folders(run, stage),
-    )
 
 
 def train(output_dir: Path, *, seed: int = 0, epochs: int | None = None, verbose: int = 1) -> dict:
@@ -86,7 +76,7 @@ def train(output_dir: Path, *, seed: int = 0, epochs: int | None = None, verbose
     val_windows = windows_of(train_part[boundary:], window)
     model = build_detector(**config)
     keeper = KeepBestWeights(model, run.best_weights("fit"))
-    history = _trainer(model, RECIPE["learning_rate"], run, "fit", seed).fit(
+    history = adam_trainer(model, RECIPE["learning_rate"], LOSS, run, "fit", seed).fit(
         (fit_windows, {"reconstruction": fit_windows}),
         validation=(val_windows, {"reconstruction": val_windows}),
         epochs=epochs,
@@ -131,22 +121,9 @@ def normal_point_threshold(
     (from the windows covering each point, by the model's `point_rule`) pass at most a share
     `false_alarm_rate` of its points (the ⌊rate·n⌋+1-th largest point score), or at the
     `percentile`-th percentile of them. A point is flagged when its score passes it."""
-    if (false_alarm_rate is None) == (percentile is None):
-        raise ValueError(
-            "Give one of `false_alarm_rate` and `percentile`. Received: "
-            f"false_alarm_rate={false_alarm_rate!r}, percentile={percentile!r}"
-        )
     points = predict(model, normal)["point_score"]
-    if percentile is not None:
-        if not 0 < percentile <= 100:
-            raise ValueError(
-                f"`percentile` must be a number in (0, 100]. Received: percentile={percentile!r}"
-            )
-        threshold = float(np.percentile(points, percentile))
-    else:
-        threshold = threshold_for_false_alarm_rate(points, false_alarm_rate)
-    model.get_layer("threshold").threshold.assign(threshold)
-    return threshold
+    rule = {"false_alarm_rate": false_alarm_rate, "percentile": percentile}
+    return set_threshold(model, normal_threshold(points, **rule))
 
 
 def fine_tune(
@@ -206,7 +183,7 @@ def fine_tune(
     arguments.update(seed=seed, values=len(values), holdout=holdout)
     run = open_run(run_dir, arguments)
     if epochs > 0:
-        _trainer(tuned, learning_rate, run, "fine_tune", seed).fit(
+        adam_trainer(tuned, learning_rate, LOSS, run, "fine_tune", seed).fit(
             (windows, {"reconstruction": windows}),
             epochs=epochs,
             batch_size=batch_size,

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from zoo.training import Callback
+from zoo.training import Callback, Trainer
 
 RUN_FILE = "run.json"
 
@@ -117,6 +117,22 @@ def trainer_folders(run: RunFolder | None, stage: str) -> dict[str, Path | None]
     if run is None:
         return {"checkpoint_dir": None, "log_dir": None}
     return {"checkpoint_dir": run.checkpoints(stage), "log_dir": run.logs(stage)}
+
+
+def adam_trainer(
+    model: Any, learning_rate: float, loss: Any, run: RunFolder | None, stage: str, seed: int
+) -> Trainer:
+    """A Trainer with Adam at `learning_rate` and `loss`, checkpointing and logging into `run`'s
+    folders for `stage` (none without a run)."""
+    import keras
+
+    return Trainer(
+        model=model,
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=loss,
+        seed=seed,
+        **trainer_folders(run, stage),
+    )
 
 
 def training_card(name: str, seed: int, epochs: int, default_epochs: int, recipe: dict) -> dict:

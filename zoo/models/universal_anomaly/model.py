@@ -32,12 +32,12 @@ import numpy as np
 
 from zoo.layers import GlobalLpPooling1D, IntegralLayer
 from zoo.models.common.predictor import predictor
-from zoo.models.common.threshold import Threshold
+from zoo.models.common.threshold import THRESHOLD_LAYER, Threshold, get_threshold
+from zoo.models.common.threshold import set_threshold as store_threshold
 from zoo.models.common.zoo_model import ZooModel
 from zoo.models.universal_anomaly.layers import BroadcastTime, RobustScaling, SquashTime
 
 INPUT_NAME = "series"
-THRESHOLD_LAYER = "threshold"
 MIN_POINTS = 8
 
 
@@ -116,15 +116,11 @@ def window_length(model: keras.Model) -> int:
     return int(model.inputs[0].shape[1])
 
 
-def get_threshold(model: keras.Model) -> float:
-    return float(keras.ops.convert_to_numpy(model.get_layer(THRESHOLD_LAYER).threshold))
-
-
 def set_threshold(model: keras.Model, threshold: float) -> float:
+    """Store a probability threshold in (0, 1) in the detector's weights; return it."""
     if not 0 < threshold < 1:
         raise ValueError(f"`threshold` must be in (0, 1). Received: threshold={threshold!r}")
-    model.get_layer(THRESHOLD_LAYER).threshold.assign(float(threshold))
-    return float(threshold)
+    return store_threshold(model, threshold)
 
 
 def as_series(series, name: str = "series") -> np.ndarray:

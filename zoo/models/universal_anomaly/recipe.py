@@ -21,15 +21,15 @@ import keras
 import numpy as np
 
 from zoo.models.common.checks import environment, round_floats, seed_everything
-from zoo.models.common.detection_scores import threshold_for_false_alarm_rate
 from zoo.models.common.preset_files import write_preset
 from zoo.models.common.runs import (
     KeepBestWeights,
     RunFolder,
+    adam_trainer,
     open_run,
-    trainer_folders,
     training_card,
 )
+from zoo.models.common.threshold import normal_threshold
 from zoo.models.universal_anomaly.baselines import BASELINES
 from zoo.models.universal_anomaly.corpus import (
     NormalSeries,
@@ -46,7 +46,7 @@ from zoo.models.universal_anomaly.model import (
     window_length,
 )
 from zoo.models.universal_anomaly.presets import PRESETS
-from zoo.training import EarlyStopping, Trainer
+from zoo.training import EarlyStopping
 
 PRESET = PRESETS[0]
 NAME = PRESET.name
@@ -71,16 +71,6 @@ LOSS = {"logit": keras.losses.BinaryCrossentropy(from_logits=True)}
 N_SYNTHETIC, TRAIN_WINDOWS, VAL_WINDOWS, VAL_SERIES = 1500, 40000, 4000, 300
 
 
-def _trainer(model, learning_rate: float, run: RunFolder | None, stage: str, seed: int):
-    return Trainer(
-        model=model,
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=LOSS,
-        seed=seed,
-        **trainer_folders(run, stage),
-    )
-
-
 def validation_series() -> list[NormalSeries]:
     from zoo.data.synthetic_series import synthetic_corpus
 
@@ -94,7 +84,7 @@ def calibrate(model, normal: list[np.ndarray], false_alarm_rate: float) -> float
     """Set the stored threshold so that a share `false_alarm_rate` of the points of the normal
     series `normal` pass it (`threshold_for_false_alarm_rate` on their point scores)."""
     scores = np.concatenate([point_scores(model, values) for values in normal])
-    threshold = threshold_for_false_alarm_rate(scores, false_alarm_rate)
+    threshold = normal_threshold(scores, false_alarm_rate=false_alarm_rate)
     return set_threshold(model, float(np.clip(threshold, 1e-6, 1 - 1e-6)))
 
 
@@ -116,7 +106,7 @@ def train(output_dir: Path, *, seed: int = 0, epochs: int | None = None, verbose
     )
     model = build_universal_detector(**config)
     keeper = KeepBestWeights(model, run.best_weights("fit"))
-    history = _trainer(model, RECIPE["learning_rate"], run, "fit", seed).fit(
+    history = adam_trainer(model, RECIPE["learning_rate"], LOSS, run, "fit", seed).fit(
         (x, {"logit": y}),
         validation=(vx, {"logit": vy}),
         epochs=epochs,
@@ -167,8 +157,8 @@ def fine_tune(
         )
     if not 0 < holdout < 1:
         raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
-    if false_alarm_rate is not None and percentile is not None:
-        raise ValueError("Give one of `false_alarm_rate` and `percentile`, not both.")
+    if false_alarm_rate is None and percentile is None:
+        false_alarm_rate = 0.001
     values = as_series(data, "data")
     cut = round(len(values) * (1 - holdout))
     if cut < 32 or len(values) - cut < 16:
@@ -186,21 +176,15 @@ def fine_tune(
     if epochs > 0:
         own = [NormalSeries(values[:cut], 1, "user")]
         x, y = training_windows(own, window=size, count=windows, seed=seed, source_weights=None)
-        _trainer(tuned, learning_rate, run, "fine_tune", seed).fit(
+        adam_trainer(tuned, learning_rate, LOSS, run, "fine_tune", seed).fit(
             (x, {"logit": y}),
             epochs=epochs,
             batch_size=batch_size,
             resume=run is not None,
             verbose=verbose,
         )
-    scores = point_scores(tuned, values[cut:])
-    if percentile is not None:
-        if not 0 < percentile <= 100:
-            raise ValueError(f"`percentile` must be in (0, 100]. Received: {percentile!r}")
-        threshold = float(np.percentile(scores, percentile))
-    else:
-        rate = 0.001 if false_alarm_rate is None else false_alarm_rate
-        threshold = threshold_for_false_alarm_rate(scores, rate)
+    rule = {"false_alarm_rate": false_alarm_rate, "percentile": percentile}
+    threshold = normal_threshold(point_scores(tuned, values[cut:]), **rule)
     set_threshold(tuned, float(np.clip(threshold, 1e-6, 1 - 1e-6)))
     return tuned
 
