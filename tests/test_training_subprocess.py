@@ -32,6 +32,8 @@ def _weights(path):
         return [archive[f"arr_{i}"] for i in range(4)], archive["loss"]
 
 
+# CI covers a real SIGKILL and resume end to end in tests/test_train_resume.py (`zoo train`).
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     # Checkpoints every 5 steps, 12 steps per epoch: kill once step 17 (epoch 2, step 5) is done,

@@ -106,6 +106,9 @@ def test_config_round_trip_and_builder_checks(model):
         build_universal_forecaster(horizon=0)
 
 
+# CI covers both in tests/test_save_load_anywhere.py (every preset in one new process) and
+# tests/test_serving_zoo_models.py (every preset's export in the C++ loader).
+@pytest.mark.slow
 def test_saved_model_loads_in_a_new_process(model, tmp_path):
     path = tmp_path / "universal.keras"
     model.save(path)
@@ -126,6 +129,7 @@ def test_saved_model_loads_in_a_new_process(model, tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
+@pytest.mark.slow
 def test_savedmodel_export_runs_in_the_cxx_loader(model, tmp_path):
     from zoo.serving import export
     from zoo.serving.session_runner import SessionSignatureRunner
