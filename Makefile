@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Two pytest workers (one per core); a test file stays on one worker, so its fixtures run once.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: quickstart test lint bench clean
@@ -20,7 +22,7 @@ quickstart: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check zoo tests bench
 	$(PY) -m ruff format --check zoo tests bench
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
