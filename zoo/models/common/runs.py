@@ -138,6 +138,8 @@ def adam_trainer(
 def training_card(name: str, seed: int, epochs: int, default_epochs: int, recipe: dict) -> dict:
     """The card's "training" section of a preset trained by its recipe through the Trainer."""
     command = f"zoo train {name}"
+    if seed != 0:
+        command += f" --seed {seed}"
     if epochs != default_epochs:
         command += f" --epochs {epochs}"
     return {

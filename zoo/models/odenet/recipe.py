@@ -28,6 +28,9 @@ RECIPE = {
     "max_epochs": 30,
     "patience": 30,
     "early_stopping": "none (patience 30); the best validation epoch's weights are kept",
+    "seed_selection": "seeds 0 and 1 were trained; the shipped one is the seed with the higher "
+    "validation accuracy (seed 1: 0.9907; seed 0: 0.9815, test accuracy 0.9861); the test part "
+    "played no part in the choice",
 }
 
 
