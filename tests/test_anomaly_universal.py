@@ -140,6 +140,58 @@ def test_ucr_derived_series_marks_exactly_the_odd_instances():
     assert len(item.values) == (benchmark.NORMAL_INSTANCES + benchmark.ODD_INSTANCES) * item.window
 
 
+def _csv_columns(path, columns):
+    """The named columns of a CSV file as float arrays, read with the standard library."""
+    import csv
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [np.array([float(row[c]) for row in rows]) for c in columns]
+
+
+def test_bundled_labelled_series_are_the_package_files():
+    from pathlib import Path
+
+    import aeon
+    import sktime
+
+    for item, count in ((benchmark.mitdb(), 352), (benchmark.yahoo(), 7)):
+        path = Path(sktime.__file__).parent / "datasets" / "data" / item.name / f"{item.name}.csv"
+        values, labels = _csv_columns(path, ("data", "label"))
+        # pandas' fast decimal parser may round the last bit differently from float(): ~1 ulp.
+        np.testing.assert_allclose(item.values, values, rtol=1e-15, atol=1e-14)
+        np.testing.assert_array_equal(item.labels, labels)
+        assert item.labels.sum() == count and item.labelled
+    aeon_data = Path(aeon.__file__).parent / "datasets" / "data"
+    ecg = benchmark.ecg_diff_count_3()
+    values, labels = _csv_columns(
+        aeon_data / "UnitTest" / "ecg-diff-count-3_TEST.csv", ("value-0", "is_anomaly")
+    )
+    np.testing.assert_allclose(ecg.values, values, rtol=1e-15, atol=1e-14)
+    starts = np.flatnonzero(np.diff(np.r_[0, ecg.labels]) == 1)
+    assert len(starts) == 3 and ecg.labels.sum() == 300  # three anomalies of 100 points
+    daphnet = benchmark.daphnet()
+    columns = ("ankle_horiz_fwd", "leg_vert", "trunk_horiz_lateral", "is_anomaly")
+    *channels, labels = _csv_columns(aeon_data / "Daphnet_S06R02E0" / "S06R02E0.csv", columns)
+    assert daphnet.values.shape == (7040, 9)
+    np.testing.assert_array_equal(daphnet.values[:, [0, 4, 8]], np.stack(channels, axis=1))
+    assert not labels.any() and not daphnet.labelled  # the excerpt holds no labelled anomaly
+
+
+def test_channel_max_scores_each_channel_alone():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(50, 3))
+    x[10, 1] = 9.0
+
+    def scorer(column):  # distance from the column's own median
+        return np.abs(column - np.median(column))
+
+    expected = np.max(np.abs(x - np.median(x, axis=0)), axis=1)
+    np.testing.assert_allclose(benchmark.channel_max(scorer, x), expected)
+    np.testing.assert_allclose(benchmark.channel_max(scorer, x[:, 0]), scorer(x[:, 0]))
+    assert np.argmax(benchmark.channel_max(scorer, x)) == 10
+
+
 @pytest.mark.slow  # stumpy compiles its kernels with numba on first use (~45 s)
 def test_matrix_profile_baseline_matches_brute_force_discords():
     rng = np.random.default_rng(5)
