@@ -11,6 +11,7 @@ import pytest
 import zoo
 from zoo.models.universal_anomaly import benchmark, corpus
 from zoo.models.universal_anomaly.baselines import _matrix_profile
+from zoo.models.universal_anomaly.discord import DiscordProfile, subsequence_stride
 from zoo.models.universal_anomaly.layers import CLIP, MAD_TO_STD, RobustScaling
 from zoo.models.universal_anomaly.model import (
     build_universal_detector,
@@ -47,8 +48,9 @@ def test_robust_scaling_matches_numpy_median_and_mad_with_missing_points():
     np.testing.assert_allclose(out, expected, atol=2e-4)
 
 
-def test_detector_reads_any_scale_and_level_the_same():
-    model = build_universal_detector(**SMALL)
+@pytest.mark.parametrize("config", [SMALL, {**SMALL, "window": 64, "discord_lengths": [8, 32]}])
+def test_detector_reads_any_scale_and_level_the_same(config):
+    model = build_universal_detector(**config)
     rng = np.random.default_rng(1)
     x = np.sin(np.arange(100) / 3.0) + 0.1 * rng.normal(size=100)
     base = point_scores(model, x)
@@ -99,6 +101,78 @@ def test_detect_takes_arrays_lists_and_long_frames(tmp_path):
         zoo.detect(model, frame, column="value")
 
 
+def _discord_reference(x: np.ndarray, m: int, r: int) -> np.ndarray:
+    """Brute force: (W, 2) discord channels by explicit loops over subsequence pairs."""
+    width = len(x)
+    starts = np.arange(0, width - m + 1, r)
+    valid = np.array([np.isfinite(x[s : s + m]).all() for s in starts])
+    spread = np.nanstd(x)
+    z = np.zeros((len(starts), m))
+    for i, s in enumerate(starts):
+        part = x[s : s + m] - np.mean(x[s : s + m])
+        if valid[i] and part.std() >= 1e-3 * spread:
+            z[i] = part / part.std()
+    d = np.zeros(len(starts))
+    for i in range(len(starts)):
+        near = [
+            np.linalg.norm(z[i] - z[j]) / np.sqrt(2 * m)
+            for j in range(len(starts))
+            if valid[i] and valid[j] and abs(starts[i] - starts[j]) >= m
+        ]
+        d[i] = min(near) if near else 0.0
+    centred = np.where(valid, d - np.median(d[valid]), 0.0)
+    out = np.full((width, 2), -np.inf)
+    for i, s in enumerate(starts):
+        for t in range(s, min(s + r, width - m + 1)):  # each value spread over its r starts
+            out[t : t + m] = np.maximum(out[t : t + m], [d[i], centred[i]])
+    return out
+
+
+def test_discord_profile_matches_brute_force_nearest_neighbours():
+    rng = np.random.default_rng(8)
+    x = np.sin(np.arange(96) / 3.0) + 0.3 * rng.normal(size=96)
+    x[:10] = np.nan  # left padding: subsequences touching it are left out
+    rows = np.stack([x, 50.0 + 4.0 * rng.normal(size=96)])
+    lengths = (8, 32)  # strides 1 and 4
+    got = np.asarray(DiscordProfile(lengths)(rows.astype("float32")))
+    expected = np.stack(
+        [
+            np.concatenate([_discord_reference(row, m, subsequence_stride(m)) for m in lengths], -1)
+            for row in rows
+        ]
+    )
+    # float32 correlations of m <= 32 terms err by ~1e-6; sqrt(1 - rho) amplifies that by
+    # 1/(2d) with d >= 0.05 here: well below 1e-4.
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_discord_profile_singles_out_the_odd_instance_whatever_its_size():
+    rng = np.random.default_rng(9)
+    beat = np.exp(-0.5 * ((np.arange(40) - 12) / 3.0) ** 2)
+    odd = np.exp(-0.5 * ((np.arange(40) - 28) / 6.0) ** 2)  # same size, other shape
+    x = np.concatenate([beat] * 5 + [odd] + [beat] * 6) + 0.01 * rng.normal(size=480)
+    channels = np.asarray(DiscordProfile([32])(x[None].astype("float32")))[0]
+    far = np.r_[0:168, 272:480]  # farther than m = 32 from the odd instance (points 200-239)
+    assert channels[200:240, 0].min() > 3 * channels[far, 0].max()
+    scaled = np.asarray(DiscordProfile([32])((3e3 * x[None] - 7.0).astype("float32")))[0]
+    np.testing.assert_allclose(scaled, channels, atol=1e-3)  # scale- and level-free
+
+
+def test_detector_with_discord_channels_saves_loads_and_checks_its_lengths(tmp_path):
+    import keras
+
+    model = build_universal_detector(**{**SMALL, "window": 64, "discord_lengths": [8, 32]})
+    x = np.sin(np.arange(2 * 64) / 3.0).reshape(2, 64).astype("float32")
+    x[0, :20] = np.nan
+    path = tmp_path / "detector.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config()["discord_lengths"] == [8, 32]
+    np.testing.assert_allclose(loaded(x)["score"], model(x)["score"], atol=1e-6)
+    with pytest.raises(ValueError, match="`discord_lengths` must be at most window / 2 = 16"):
+        build_universal_detector(**{**SMALL, "discord_lengths": [24]})
+
+
 def test_training_windows_are_reproducible_and_labelled_where_changed():
     rng = np.random.default_rng(3)
     series = [
@@ -138,6 +212,58 @@ def test_ucr_derived_series_marks_exactly_the_odd_instances():
     item = benchmark.ucr_derived("gunpoint")
     assert item.labels.sum() == benchmark.ODD_INSTANCES * item.window
     assert len(item.values) == (benchmark.NORMAL_INSTANCES + benchmark.ODD_INSTANCES) * item.window
+
+
+def _csv_columns(path, columns):
+    """The named columns of a CSV file as float arrays, read with the standard library."""
+    import csv
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [np.array([float(row[c]) for row in rows]) for c in columns]
+
+
+def test_bundled_labelled_series_are_the_package_files():
+    from pathlib import Path
+
+    import aeon
+    import sktime
+
+    for item, count in ((benchmark.mitdb(), 352), (benchmark.yahoo(), 7)):
+        path = Path(sktime.__file__).parent / "datasets" / "data" / item.name / f"{item.name}.csv"
+        values, labels = _csv_columns(path, ("data", "label"))
+        # pandas' fast decimal parser may round the last bit differently from float(): ~1 ulp.
+        np.testing.assert_allclose(item.values, values, rtol=1e-15, atol=1e-14)
+        np.testing.assert_array_equal(item.labels, labels)
+        assert item.labels.sum() == count and item.labelled
+    aeon_data = Path(aeon.__file__).parent / "datasets" / "data"
+    ecg = benchmark.ecg_diff_count_3()
+    values, labels = _csv_columns(
+        aeon_data / "UnitTest" / "ecg-diff-count-3_TEST.csv", ("value-0", "is_anomaly")
+    )
+    np.testing.assert_allclose(ecg.values, values, rtol=1e-15, atol=1e-14)
+    starts = np.flatnonzero(np.diff(np.r_[0, ecg.labels]) == 1)
+    assert len(starts) == 3 and ecg.labels.sum() == 300  # three anomalies of 100 points
+    daphnet = benchmark.daphnet()
+    columns = ("ankle_horiz_fwd", "leg_vert", "trunk_horiz_lateral", "is_anomaly")
+    *channels, labels = _csv_columns(aeon_data / "Daphnet_S06R02E0" / "S06R02E0.csv", columns)
+    assert daphnet.values.shape == (7040, 9)
+    np.testing.assert_array_equal(daphnet.values[:, [0, 4, 8]], np.stack(channels, axis=1))
+    assert not labels.any() and not daphnet.labelled  # the excerpt holds no labelled anomaly
+
+
+def test_channel_max_scores_each_channel_alone():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(50, 3))
+    x[10, 1] = 9.0
+
+    def scorer(column):  # distance from the column's own median
+        return np.abs(column - np.median(column))
+
+    expected = np.max(np.abs(x - np.median(x, axis=0)), axis=1)
+    np.testing.assert_allclose(benchmark.channel_max(scorer, x), expected)
+    np.testing.assert_allclose(benchmark.channel_max(scorer, x[:, 0]), scorer(x[:, 0]))
+    assert np.argmax(benchmark.channel_max(scorer, x)) == 10
 
 
 @pytest.mark.slow  # stumpy compiles its kernels with numba on first use (~45 s)

@@ -1,9 +1,23 @@
 """The universal detector's evaluation series: labelled, and never in its training corpus.
 
-Three kinds, each a `LabelledSeries` (values, 0/1 labels, a window length for the baselines):
+Each is a `LabelledSeries` (values (n,) or (n, channels), 0/1 labels (n,), a window length for
+the baselines: the series' period or instance length):
 
 * ``kdd135``: the UCR anomaly archive's InternalBleeding16 (KDD-TSAD #135, a patient's heart
   rate, one labelled anomaly), bundled with aeon: a real series with a real, expert label.
+* ``mitdb``: an ECG excerpt of the MIT-BIH Arrhythmia Database (PhysioNet, ODC-By 1.0) as the
+  TSB-UAD benchmark prepared it, bundled with sktime (7500 points, one labelled stretch of 352
+  abnormal-beat points); window 280, one heartbeat at 360 Hz.
+* ``yahoo``: a Yahoo S5 Webscope series (TSB-UAD's copy, bundled with sktime; 1000 points, seven
+  labelled spikes); window 24, its period (autocorrelation of the differences).
+* ``ecg_diff_count_3``: TimeEval's GutenTAG-generated ECG with three labelled 100-point anomalies
+  of different kinds (aeon's ``UnitTest/ecg-diff-count-3_TEST.csv``; GutenTAG is MIT); window 20,
+  its beat length.
+* ``daphnet``: Daphnet Freezing of Gait S06R02E0 (UCI, CC BY 4.0; aeon), 9 acceleration channels
+  of a Parkinson's patient walking. aeon's excerpt holds **no** labelled freezing episode (aeon
+  1.6 deprecates it for that reason), so it measures false alarms on real, normal, multichannel
+  data only; it has no ROC-AUC and stays out of the means of those. Every detector scores each
+  channel on its own and a point's score is the max over the channels (`channel_max`).
 * ``ucr_<name>``: built from a UCR classification data set that aeon bundles (GunPoint,
   ArrowHead, ItalyPowerDemand): the test split's instances of its first class joined
   end to end (`NORMAL_INSTANCES` of them) with `ODD_INSTANCES` instances of another class put in
@@ -17,6 +31,7 @@ Three kinds, each a `LabelledSeries` (values, 0/1 labels, a window length for th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -24,7 +39,7 @@ import numpy as np
 
 from zoo.models.common.anomaly_injection import inject_anomalies
 
-__all__ = ["LabelledSeries", "benchmark_series", "injected_benchmark"]
+__all__ = ["LabelledSeries", "benchmark_series", "channel_max", "injected_benchmark"]
 
 UCR_SETS = {
     "gunpoint": "load_gunpoint",
@@ -44,6 +59,20 @@ class LabelledSeries:
     window: int
     kind: str
 
+    @property
+    def labelled(self) -> bool:
+        """True when the series holds both normal and anomalous points (ROC-AUC exists)."""
+        return bool(0 < self.labels.sum() < len(self.labels))
+
+
+def channel_max(scorer: Callable[[np.ndarray], np.ndarray], values: np.ndarray) -> np.ndarray:
+    """Point scores (n,) of `values` (n,) or (n, channels): `scorer` on each channel alone, and
+    the max over the channels (a point is as anomalous as its most anomalous channel)."""
+    values = np.asarray(values, "float64")
+    if values.ndim == 1:
+        return np.asarray(scorer(values), "float64")
+    return np.max([scorer(values[:, c]) for c in range(values.shape[1])], axis=0)
+
 
 def kdd135() -> LabelledSeries:
     from aeon.datasets import load_kdd_tsad_135
@@ -52,6 +81,49 @@ def kdd135() -> LabelledSeries:
     return LabelledSeries(
         "kdd135", np.asarray(values, "float64"), np.asarray(labels, "int8"), 100, "real label"
     )
+
+
+def _aeon_timeeval(folder: str, file: str) -> tuple[np.ndarray, np.ndarray]:
+    """A TimeEval-format CSV that aeon bundles, read by aeon's own reader: (values, labels)."""
+    from pathlib import Path
+
+    import aeon
+    from aeon.datasets import load_from_timeeval_csv_file
+
+    values, labels = load_from_timeeval_csv_file(
+        Path(aeon.__file__).parent / "datasets" / "data" / folder / file
+    )
+    return np.asarray(values, "float64"), np.asarray(labels, "int8")
+
+
+def ecg_diff_count_3() -> LabelledSeries:
+    values, labels = _aeon_timeeval("UnitTest", "ecg-diff-count-3_TEST.csv")
+    return LabelledSeries("ecg_diff_count_3", values, labels, 20, "synthetic (GutenTAG)")
+
+
+def daphnet() -> LabelledSeries:
+    values, labels = _aeon_timeeval("Daphnet_S06R02E0", "S06R02E0.csv")
+    return LabelledSeries("daphnet_s06r02e0", values, labels, 66, "real, no anomaly")
+
+
+def _sktime_tsb_uad(name: str, window: int, kind: str) -> LabelledSeries:
+    """A `data,label` CSV of the TSB-UAD benchmark that sktime bundles (datasets/data/<name>)."""
+    from pathlib import Path
+
+    import pandas as pd
+    import sktime
+
+    frame = pd.read_csv(Path(sktime.__file__).parent / "datasets" / "data" / name / f"{name}.csv")
+    values = frame["data"].to_numpy("float64")
+    return LabelledSeries(name, values, frame["label"].to_numpy("int8"), window, kind)
+
+
+def mitdb() -> LabelledSeries:
+    return _sktime_tsb_uad("mitdb", 280, "real label")
+
+
+def yahoo() -> LabelledSeries:
+    return _sktime_tsb_uad("yahoo", 24, "Yahoo S5 label")
 
 
 def ucr_derived(name: str, seed: int = 0) -> LabelledSeries:
@@ -103,4 +175,12 @@ def injected_benchmark() -> tuple[LabelledSeries, ...]:
 
 def benchmark_series() -> list[LabelledSeries]:
     """Every evaluation series, in the order of the card's table."""
-    return [kdd135(), *(ucr_derived(name) for name in UCR_SETS), *injected_benchmark()]
+    return [
+        kdd135(),
+        mitdb(),
+        yahoo(),
+        ecg_diff_count_3(),
+        *(ucr_derived(name) for name in UCR_SETS),
+        *injected_benchmark(),
+        daphnet(),
+    ]

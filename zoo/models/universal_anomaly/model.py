@@ -7,6 +7,9 @@ of "anomalous" for every point of the window comes out. Inside the graph:
    (so the model reads any scale and level the same way);
 2. `IntegralLayer` (trapezoid rule, unit spacing): the running area ∫₀ᵗ z(s) ds / window of each
    channel, in which a level shift turns into a change of slope and a short burst into a step;
+   with `discord_lengths`, the `DiscordProfile` channels too: each point's z-normalised distance
+   to the nearest non-overlapping repeat of its neighbourhood within the window, for subsequences
+   of those lengths (an odd instance among repeated ones stands out, whatever its size);
 3. a stack of residual dilated convolutions (kernel 3, dilations `dilations`: each point sees
    ±Σ dilations of its neighbours);
 4. `GlobalLpPooling1D` (p = 2) over the window: a summary of what the whole window looks like,
@@ -35,6 +38,7 @@ from zoo.models.common.predictor import predictor
 from zoo.models.common.threshold import THRESHOLD_LAYER, Threshold, get_threshold
 from zoo.models.common.threshold import set_threshold as store_threshold
 from zoo.models.common.zoo_model import ZooModel
+from zoo.models.universal_anomaly.discord import DiscordProfile
 from zoo.models.universal_anomaly.layers import BroadcastTime, RobustScaling, SquashTime
 
 INPUT_NAME = "series"
@@ -50,6 +54,8 @@ class UniversalDetector(ZooModel):
         filters: width of the convolutions.
         dilations: dilation of each residual block (ints >= 1).
         threshold: the starting value of the stored threshold, a probability in (0, 1).
+        discord_lengths: subsequence lengths of the discord channels (ints >= 4, at most
+            window / 2); empty: none.
         name: the model's name.
     """
 
@@ -60,6 +66,7 @@ class UniversalDetector(ZooModel):
         filters: int = 32,
         dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
         threshold: float = 0.5,
+        discord_lengths: tuple[int, ...] | list[int] = (),
         name: str = "universal_detector",
         **kwargs: Any,
     ) -> None:
@@ -74,7 +81,16 @@ class UniversalDetector(ZooModel):
         features = RobustScaling(name="robust_scaling")(inputs)
         area = IntegralLayer(method="trapezoid", name="running_area")(features)
         area = keras.layers.Rescaling(1.0 / window, name="area_per_window")(area)
-        h = keras.layers.Concatenate(name="features")([features, area])
+        parts = [features, area]
+        discord_lengths = [int(m) for m in discord_lengths]
+        if discord_lengths:
+            if max(discord_lengths) * 2 > window:
+                raise ValueError(
+                    f"`discord_lengths` must be at most window / 2 = {window // 2}. Received: "
+                    f"discord_lengths={discord_lengths!r}"
+                )
+            parts.append(DiscordProfile(discord_lengths, name="discords")(inputs))
+        h = keras.layers.Concatenate(name="features")(parts)
         h = keras.layers.Conv1D(filters, 1, name="stem")(h)
         for k, rate in enumerate(dilations):
             r = keras.layers.Conv1D(
@@ -100,6 +116,8 @@ class UniversalDetector(ZooModel):
             "dilations": dilations,
             "threshold": float(threshold),
         }
+        if discord_lengths:
+            config["discord_lengths"] = discord_lengths
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

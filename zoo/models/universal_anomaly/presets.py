@@ -4,6 +4,7 @@ from zoo.models.common.preset import Preset
 
 CUSTOM_OBJECT_MODULES = (
     "zoo.models.universal_anomaly.layers",
+    "zoo.models.universal_anomaly.discord",
     "zoo.models.universal_anomaly.model",
 )
 

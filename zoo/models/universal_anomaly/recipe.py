@@ -201,14 +201,23 @@ def make_card(metrics: dict, seed: int, epochs: int) -> dict:
             "protocol": "zero-shot: the detector never sees the evaluation series; per series "
             "ROC-AUC, PR-AUC and best F1 of the point scores against the labels, beside "
             "IsolationForest, LOF and stumpy's matrix-profile discords fitted on the series "
-            "itself; the stored threshold's false-alarm rate on the anomaly-free points",
-            "series": "kdd135 (UCR anomaly archive #135, aeon, real label); ucr_gunpoint, "
-            "ucr_arrowhead, ucr_italypowerdemand (UCR classification test splits, aeon: 30 "
-            "instances of one class with 2 of another inserted); injected_wineind/woolyrnq/"
-            "lynx/taylor (pmdarima), injected_nile (statsmodels), injected_airline (aeon): "
-            "anomalies injected by zoo.models.common.anomaly_injection",
-            "licences": "aeon BSD-3-Clause; UCR archive data free for research; pmdarima MIT; "
-            "statsmodels BSD-3-Clause (data public domain)",
+            "itself; a multichannel series is scored channel by channel by every detector alike, "
+            "a point taking the max over its channels; means over the series with anomalies; "
+            "the stored threshold's false-alarm rate on the anomaly-free points of every series",
+            "series": "kdd135 (UCR anomaly archive #135, aeon, real label); mitdb (MIT-BIH "
+            "Arrhythmia Database ECG excerpt, TSB-UAD's copy bundled with sktime, real label); "
+            "yahoo (Yahoo S5 Webscope series, TSB-UAD's copy bundled with sktime); "
+            "ecg_diff_count_3 (TimeEval/GutenTAG synthetic ECG with three labelled anomalies, "
+            "aeon); ucr_gunpoint, ucr_arrowhead, ucr_italypowerdemand (UCR classification test "
+            "splits, aeon: 30 instances of one class with 2 of another inserted); "
+            "injected_wineind/woolyrnq/lynx/taylor (pmdarima), injected_nile (statsmodels), "
+            "injected_airline (aeon): anomalies injected by "
+            "zoo.models.common.anomaly_injection; daphnet_s06r02e0 (Daphnet Freezing of Gait, "
+            "9 channels, aeon): its excerpt has no labelled anomaly, so false alarms only",
+            "licences": "aeon BSD-3-Clause; sktime BSD-3-Clause; UCR archives free for research; "
+            "MIT-BIH Arrhythmia Database ODC-By 1.0 (PhysioNet); Yahoo S5 under Yahoo Webscope's "
+            "research terms; Daphnet CC BY 4.0 (UCI); GutenTAG MIT; pmdarima MIT; statsmodels "
+            "BSD-3-Clause (data public domain)",
         },
         "input": {"series": "(batch, window) float32 raw values, NaN = missing or padding"},
         "outputs": {
