@@ -20,7 +20,7 @@ Backward (autodiff would add a pass per elementwise op; this is two passes and o
 
 For p other than 1 and 2 the terms may overflow (large p, |x| > 1) or underflow (values far below
 1) in the region means. The check runs on the pooled logs only (a quarter of the data for 2×2
-windows): one max of |log S|; only when some S is beyond 2^±100 are the regions looked at, with
+windows): their max and min; only when some S is beyond 2^±100 are the regions looked at, with
 the window max telling an underflow from an all-zero region (which is exact: y = 0). Where a
 region is in danger the whole call takes `fallback` instead (each region scaled by its own max,
 in `lp_base`), and its gradient is taken by autodiff of that fallback.
@@ -90,13 +90,16 @@ def _fixed_terms(x, p: float):
     return t, lambda t: tf.math.divide_no_nan(t, x)
 
 
-def _unsafe(log_total, regions, a):
+def _unsafe(log_total, regions, abs_x):
     """True when a region's power mean is beyond 2^±100 (overflow near, or underflow while the
-    region is not all zero). One reduction over the pooled logs; the window max only if needed."""
-    far = tf.reduce_max(tf.abs(log_total)) > _LOG_LIMIT
+    region is not all zero). Two reads of the pooled logs (a max and a min, nothing written); |x|
+    (`abs_x()`, made only then) and the window max only if one of them is beyond the limit."""
+    far = tf.logical_or(
+        tf.reduce_max(log_total) > _LOG_LIMIT, tf.reduce_min(log_total) < -_LOG_LIMIT
+    )
 
     def check():
-        low = tf.logical_and(log_total < -_LOG_LIMIT, regions.max(a) > 0)
+        low = tf.logical_and(log_total < -_LOG_LIMIT, regions.max(abs_x()) > 0)
         return tf.logical_or(tf.reduce_any(log_total > _LOG_LIMIT), tf.reduce_any(low))
 
     return tf.cond(far, check, lambda: tf.constant(False))
@@ -134,7 +137,8 @@ def power_mean(x, p, regions, normalize: bool, fallback):
     def forward(x, p_tensor=None):
         if learned:
             a = tf.abs(x)
-            log_terms = tf.math.xlogy(p_tensor, a)  # p·log|x|, -inf at x = 0
+            # p·log|x| (-inf at x = 0, as p >= 1): a log and a product, cheaper than one xlogy.
+            log_terms = p_tensor * tf.math.log(a)
             t = tf.exp(log_terms)
             ratio = lambda t: tf.math.divide_no_nan(t, x)  # noqa: E731
         else:
@@ -146,7 +150,7 @@ def power_mean(x, p, regions, normalize: bool, fallback):
         y, log_total = _root(total, power)
         unsafe = None
         if checked:
-            unsafe = _unsafe(log_total, regions, tf.abs(x) if a is None else a)
+            unsafe = _unsafe(log_total, regions, lambda: tf.abs(x) if a is None else a)
             y = tf.cond(unsafe, lambda: fallback(x, power), lambda: y)
 
         def fast_grad(g):
