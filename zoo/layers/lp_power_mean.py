@@ -86,7 +86,7 @@ def _fixed_terms(x, p: float):
     if p == 1.5:
         t = a() * tf.sqrt(a())
     else:
-        t = tf.exp(tf.math.xlogy(tf.constant(p, x.dtype), a()))
+        t = tf.exp(p * tf.math.log(a()))  # -inf·p = -inf at x = 0: t = 0
     return t, lambda t: tf.math.divide_no_nan(t, x)
 
 
@@ -136,13 +136,12 @@ def power_mean(x, p, regions, normalize: bool, fallback):
 
     def forward(x, p_tensor=None):
         if learned:
-            a = tf.abs(x)
-            # p·log|x| (-inf at x = 0, as p >= 1): a log and a product, cheaper than one xlogy.
-            log_terms = p_tensor * tf.math.log(a)
+            # p·log|x| (-inf at x = 0, as p >= 1): a log and a product, cheaper than one xlogy;
+            # |x| has the log as its only reader, so the log may overwrite it in place.
+            log_terms = p_tensor * tf.math.log(tf.abs(x))
             t = tf.exp(log_terms)
             ratio = lambda t: tf.math.divide_no_nan(t, x)  # noqa: E731
         else:
-            a = None
             t, ratio = _fixed_terms(x, p)
         power = p_tensor if learned else p
         mean = regions.mean(t)
@@ -150,7 +149,7 @@ def power_mean(x, p, regions, normalize: bool, fallback):
         y, log_total = _root(total, power)
         unsafe = None
         if checked:
-            unsafe = _unsafe(log_total, regions, lambda: tf.abs(x) if a is None else a)
+            unsafe = _unsafe(log_total, regions, lambda: tf.abs(x))
             y = tf.cond(unsafe, lambda: fallback(x, power), lambda: y)
 
         def fast_grad(g):
