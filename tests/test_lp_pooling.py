@@ -265,6 +265,35 @@ def test_gradient_with_respect_to_trainable_p(kind, normalize):
     np.testing.assert_allclose(float(loss), reference(p0), rtol=1e-12)
 
 
+def test_trainable_p_gradients_with_exact_zeros_match_central_differences():
+    """A learned p on an input with exact zeros (one all-zero window, zeros beside non-zeros):
+    d/dx and d/dp against central differences of the float64 definition (|x|^p has derivative 0
+    at x = 0 for p > 1, and an all-zero window stays 0 for every p)."""
+    x = _generic_input((1, 4, 6, 2), seed=14)
+    x[0, :2, :2, :] = 0.0  # an all-zero window
+    x[0, 2, 3, 1] = 0.0  # a zero beside non-zeros
+    x[0, 3, 4, 0] = 0.0
+    p0 = 2.7
+    weights = np.random.default_rng(15).normal(size=(1, 2, 3, 2))
+    layer = LpPooling2D(2, p=p0, trainable_p=True, dtype="float64")
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        loss = tf.reduce_sum(layer(xt) * weights)
+    grad_x, grad_p = tape.gradient(loss, [xt, layer.p_weight])
+
+    def reference(z, p):
+        return float((lp_pool_reference(z, (2, 2), (2, 2), "valid", p, True) * weights).sum())
+
+    eps = 1e-6
+    expected_p = (reference(x, p0 + eps) - reference(x, p0 - eps)) / (2 * eps)
+    # Central differences in float64: truncation ~eps² and rounding ~1e-16/eps = 1e-10 relative.
+    np.testing.assert_allclose(float(grad_p), expected_p, rtol=1e-6)
+    expected_x = _central_difference(lambda z: reference(z, p0), x)
+    np.testing.assert_allclose(grad_x.numpy(), expected_x, rtol=1e-5, atol=1e-7)
+    assert np.all(grad_x.numpy()[x == 0.0] == 0.0)
+
+
 ZERO_LAYERS = [
     lambda **kw: LpPooling2D(2, **kw),
     lambda **kw: LpPooling2D(3, 1, "same", **kw),

@@ -17,10 +17,12 @@ Backward (autodiff would add a pass per elementwise op; this is two passes and o
     ∂y/∂p   = y · (c · mean_R(t·log|x|) / (p·S) − log(S)/p²)
 
 (t_i/x_i = |x_i|^{p-1} sign(x_i), 0 at x_i = 0, so an all-zero region has a zero gradient.)
+For a learned p both come from u = spread(g · y/S · c) · t: ∂/∂x = u/x and the p-gradient
+(Σ_i u_i·p·log|x_i| − Σ_R g·y·log S)/p², one more product and a sum over the input.
 
 For p other than 1 and 2 the terms may overflow (large p, |x| > 1) or underflow (values far below
 1) in the region means. The check runs on the pooled logs only (a quarter of the data for 2×2
-windows): one max of |log S|; only when some S is beyond 2^±100 are the regions looked at, with
+windows): their max and min; only when some S is beyond 2^±100 are the regions looked at, with
 the window max telling an underflow from an all-zero region (which is exact: y = 0). Where a
 region is in danger the whole call takes `fallback` instead (each region scaled by its own max,
 in `lp_base`), and its gradient is taken by autodiff of that fallback.
@@ -86,17 +88,20 @@ def _fixed_terms(x, p: float):
     if p == 1.5:
         t = a() * tf.sqrt(a())
     else:
-        t = tf.exp(tf.math.xlogy(tf.constant(p, x.dtype), a()))
+        t = tf.exp(p * tf.math.log(a()))  # -inf·p = -inf at x = 0: t = 0
     return t, lambda t: tf.math.divide_no_nan(t, x)
 
 
-def _unsafe(log_total, regions, a):
+def _unsafe(log_total, regions, abs_x):
     """True when a region's power mean is beyond 2^±100 (overflow near, or underflow while the
-    region is not all zero). One reduction over the pooled logs; the window max only if needed."""
-    far = tf.reduce_max(tf.abs(log_total)) > _LOG_LIMIT
+    region is not all zero). Two reads of the pooled logs (a max and a min, nothing written); |x|
+    (`abs_x()`, made only then) and the window max only if one of them is beyond the limit."""
+    far = tf.logical_or(
+        tf.reduce_max(log_total) > _LOG_LIMIT, tf.reduce_min(log_total) < -_LOG_LIMIT
+    )
 
     def check():
-        low = tf.logical_and(log_total < -_LOG_LIMIT, regions.max(a) > 0)
+        low = tf.logical_and(log_total < -_LOG_LIMIT, regions.max(abs_x()) > 0)
         return tf.logical_or(tf.reduce_any(log_total > _LOG_LIMIT), tf.reduce_any(low))
 
     return tf.cond(far, check, lambda: tf.constant(False))
@@ -133,12 +138,12 @@ def power_mean(x, p, regions, normalize: bool, fallback):
 
     def forward(x, p_tensor=None):
         if learned:
-            a = tf.abs(x)
-            log_terms = tf.math.xlogy(p_tensor, a)  # p·log|x|, -inf at x = 0
+            # p·log|x| (-inf at x = 0, as p >= 1): a log and a product, cheaper than one xlogy;
+            # |x| has the log as its only reader, so the log may overwrite it in place.
+            log_terms = p_tensor * tf.math.log(tf.abs(x))
             t = tf.exp(log_terms)
-            ratio = lambda t: tf.math.divide_no_nan(t, x)  # noqa: E731
+            ratio = None
         else:
-            a = None
             t, ratio = _fixed_terms(x, p)
         power = p_tensor if learned else p
         mean = regions.mean(t)
@@ -146,21 +151,16 @@ def power_mean(x, p, regions, normalize: bool, fallback):
         y, log_total = _root(total, power)
         unsafe = None
         if checked:
-            unsafe = _unsafe(log_total, regions, tf.abs(x) if a is None else a)
+            unsafe = _unsafe(log_total, regions, lambda: tf.abs(x))
             y = tf.cond(unsafe, lambda: fallback(x, power), lambda: y)
 
+        def spread(weight):
+            return regions.spread(weight if normalize else weight * count)
+
         def fast_grad(g):
-            weight = _weight(g, y, total, power)
-            spread = regions.spread(weight if normalize else weight * count)
-            grad_x = spread * ratio(t)
-            if not learned:
-                return (grad_x,)
-            t_log = regions.mean(tf.math.multiply_no_nan(log_terms, t)) / power  # mean t·log|x|
-            if not normalize:
-                t_log = t_log * count
-            safe_log = tf.where(total > 0, log_total, tf.zeros_like(log_total))
-            grad_p = tf.reduce_sum(weight * t_log / power - g * y * safe_log / power**2)
-            return grad_x, grad_p
+            if learned:
+                return _learned_grad(g, y, total, log_total, t, log_terms, x, power, spread)
+            return (spread(_weight(g, y, total, power)) * ratio(t),)
 
         def fallback_grad(g):
             sources = [x, p_tensor] if learned else [x]
@@ -179,6 +179,24 @@ def power_mean(x, p, regions, normalize: bool, fallback):
     if learned:
         return tf.custom_gradient(lambda x, p_tensor: _unpack(forward(x, p_tensor)))(x, p)
     return tf.custom_gradient(lambda x: _unpack(forward(x)))(x)
+
+
+def _learned_grad(g, y, total, log_total, t, log_terms, x, p, spread):
+    """d/dx and d/dp of a learned p's fast path for upstream g (module docstring); `spread(w)` is
+    the region adjoint of c·mean.
+
+    With u_i = spread_R(g·y/S · c) · t_i (one product over the input): ∂/∂x_i = u_i / x_i, and
+    Σ_R g·∂y/∂p = (Σ_i u_i · p·log|x_i| − Σ_R g·y·log S) / p², so d/dp needs one more product
+    and a sum over the input, nothing pooled; u = 0 where t = 0 (x = 0), y = 0 where S = 0, so the
+    -inf logs there are multiplied by zero (multiply_no_nan gives 0).
+    """
+    gy = g * y
+    weight = tf.math.divide_no_nan(gy, total)
+    u = spread(weight) * t
+    grad_x = tf.math.divide_no_nan(u, x)
+    terms = tf.reduce_sum(tf.math.multiply_no_nan(log_terms, u))
+    pooled = tf.reduce_sum(tf.math.multiply_no_nan(log_total, gy))
+    return grad_x, (terms - pooled) / (p * p)
 
 
 def _unpack(pair):
