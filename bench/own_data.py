@@ -42,8 +42,9 @@ def _head(series, count: int):
     return dataclasses.replace(series, values=series.values[:count], timestamps=stamps)
 
 
-def forecasters(preset: str, epochs: int) -> None:
+def forecasters(preset: str, epochs: int | None) -> None:
     print(f"## Forecasters: {preset} fine-tuned on the first 80 %, origins on the last 20 %")
+    options = {} if epochs is None else {"epochs": epochs}
     print(
         "| series | freq | n | period | h | origins | MASE model | seasonal naive | ETS | ARIMA "
         "| model / best(ETS, ARIMA) | coverage 0.1–0.9 | fine-tune s |"
@@ -58,7 +59,7 @@ def forecasters(preset: str, epochs: int) -> None:
         n_train = int(np.floor(0.8 * len(series) + 1e-9))
         start = time.perf_counter()
         model = zoo.fine_tune(
-            preset, [_head(series, n_train)], horizon=spec.horizon, epochs=epochs, seed=0
+            preset, [_head(series, n_train)], horizon=spec.horizon, seed=0, **options
         )
         seconds = time.perf_counter() - start
         result = zoo.backtest(model, [series], progress=False)
@@ -73,7 +74,7 @@ def forecasters(preset: str, epochs: int) -> None:
         )
     series = _head(load_public_series("us_gasoline"), 500)
     start = time.perf_counter()
-    zoo.fine_tune(preset, [series], horizon=13, epochs=epochs, seed=0)
+    zoo.fine_tune(preset, [series], horizon=13, seed=0, **options)
     print(f"\nFine-tuning {preset} on 500 weekly points: {time.perf_counter() - start:.1f} s")
 
 
@@ -119,8 +120,8 @@ def detectors(rate: float, epochs: dict[str, int], seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="forecaster_sunspots")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--preset", default="forecaster_universal")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the family's own")
     parser.add_argument("--detector-epochs", type=int, default=10)
     parser.add_argument("--universal-epochs", type=int, default=2)
     parser.add_argument("--rate", type=float, default=0.01)
