@@ -7,7 +7,9 @@ inner holdout, whose origins o = n − held, …, n − horizon (stride 1; each 
 scale from the values before the holdout); the first n − held values are the fit part.
 
 1. Season removed before the network (`adjust_period`): `period`, or a longer natural season
-   (`LONGER_SEASONS`: a week of hours) when it gives the lower holdout MASE zero-shot.
+   (`LONGER_SEASONS`: a week of hours); and the history read (`history`: the default, or the
+   last `HISTORY_SEASONS` seasons, for a season that drifts): the pair with the lowest holdout
+   MASE zero-shot.
 2. Fine-tuning: `windows` (context, future) pairs cut from the fit part (`sample_windows`,
    seasonally adjusted and normalised as the pretrained corpus was), pinball loss of the three
    quantiles, Adam at `learning_rate`. After each epoch the holdout MASE is measured; the weights
@@ -48,6 +50,8 @@ __all__ = ["LONGER_SEASONS", "MIN_ORIGINS", "fine_tune", "inner_split", "predict
 
 # Holdout origins per series at least (their windows calibrate the band).
 MIN_ORIGINS = 20
+# Seasons of history tried beside the default one (see tuned.py).
+HISTORY_SEASONS = (5, 8)
 # A longer season tried beside the user's: hourly data repeat by the week too.
 LONGER_SEASONS = {24: 168, 48: 336}
 
@@ -108,11 +112,11 @@ class _Holdout:
         return float(np.mean(errors / self.scale))
 
 
-def _tuned(model: keras.Model, horizon: int, period: int, adjust_period: int):
+def _tuned(model: keras.Model, horizon: int, period: int, adjust_period: int, history: int = 0):
     network = {k: v for k, v in model.builder_config.items() if k not in user_settings(model)}
     network.update(horizon=horizon, future_times=False)
     tuned = TunedUniversalForecaster(
-        **network, period=period, adjust_period=adjust_period, name=model.name
+        **network, period=period, adjust_period=adjust_period, history=history, name=model.name
     )
     tuned.set_weights(model.get_weights())
     return tuned
@@ -130,6 +134,8 @@ def fine_tune(
     batch_size: int = 64,
     holdout: float = 0.2,
     patience: int = 2,
+    freeze_backbone: bool = False,
+    window: int | None = None,
     seed: int = 0,
     run_dir: Path | None = None,
     verbose: int = 0,
@@ -148,6 +154,10 @@ def fine_tune(
         batch_size: windows per step.
         holdout: least share of each series in the inner holdout.
         patience: epochs without a better holdout MASE before stopping.
+        freeze_backbone: train the decoder and the quantile head only (the LSTM encoder and
+            the scaler keep their pretrained weights).
+        window: not applicable (the network reads up to `context_length` values, NaN-padded);
+            anything but None is an error.
         seed: seeds the windows and the Trainer.
         run_dir: the run folder (checkpoints, logs, best weights; resumable).
         verbose: 1 shows the Trainer's progress bar.
@@ -163,26 +173,33 @@ def fine_tune(
         raise ValueError(
             f"`horizon` and `period` must be >= 1. Received: horizon={horizon}, period={period}"
         )
+    if window is not None:
+        raise ValueError(
+            "`window` does not apply to the universal forecaster: it reads the last "
+            f"{config['context_length']} values of any series. Received: window={window!r}"
+        )
     if not 0 < holdout < 1:
         raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
     items = data if isinstance(data, list | tuple) and np.ndim(data[0]) > 0 else [data]
     least = horizon + MIN_ORIGINS - 1 + max(8, 2 * period)
-    series = [
-        check_series(getattr(s, "values", s), name="data", min_length=least) for s in items
-    ]
+    series = [check_series(getattr(s, "values", s), name="data", min_length=least) for s in items]
     held = _Holdout(series, horizon, holdout, period)
-    candidates = [period]
+    seasons = [period]
     longer = LONGER_SEASONS.get(period)
     if longer and min(len(p) for p in held.fit_parts) >= 3 * longer:
-        candidates.append(longer)
-    tried = {m: held.mase(_tuned(model, horizon, period, m)) for m in candidates}
-    adjust_period = min(tried, key=tried.get)
-    tuned = _tuned(model, horizon, period, adjust_period)
-    zero_shot = tried[adjust_period]
+        seasons.append(longer)
+    tried = {(m, k * m if m > 1 else 0): 0.0 for m in seasons for k in (0, *HISTORY_SEASONS)}
+    for m, history in tried:
+        tried[m, history] = held.mase(_tuned(model, horizon, period, m, history))
+    adjust_period, history = min(tried, key=tried.get)
+    tuned = _tuned(model, horizon, period, adjust_period, history)
+    zero_shot = tried[adjust_period, history]
     run = open_run(
         run_dir,
         {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate,
-         "horizon": horizon, "period": period, "adjust_period": adjust_period, "seed": seed,
+         "freeze_backbone": freeze_backbone,
+         "horizon": horizon, "period": period, "adjust_period": adjust_period,
+         "history": history, "seed": seed,
          "values": [len(s) for s in series]},
     )  # fmt: skip
     if epochs > 0:
@@ -200,6 +217,8 @@ def fine_tune(
             keeper = KeepBestWeights(tuned, where, monitor="holdout_mase")
             keeper.best = min(keeper.best, zero_shot)
             pretrained = tuned.get_weights()
+            if freeze_backbone:
+                tuned.get_layer("encoder").trainable = False
             Trainer(
                 model=tuned,
                 optimizer=keras.optimizers.Adam(learning_rate),
@@ -214,6 +233,7 @@ def fine_tune(
                 resume=run is not None,
                 verbose=verbose,
             )
+            tuned.get_layer("encoder").trainable = True
             if keeper.restore() is None:
                 tuned.set_weights(pretrained)
     out = held.forecasts(tuned)

@@ -6,14 +6,18 @@ what was fitted on the user's data and travels in its config (so a `.keras` file
 - `period`: the season of the user's series (MASE and the baselines use it);
 - `adjust_period`: the season removed before the network reads the series (classical
   decomposition, `seasonality.py`); it may be a longer season than `period` (a week of hours);
+- `history`: how many of the last values are read, for the seasonal index and as the network's
+  context (0: max(context_length, `SEASONS`·adjust_period) for the index, the last
+  `context_length` as context);
 - `band_lower`, `band_upper`: per-step scales of the 0.1 and 0.9 quantiles' distances to the
   median (split-conformal, `calibration.py`).
 
 `forecast_histories(model, histories)` is the whole forecast: adjust each history by the seasonal
-index fitted on its last max(context_length, `SEASONS`·adjust_period) values (several seasons,
-also when the network reads fewer values than that), run the network on the last
-`context_length` adjusted values, put the season back on its quantiles, then apply the band
-scales. A plain `UniversalForecaster` gets the same without band scales, with `period` given.
+index fitted on its last `history` values (by default max(context_length, `SEASONS`·adjust_period):
+several seasons, also when the network reads fewer values than that), run the network on the
+last `context_length` (at most `history`) adjusted values, put the season back on its
+quantiles, then apply the band scales. A plain `UniversalForecaster` gets the same without band
+scales, with `period` given.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ __all__ = ["SEASONS", "TunedUniversalForecaster", "forecast_histories", "user_se
 
 # Seasons of history the seasonal index is fitted on (when the history has them).
 SEASONS = 8
-_USER_KEYS = ("period", "adjust_period", "band_lower", "band_upper")
+_USER_KEYS = ("period", "adjust_period", "history", "band_lower", "band_upper")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -42,6 +46,7 @@ class TunedUniversalForecaster(UniversalForecaster):
     Args:
         period: the user's season (>= 1).
         adjust_period: the season removed before the network (>= 1; 1 = none).
+        history: the last values read (>= 0; 0 = the default above).
         band_lower: `horizon` scales (>= 0) of the 0.1 quantile's distance to the median.
         band_upper: likewise for the 0.9 quantile.
         **config: the `UniversalForecaster` arguments.
@@ -52,15 +57,17 @@ class TunedUniversalForecaster(UniversalForecaster):
         *,
         period: int = 1,
         adjust_period: int = 1,
+        history: int = 0,
         band_lower: Sequence[float] | None = None,
         band_upper: Sequence[float] | None = None,
         **config,
     ) -> None:
         super().__init__(**config)
         horizon = self.builder_config["horizon"]
-        for arg, value in (("period", period), ("adjust_period", adjust_period)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}")
+        for arg, value, low in (("period", period, 1), ("adjust_period", adjust_period, 1),
+                                ("history", history, 0)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"`{arg}` must be an integer >= {low}. Received: {arg}={value!r}")
         bands = {}
         for arg, value in (("band_lower", band_lower), ("band_upper", band_upper)):
             scales = [1.0] * horizon if value is None else [float(v) for v in value]
@@ -71,7 +78,8 @@ class TunedUniversalForecaster(UniversalForecaster):
                 )
             bands[arg] = scales
         self._builder_config.update(
-            {"period": int(period), "adjust_period": int(adjust_period), **bands}
+            {"period": int(period), "adjust_period": int(adjust_period), "history": int(history)}
+            | bands
         )
 
 
@@ -81,9 +89,9 @@ def user_settings(model: keras.Model) -> dict:
     return {key: config[key] for key in _USER_KEYS if key in config}
 
 
-def _adjusted(history: np.ndarray, context_length: int, period: int):
+def _adjusted(values: np.ndarray, context_length: int, period: int, history: int = 0):
     """(the last `context_length` adjusted values, the index or None, its position offset)."""
-    tail = np.asarray(history, "float64")[-max(context_length, SEASONS * period) :]
+    tail = np.asarray(values, "float64")[-(history or max(context_length, SEASONS * period)) :]
     index = fit_seasonal_index(tail, period) if period > 1 else None
     adjusted = tail if index is None else index.adjust(tail)
     return adjusted[-context_length:], index, len(tail)
@@ -101,7 +109,8 @@ def forecast_histories(
     settings = user_settings(model)
     season = int(settings.get("adjust_period", period or 1))
     horizon = int(config["horizon"])
-    prepared = [_adjusted(h, int(config["context_length"]), season) for h in histories]
+    length, history = int(config["context_length"]), int(settings.get("history", 0))
+    prepared = [_adjusted(h, length, season, history) for h in histories]
     q = _run(model, [c for c, _, _ in prepared], horizon, 256)
     for i, (_, index, end) in enumerate(prepared):
         if index is not None:
