@@ -1,10 +1,11 @@
 """Issue 11's targets on public series no preset was trained on: fine-tune, then evaluate.
 
-    python bench/own_data.py [--preset forecaster_sunspots] [--epochs 20] [--rate 0.01]
+    python bench/own_data.py [--preset forecaster_universal] [--epochs N] [--rate 0.01]
 
 Forecasters: for each public series (zoo.data.public_series; its frequency sets the season, its
 horizon the one evaluated), `zoo.fine_tune` on the first 80 % (the preset's weights, the
-series' period and horizon), then rolling origins over the last 20 % (`zoo.backtest`: at most
+series' period and horizon, the family's default epochs unless `--epochs`; every setting of
+the fine-tune is chosen on that 80 % alone), then rolling origins over the last 20 % (`zoo.backtest`: at most
 20 origins, seasonal naive, ETS and ARIMA refit at each). Prints MASE of the model and the
 baselines, the 0.1–0.9 band's coverage, and the fine-tuning time. Then the time to fine-tune
 on a 500-point series (the first 500 weeks of us_gasoline).
@@ -69,7 +70,7 @@ def forecasters(preset: str, epochs: int | None) -> None:
             f"| {name} | {series.freq} | {len(series)} | {series.period} | {spec.horizon} | "
             f"{int(row['origins'])} | {row['model_mase']:.3f} | {row['seasonal_naive_mase']:.3f} "
             f"| {row['ets_mase']:.3f} | {row['arima_mase']:.3f} | {row['model_mase'] / best:.2f} "
-            f"| {row['model_coverage']:.2f} | {seconds:.0f} |",
+            f"| {row['model_coverage']:.3f} | {seconds:.0f} |",
             flush=True,
         )
     series = _head(load_public_series("us_gasoline"), 500)
