@@ -5,10 +5,10 @@
 Forecasters: for each public series (zoo.data.public_series; its frequency sets the season, its
 horizon the one evaluated), `zoo.fine_tune` on the first 80 % (the preset's weights, the
 series' period and horizon, the family's default epochs unless `--epochs`; every setting of
-the fine-tune is chosen on that 80 % alone), then rolling origins over the last 20 % (`zoo.backtest`: at most
-20 origins, seasonal naive, ETS and ARIMA refit at each). Prints MASE of the model and the
-baselines, the 0.1–0.9 band's coverage, and the fine-tuning time. Then the time to fine-tune
-on a 500-point series (the first 500 weeks of us_gasoline).
+the fine-tune is chosen on that 80 % alone), then rolling origins over the last 20 %
+(`zoo.backtest`: at most 20 origins, seasonal naive, ETS and ARIMA refit at each). Prints MASE
+of the model and the baselines, the 0.1–0.9 band's coverage, and the fine-tuning time. Then the
+time to fine-tune on a 500-point series (the first 500 weeks of us_gasoline).
 
 Detectors: for each long series, the first half is the normal data (`zoo.fine_tune` of
 anomaly_ucr135 and of anomaly_universal: train on its first 80 %, threshold for the point-wise

@@ -19,7 +19,7 @@ from zoo.data.series_output import forecast_table
 from zoo.models.common.plots import plot_forecasts
 from zoo.models.common.rolling_origin import RollingOriginResult, rolling_origin
 
-__all__ = ["QUANTILES", "evaluate_forecasts", "forecast_plot", "forecast_rows"]
+__all__ = ["QUANTILES", "evaluate_forecasts", "forecast_rows", "series_plotter"]
 
 QUANTILES = (0.1, 0.5, 0.9)
 ForecastFn = Callable[[Sequence[np.ndarray]], dict]
@@ -56,20 +56,29 @@ def evaluate_forecasts(
     )
 
 
-def forecast_plot(
-    name: str,
-    series: Sequence[UserSeries],
-    path: str | Path,
-    result: RollingOriginResult,
-) -> Path:
-    """The first series with the model's forecasts and 0.1–0.9 band at every rolling origin of
-    `result` and the ETS forecasts beside them, as a PNG."""
-    first = series[0]
-    # The frame holds the series one after the other: the first one's origins come first.
-    rows = int(result.per_series.iloc[0]["origins"]) * int(result.report["horizon"])
-    frame = result.frame.iloc[:rows]
-    title = f"{name}: rolling origins on {first.id or 'the series'}"
-    baseline = "ets" if "ets" in frame.columns else None
-    return plot_forecasts(
-        first.values, frame, path, timestamps=first.timestamps, baseline=baseline, title=title
-    )
+def series_plotter(evaluate_series: Callable[..., RollingOriginResult]) -> Callable[..., Path]:
+    """A family's `plot_series(model, series, path, *, result=None, **options)`: the first
+    series with the model's forecasts and 0.1–0.9 band at every rolling origin and the ETS
+    forecasts beside them, as a PNG; `result` (else `evaluate_series(model, series,
+    **options)`) gives the forecasts."""
+
+    def plot_series(
+        model,
+        series: Sequence[UserSeries],
+        path: str | Path,
+        *,
+        result: RollingOriginResult | None = None,
+        **options,
+    ) -> Path:
+        result = result or evaluate_series(model, series, **options)
+        first = series[0]
+        # The frame holds the series one after the other: the first one's origins come first.
+        rows = int(result.per_series.iloc[0]["origins"]) * int(result.report["horizon"])
+        frame = result.frame.iloc[:rows]
+        title = f"{model.name}: rolling origins on {first.id or 'the series'}"
+        baseline = "ets" if "ets" in frame.columns else None
+        return plot_forecasts(
+            first.values, frame, path, timestamps=first.timestamps, baseline=baseline, title=title
+        )
+
+    return plot_series

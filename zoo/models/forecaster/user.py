@@ -13,7 +13,6 @@ left with its first value: the model's input is always the last `window` values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -23,7 +22,7 @@ from zoo.data.series_input import UserSeries
 from zoo.models.common.backtest import model_window
 from zoo.models.common.predictor import predictor
 from zoo.models.common.rolling_origin import RollingOriginResult
-from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_plot, forecast_rows
+from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_rows, series_plotter
 
 __all__ = ["evaluate_series", "forecast_histories", "plot_series", "predict_table"]
 
@@ -62,15 +61,5 @@ def evaluate_series(
     )
 
 
-def plot_series(
-    model: keras.Model,
-    series: Sequence[UserSeries],
-    path: str | Path,
-    *,
-    result: RollingOriginResult | None = None,
-    **options,
-) -> Path:
-    """The first series with the model's forecasts and 0.1–0.9 band at every rolling origin
-    and the ETS forecasts beside them, as a PNG (`options` as for `evaluate_series`)."""
-    result = result or evaluate_series(model, series, **options)
-    return forecast_plot(model.name, series, path, result)
+# The first series' rolling-origin forecasts with their band, as a PNG.
+plot_series = series_plotter(evaluate_series)

@@ -9,14 +9,13 @@ user's series (`UserSeries.period`, of the first series) and its uncalibrated ba
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import keras
 import pandas as pd
 
 from zoo.data.series_input import UserSeries
 from zoo.models.common.rolling_origin import RollingOriginResult
-from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_plot, forecast_rows
+from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_rows, series_plotter
 from zoo.models.universal.tuned import forecast_histories
 
 __all__ = ["evaluate_series", "plot_series", "predict_table"]
@@ -41,14 +40,5 @@ def evaluate_series(
     return evaluate_forecasts(_forecast_fn(model, series), horizon, series, **options)
 
 
-def plot_series(
-    model: keras.Model,
-    series: Sequence[UserSeries],
-    path: str | Path,
-    *,
-    result: RollingOriginResult | None = None,
-    **options,
-) -> Path:
-    """The rolling-origin forecasts of the first series with their band, as a PNG."""
-    result = result or evaluate_series(model, series, **options)
-    return forecast_plot(model.name, series, path, result)
+# The first series' rolling-origin forecasts with their band, as a PNG.
+plot_series = series_plotter(evaluate_series)
