@@ -143,6 +143,10 @@ def test_fine_tune_calibrates_on_the_inner_holdout_only(network):
     assert inner_split(96, 6, 0.2) == 96 - max(20, 6 + MIN_ORIGINS - 1)
     with pytest.raises(ValueError, match="`data` must have at least"):
         fine_tune(network, values[:30], horizon=6, period=12)
+    # Long format: one model over two series of different scales, zero-shot weights.
+    both = fine_tune(network, [values, 10 * _monthly(80, 5)], horizon=6, period=12, epochs=0)
+    assert len(both.get_config()["band_upper"]) == 6
+    np.testing.assert_array_equal(both.get_weights()[0], network.get_weights()[0])
 
 
 def test_zoo_fine_tune_evaluate_predict_with_the_universal_family(network, tmp_path):

@@ -180,7 +180,8 @@ def fine_tune(
         )
     if not 0 < holdout < 1:
         raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
-    items = data if isinstance(data, list | tuple) and np.ndim(data[0]) > 0 else [data]
+    many = isinstance(data, list | tuple) and np.ndim(getattr(data[0], "values", data[0])) > 0
+    items = data if many else [data]
     least = horizon + MIN_ORIGINS - 1 + max(8, 2 * period)
     series = [check_series(getattr(s, "values", s), name="data", min_length=least) for s in items]
     held = _Holdout(series, horizon, holdout, period)
