@@ -36,9 +36,13 @@ __all__ = [
     "read_series",
 ]
 
+# The forecasting families, and the module holding each family's `fine_tune`.
+FORECASTERS = {"forecaster": "recipe", "universal": "fine_tune"}
 # Model class -> family package under zoo.models, for the models that take a user's series.
 SERIES_FAMILIES = {
     "IntegralForecaster": "forecaster",
+    "UniversalForecaster": "universal",
+    "TunedUniversalForecaster": "universal",
     "WindowDetector": "anomaly",
     "UniversalDetector": "universal_anomaly",
 }
@@ -130,7 +134,7 @@ def _model_period(model) -> int:
 
 def _prepared(model, data, column, time_column, id_column, period):
     model = load_model(model)
-    default = _model_period(model) if family(model) == "forecaster" else 1
+    default = _model_period(model) if family(model) in FORECASTERS else 1
     series = read_series(
         data,
         column,
@@ -165,9 +169,9 @@ def fine_tune(
     """
     model, series = _prepared(model, data, column, time_column, id_column, period)
     kind = family(model)
-    recipe = importlib.import_module(f"zoo.models.{kind}.recipe")
+    recipe = importlib.import_module(f"zoo.models.{kind}.{FORECASTERS.get(kind, 'recipe')}")
     common = {"seed": seed, "run_dir": None if run_dir is None else Path(run_dir)}
-    if kind == "forecaster":
+    if kind in FORECASTERS:
         if period is not None or series[0].freq is not None:
             options.setdefault("period", series[0].period)
         values = [item.values for item in series]

@@ -1,7 +1,7 @@
 """A forecaster on a user's series: forecast from the end of each series, evaluate at rolling
 origins beside seasonal naive, ETS and ARIMA, and draw that evaluation.
 
-The anomaly family's `user.py` has the same three functions, so the face (`zoo.predict`,
+The other series families' `user.py` have the same functions, so the face (`zoo.predict`,
 `zoo.evaluate`, `zoo.backtest`, `zoo.plot` and the CLI) calls either without knowing which.
 `series` is always a list of :class:`zoo.data.series_input.UserSeries` (one, or one per id of a
 long-format file); their `period` is the season used by MASE and the baselines.
@@ -13,19 +13,16 @@ left with its first value: the model's input is always the last `window` values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
 from zoo.data.series_input import UserSeries
-from zoo.data.series_output import forecast_table
 from zoo.models.common.backtest import model_window
-from zoo.models.common.plots import plot_forecasts
 from zoo.models.common.predictor import predictor
-from zoo.models.common.rolling_origin import RollingOriginResult, rolling_origin
-from zoo.models.forecaster.model import QUANTILES
+from zoo.models.common.rolling_origin import RollingOriginResult
+from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_rows, series_plotter
 
 __all__ = ["evaluate_series", "forecast_histories", "plot_series", "predict_table"]
 
@@ -48,51 +45,21 @@ def model_horizon(model: keras.Model) -> int:
 
 def predict_table(model: keras.Model, series: Sequence[UserSeries]) -> pd.DataFrame:
     """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9."""
-    out = forecast_histories(model, [item.values for item in series])
-    return forecast_table(series, out["forecast"], out["quantiles"], QUANTILES)
+    return forecast_rows(lambda histories: forecast_histories(model, histories), series)
 
 
 def evaluate_series(
-    model: keras.Model,
-    series: Sequence[UserSeries],
-    *,
-    labels=None,
-    test_fraction: float = 0.2,
-    stride: int | None = None,
-    progress: bool | None = None,
+    model: keras.Model, series: Sequence[UserSeries], **options
 ) -> RollingOriginResult:
     """Rolling origins over the last `test_fraction` of every series (the model's horizon),
-    beside the baselines refit at each origin (`zoo.models.common.rolling_origin`)."""
-    if labels is not None:
-        raise ValueError("`label_column` applies to detectors only; a forecaster has no labels.")
-    return rolling_origin(
-        list(series),
+    beside the baselines refit at each origin (options of `evaluate_forecasts`)."""
+    return evaluate_forecasts(
         lambda histories: forecast_histories(model, histories),
-        horizon=model_horizon(model),
-        levels=QUANTILES,
-        test_fraction=test_fraction,
-        stride=stride,
-        progress=progress,
+        model_horizon(model),
+        series,
+        **options,
     )
 
 
-def plot_series(
-    model: keras.Model,
-    series: Sequence[UserSeries],
-    path: str | Path,
-    *,
-    result: RollingOriginResult | None = None,
-    **options,
-) -> Path:
-    """The first series with the model's forecasts and 0.1–0.9 band at every rolling origin
-    and the ETS forecasts beside them, as a PNG (`options` as for `evaluate_series`)."""
-    result = result or evaluate_series(model, series, **options)
-    first = series[0]
-    # The frame holds the series one after the other: the first one's origins come first.
-    rows = int(result.per_series.iloc[0]["origins"]) * int(result.report["horizon"])
-    frame = result.frame.iloc[:rows]
-    title = f"{model.name}: rolling origins on {first.id or 'the series'}"
-    baseline = "ets" if "ets" in frame.columns else None
-    return plot_forecasts(
-        first.values, frame, path, timestamps=first.timestamps, baseline=baseline, title=title
-    )
+# The first series' rolling-origin forecasts with their band, as a PNG.
+plot_series = series_plotter(evaluate_series)

@@ -1,78 +1,257 @@
 """Fine-tuning the universal forecaster on a user's own series, through `zoo.training.Trainer`.
 
-Windows are cut from the user's series as from the training corpus (`sample_windows`: a random
-cut point, the context before it, NaN-left-padded, normalised as the model normalises), and the
-pinball loss of the three quantiles is minimised at a small learning rate, so the pretrained
-model moves towards the user's data without forgetting how to forecast.
+Every choice is made on the user's training data alone, by an inner split in time of each series
+of n values: the last ``held = max(⌈holdout·n⌉, horizon + MIN_ORIGINS − 1)`` values are the
+inner holdout, whose origins o = n − held, …, n − horizon (stride 1; each forecasts
+``series[o:o + horizon]`` from ``series[:o]``) score a candidate by its MASE (season `period`,
+scale from the values before the holdout); the first n − held values are the fit part.
+
+1. Season removed before the network (`adjust_period`): `period`, or a longer natural season
+   (`LONGER_SEASONS`: a week of hours); and the history read (`history`: the default, or the
+   last `HISTORY_SEASONS` seasons, for a season that drifts): the pair with the lowest holdout
+   MASE zero-shot.
+2. Fine-tuning: `windows` (context, future) pairs cut from the fit part (`sample_windows`,
+   seasonally adjusted and normalised as the pretrained corpus was), pinball loss of the three
+   quantiles, Adam at `learning_rate`. After each epoch the holdout MASE is measured; the weights
+   of the best epoch are kept — the pretrained ones when no epoch beats them (a short series is
+   easily overfit) — and training stops after `patience` epochs without improvement.
+3. Band: split-conformal on the holdout windows of the kept weights (`calibration.py`: per-step
+   scales of each side's distance to the median, finite-sample quantile, neighbouring steps
+   pooled on a short series), so the 0.1–0.9 band covers about `coverage` on new windows.
+
+The result is a `TunedUniversalForecaster` (`tuned.py`) carrying the horizon, the seasons and
+the band scales, so `zoo.predict`, `zoo.evaluate` and a saved `.keras` file forecast alike.
 """
 
 from __future__ import annotations
 
+import math
+import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from zoo.models.common import forecast_scores as scores
 from zoo.models.common.backtest import check_series
-from zoo.models.common.runs import open_run, trainer_folders
+from zoo.models.common.runs import KeepBestWeights, open_run, trainer_folders
+from zoo.models.universal.calibration import band_scales
 from zoo.models.universal.recipe import CONFIG, pinball_loss
+from zoo.models.universal.tuned import (
+    TunedUniversalForecaster,
+    forecast_histories,
+    user_settings,
+)
 from zoo.models.universal.windows import CorpusSeries, sample_windows
 from zoo.training import Trainer
+from zoo.training.callbacks import Callback
+
+__all__ = ["LONGER_SEASONS", "MIN_ORIGINS", "fine_tune", "inner_split", "predict"]
+
+# Holdout origins per series at least (their windows calibrate the band).
+MIN_ORIGINS = 20
+# Seasons of history tried beside the default one (see tuned.py).
+HISTORY_SEASONS = (5, 8)
+# A longer season tried beside the user's: hourly data repeat by the week too.
+LONGER_SEASONS = {24: 168, 48: 336}
+
+
+def inner_split(length: int, horizon: int, holdout: float) -> int:
+    """The size of the fit part of a series of `length` values (see the module docstring)."""
+    held = max(math.ceil(holdout * length), horizon + MIN_ORIGINS - 1)
+    return length - held
+
+
+class _HoldoutScore(Callback):
+    """Writes the holdout MASE into the epoch logs ("holdout_mase"); stops after `patience`
+    epochs without a new best."""
+
+    def __init__(self, score, best: float, patience: int) -> None:
+        super().__init__()
+        self.score, self.best, self.patience, self.wait = score, best, patience, 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = self.score()
+        if logs is not None:
+            logs["holdout_mase"] = value
+        if value < self.best:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.model.stop_training = True
+
+    def get_state(self) -> dict:
+        return {"best": self.best, "wait": self.wait}
+
+    def set_state(self, state: dict) -> None:
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+
+
+class _Holdout:
+    """The inner-holdout windows of every series: histories, actuals and MASE scales."""
+
+    def __init__(self, series: list[np.ndarray], horizon: int, holdout: float, period: int):
+        self.histories, self.actual, self.scale, self.fit_parts = [], [], [], []
+        for values in series:
+            n_fit = inner_split(len(values), horizon, holdout)
+            self.fit_parts.append(values[:n_fit])
+            scale = scores.seasonal_scale(values[:n_fit], period)
+            for origin in range(n_fit, len(values) - horizon + 1):
+                self.histories.append(values[:origin])
+                self.actual.append(values[origin : origin + horizon])
+                self.scale.append(scale)
+        self.actual = np.asarray(self.actual)
+        self.scale = np.asarray(self.scale)
+
+    def forecasts(self, model) -> dict[str, np.ndarray]:
+        return forecast_histories(model, self.histories)
+
+    def mase(self, model) -> float:
+        errors = np.abs(self.forecasts(model)["forecast"] - self.actual).mean(axis=1)
+        return float(np.mean(errors / self.scale))
+
+
+def _tuned(model: keras.Model, horizon: int, period: int, adjust_period: int, history: int = 0):
+    network = {k: v for k, v in model.builder_config.items() if k not in user_settings(model)}
+    network.update(horizon=horizon, future_times=False)
+    tuned = TunedUniversalForecaster(
+        **network, period=period, adjust_period=adjust_period, history=history, name=model.name
+    )
+    tuned.set_weights(model.get_weights())
+    return tuned
 
 
 def fine_tune(
     model: keras.Model,
     data,
     *,
-    epochs: int = 5,
-    learning_rate: float = 1e-4,
+    horizon: int | None = None,
     period: int | None = None,
-    windows: int = 4096,
+    epochs: int = 8,
+    learning_rate: float = 3e-4,
+    windows: int = 1024,
     batch_size: int = 64,
+    holdout: float = 0.2,
+    patience: int = 2,
+    freeze_backbone: bool = False,
+    window: int | None = None,
     seed: int = 0,
     run_dir: Path | None = None,
     verbose: int = 0,
-) -> keras.Model:
-    """Fine-tune `model` (in place) on the raw 1-D series `data` (or a list of them).
+) -> TunedUniversalForecaster:
+    """Fine-tune the universal forecaster on the raw 1-D series `data` (or a list of them, one
+    model over all) and calibrate its band (see the module docstring).
 
-    `period` is the series' season length for the seasonal adjustment (1: none).
+    Args:
+        model: a `UniversalForecaster` (the preset, or an earlier fine-tune; left unchanged).
+        data: a 1-D series or a list of them (finite values).
+        horizon: steps to forecast (default: the model's).
+        period: the series' season (default: the model's, else 1).
+        epochs: most epochs of fine-tuning (0: zero-shot weights, calibrated band).
+        learning_rate: Adam's step.
+        windows: training windows (drawn once, reshuffled each epoch).
+        batch_size: windows per step.
+        holdout: least share of each series in the inner holdout.
+        patience: epochs without a better holdout MASE before stopping.
+        freeze_backbone: train the decoder and the quantile head only (the LSTM encoder and
+            the scaler keep their pretrained weights).
+        window: not applicable (the network reads up to `context_length` values, NaN-padded);
+            anything but None is an error.
+        seed: seeds the windows and the Trainer.
+        run_dir: the run folder (checkpoints, logs, best weights; resumable).
+        verbose: 1 shows the Trainer's progress bar.
+
+    Returns:
+        A new `TunedUniversalForecaster`.
     """
-    series_list = data if isinstance(data, list | tuple) else [data]
-    corpus = [
-        CorpusSeries(check_series(s, name="data", min_length=8), int(period or 1), "user")
-        for s in series_list
-    ]
-    context, horizon = CONFIG["context_length"], CONFIG["horizon"]
-    x, y = sample_windows(
-        corpus, {"user": 1.0}, windows, context_length=context, horizon=horizon, seed=seed
-    )
+    settings = user_settings(model)
+    config = model.builder_config
+    horizon = int(horizon or config["horizon"])
+    period = int(period or settings.get("period", 1))
+    if horizon < 1 or period < 1:
+        raise ValueError(
+            f"`horizon` and `period` must be >= 1. Received: horizon={horizon}, period={period}"
+        )
+    if window is not None:
+        raise ValueError(
+            "`window` does not apply to the universal forecaster: it reads the last "
+            f"{config['context_length']} values of any series. Received: window={window!r}"
+        )
+    if not 0 < holdout < 1:
+        raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
+    many = isinstance(data, list | tuple) and np.ndim(getattr(data[0], "values", data[0])) > 0
+    items = data if many else [data]
+    least = horizon + MIN_ORIGINS - 1 + max(8, 2 * period)
+    series = [check_series(getattr(s, "values", s), name="data", min_length=least) for s in items]
+    held = _Holdout(series, horizon, holdout, period)
+    seasons = [period]
+    longer = LONGER_SEASONS.get(period)
+    if longer and min(len(p) for p in held.fit_parts) >= 3 * longer:
+        seasons.append(longer)
+    tried = {(m, k * m if m > 1 else 0): 0.0 for m in seasons for k in (0, *HISTORY_SEASONS)}
+    for m, history in tried:
+        tried[m, history] = held.mase(_tuned(model, horizon, period, m, history))
+    adjust_period, history = min(tried, key=tried.get)
+    tuned = _tuned(model, horizon, period, adjust_period, history)
+    zero_shot = tried[adjust_period, history]
     run = open_run(
         run_dir,
-        {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate, "seed": seed,
-         "values": int(sum(len(s.values) for s in corpus))},
+        {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate,
+         "freeze_backbone": freeze_backbone,
+         "horizon": horizon, "period": period, "adjust_period": adjust_period,
+         "history": history, "seed": seed,
+         "values": [len(s) for s in series]},
     )  # fmt: skip
-    Trainer(
-        model=model,
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={"quantiles": pinball_loss},
-        seed=seed,
-        **trainer_folders(run, "fine_tune"),
-    ).fit(
-        (x, {"quantiles": y}),
-        epochs=epochs,
-        batch_size=batch_size,
-        resume=run is not None,
-        verbose=verbose,
+    if epochs > 0:
+        corpus = [CorpusSeries(p, adjust_period, "user") for p in held.fit_parts]
+        x, y = sample_windows(
+            corpus,
+            {"user": 1.0},
+            windows,
+            context_length=config["context_length"],
+            horizon=horizon,
+            seed=seed,
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            where = run.best_weights("fine_tune") if run else Path(scratch) / "best.weights.h5"
+            keeper = KeepBestWeights(tuned, where, monitor="holdout_mase")
+            keeper.best = min(keeper.best, zero_shot)
+            pretrained = tuned.get_weights()
+            if freeze_backbone:
+                tuned.get_layer("encoder").trainable = False
+            Trainer(
+                model=tuned,
+                optimizer=keras.optimizers.Adam(learning_rate),
+                loss={"quantiles": pinball_loss},
+                seed=seed,
+                **trainer_folders(run, "fine_tune"),
+            ).fit(
+                (x, {"quantiles": y}),
+                epochs=epochs,
+                batch_size=batch_size,
+                callbacks=[_HoldoutScore(lambda: held.mase(tuned), zero_shot, patience), keeper],
+                resume=run is not None,
+                verbose=verbose,
+            )
+            tuned.get_layer("encoder").trainable = True
+            if keeper.restore() is None:
+                tuned.set_weights(pretrained)
+    out = held.forecasts(tuned)
+    lower, upper = band_scales(held.actual, out["quantiles"])
+    calibrated = TunedUniversalForecaster(
+        **{**tuned.builder_config, "band_lower": lower.tolist(), "band_upper": upper.tolist()},
+        name=tuned.name,
     )
-    return model
+    calibrated.set_weights(tuned.get_weights())
+    return calibrated
 
 
 def predict(model: keras.Model, data) -> dict[str, np.ndarray]:
-    """The forecast of the model's default horizon from the end of a raw 1-D series."""
-    from zoo.models.universal.forecast import forecast
-
+    """The forecast of the model's horizon from the end of a raw 1-D series (a fine-tuned
+    model with its seasons and calibrated band)."""
     values = check_series(data, name="data", min_length=1)
-    out = forecast(model, values, CONFIG["horizon"])
+    out = forecast_histories(model, [values])
     return {"forecast": out["forecast"][0], "quantiles": out["quantiles"][0]}
 
 

@@ -2,7 +2,11 @@
 
 from zoo.models.common.preset import Preset
 
-CUSTOM_OBJECT_MODULES = ("zoo.models.universal.layers", "zoo.models.universal.model")
+CUSTOM_OBJECT_MODULES = (
+    "zoo.models.universal.layers",
+    "zoo.models.universal.model",
+    "zoo.models.universal.tuned",
+)
 
 PRESETS = [
     Preset(

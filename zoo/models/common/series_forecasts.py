@@ -1,0 +1,84 @@
+"""What every forecaster family's `user.py` does with a user's series, given how it forecasts.
+
+A family supplies ``forecast_fn(histories) -> {"forecast" (n, H), "quantiles" (n, H, 3)}`` (the
+forecasts from the end of each 1-D history) and its horizon H; these functions turn that into
+the table `zoo predict` writes, the rolling-origin evaluation beside the baselines and its plot.
+`series` is always a list of :class:`zoo.data.series_input.UserSeries`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zoo.data.series_input import UserSeries
+from zoo.data.series_output import forecast_table
+from zoo.models.common.plots import plot_forecasts
+from zoo.models.common.rolling_origin import RollingOriginResult, rolling_origin
+
+__all__ = ["QUANTILES", "evaluate_forecasts", "forecast_rows", "series_plotter"]
+
+QUANTILES = (0.1, 0.5, 0.9)
+ForecastFn = Callable[[Sequence[np.ndarray]], dict]
+
+
+def forecast_rows(forecast_fn: ForecastFn, series: Sequence[UserSeries]) -> pd.DataFrame:
+    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9."""
+    out = forecast_fn([item.values for item in series])
+    return forecast_table(series, out["forecast"], out["quantiles"], QUANTILES)
+
+
+def evaluate_forecasts(
+    forecast_fn: ForecastFn,
+    horizon: int,
+    series: Sequence[UserSeries],
+    *,
+    labels=None,
+    test_fraction: float = 0.2,
+    stride: int | None = None,
+    progress: bool | None = None,
+) -> RollingOriginResult:
+    """Rolling origins over the last `test_fraction` of every series (`horizon` steps), beside
+    the baselines refit at each origin (`zoo.models.common.rolling_origin`)."""
+    if labels is not None:
+        raise ValueError("`label_column` applies to detectors only; a forecaster has no labels.")
+    return rolling_origin(
+        list(series),
+        forecast_fn,
+        horizon=horizon,
+        levels=QUANTILES,
+        test_fraction=test_fraction,
+        stride=stride,
+        progress=progress,
+    )
+
+
+def series_plotter(evaluate_series: Callable[..., RollingOriginResult]) -> Callable[..., Path]:
+    """A family's `plot_series(model, series, path, *, result=None, **options)`: the first
+    series with the model's forecasts and 0.1–0.9 band at every rolling origin and the ETS
+    forecasts beside them, as a PNG; `result` (else `evaluate_series(model, series,
+    **options)`) gives the forecasts."""
+
+    def plot_series(
+        model,
+        series: Sequence[UserSeries],
+        path: str | Path,
+        *,
+        result: RollingOriginResult | None = None,
+        **options,
+    ) -> Path:
+        result = result or evaluate_series(model, series, **options)
+        first = series[0]
+        # The frame holds the series one after the other: the first one's origins come first.
+        rows = int(result.per_series.iloc[0]["origins"]) * int(result.report["horizon"])
+        frame = result.frame.iloc[:rows]
+        title = f"{model.name}: rolling origins on {first.id or 'the series'}"
+        baseline = "ets" if "ets" in frame.columns else None
+        return plot_forecasts(
+            first.values, frame, path, timestamps=first.timestamps, baseline=baseline, title=title
+        )
+
+    return plot_series

@@ -1,0 +1,44 @@
+"""The universal forecaster on a user's series: the same functions as the forecaster family's
+`user.py` (predict table, rolling-origin evaluation, plot), through `tuned.forecast_histories`.
+
+A fine-tuned model (`TunedUniversalForecaster`) forecasts its own horizon with its own seasons
+and calibrated band; the zero-shot preset forecasts its default horizon with the season of the
+user's series (`UserSeries.period`, of the first series) and its uncalibrated band.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import pandas as pd
+
+from zoo.data.series_input import UserSeries
+from zoo.models.common.rolling_origin import RollingOriginResult
+from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_rows, series_plotter
+from zoo.models.universal.tuned import forecast_histories
+
+__all__ = ["evaluate_series", "plot_series", "predict_table"]
+
+
+def _forecast_fn(model: keras.Model, series: Sequence[UserSeries]):
+    period = series[0].period if series else None
+    return lambda histories: forecast_histories(model, histories, period)
+
+
+def predict_table(model: keras.Model, series: Sequence[UserSeries]) -> pd.DataFrame:
+    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9."""
+    return forecast_rows(_forecast_fn(model, series), series)
+
+
+def evaluate_series(
+    model: keras.Model, series: Sequence[UserSeries], **options
+) -> RollingOriginResult:
+    """Rolling origins over the last `test_fraction` of every series (the model's horizon),
+    beside the baselines refit at each origin (options of `evaluate_forecasts`)."""
+    horizon = int(model.builder_config["horizon"])
+    return evaluate_forecasts(_forecast_fn(model, series), horizon, series, **options)
+
+
+# The first series' rolling-origin forecasts with their band, as a PNG.
+plot_series = series_plotter(evaluate_series)
