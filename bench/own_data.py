@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 import zoo
-from zoo.data.public_series import PUBLIC_SERIES, load_public_series
+from zoo.data.public_series import CONFIRMATION_SERIES, PUBLIC_SERIES, load_public_series
 from zoo.models.common.anomaly_injection import inject_anomalies
 
 # elecdaily (365 days) has no room for 10 injected events in its second half.
@@ -43,7 +43,7 @@ def _head(series, count: int):
     return dataclasses.replace(series, values=series.values[:count], timestamps=stamps)
 
 
-def forecasters(preset: str, epochs: int | None) -> None:
+def forecasters(preset: str, epochs: int | None, confirm: bool = False) -> None:
     print(f"## Forecasters: {preset} fine-tuned on the first 80 %, origins on the last 20 %")
     options = {} if epochs is None else {"epochs": epochs}
     print(
@@ -51,7 +51,7 @@ def forecasters(preset: str, epochs: int | None) -> None:
         "| model / best(ETS, ARIMA) | coverage 0.1–0.9 | fine-tune s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, spec in PUBLIC_SERIES.items():
+    for name, spec in (CONFIRMATION_SERIES if confirm else PUBLIC_SERIES).items():
         try:
             series = load_public_series(name)
         except ImportError as error:
@@ -73,6 +73,8 @@ def forecasters(preset: str, epochs: int | None) -> None:
             f"| {row['model_coverage']:.3f} | {seconds:.0f} |",
             flush=True,
         )
+    if confirm:
+        return
     series = _head(load_public_series("us_gasoline"), 500)
     start = time.perf_counter()
     zoo.fine_tune(preset, [series], horizon=13, seed=0, **options)
@@ -128,9 +130,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("forecasters", "detectors"), default=None)
+    parser.add_argument(
+        "--confirm",
+        action="store_true",
+        help="forecasters on CONFIRMATION_SERIES: series no setting was chosen with",
+    )
     args = parser.parse_args()
     if args.only != "detectors":
-        forecasters(args.preset, args.epochs)
+        forecasters(args.preset, args.epochs, args.confirm)
     if args.only != "forecasters":
         epochs = {
             "anomaly_ucr135": args.detector_epochs,

@@ -172,6 +172,11 @@ def test_fine_tune_cnn_new_class_count(capsys, tmp_path):
         "--horizon", "5",
     )  # fmt: skip
     assert code == 2 and "`--horizon` does not apply to cnn_digits" in err
+    code, _, err = _run(
+        capsys, "fine-tune", "cnn_digits", "--csv", str(csv), "--column", "digit",
+        "--period", "12",
+    )  # fmt: skip
+    assert code == 2 and "`--period` does not apply to cnn_digits" in err
 
 
 def test_plot_writes_png(capsys, tmp_path):

@@ -5,12 +5,14 @@ import re
 import numpy as np
 import pytest
 
-from zoo.data.public_series import PUBLIC_SERIES, load_public_series
+from zoo.data.public_series import CONFIRMATION_SERIES, PUBLIC_SERIES, load_public_series
+
+ALL_SERIES = {**PUBLIC_SERIES, **CONFIRMATION_SERIES}
 
 
-@pytest.mark.parametrize("name", list(PUBLIC_SERIES))
+@pytest.mark.parametrize("name", list(ALL_SERIES))
 def test_public_series_load_with_their_frequency_and_length(name):
-    entry = PUBLIC_SERIES[name]
+    entry = ALL_SERIES[name]
     pytest.importorskip(entry.package)
     series = load_public_series(name)
     assert series.freq == entry.frequency

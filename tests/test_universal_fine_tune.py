@@ -183,5 +183,9 @@ def test_cli_fine_tune_and_predict_the_preset(tmp_path, capsys):
     assert main(["predict", "--model", str(out), *common, "--output", str(rows)]) == 0
     table = pd.read_csv(rows)
     assert len(table) == 4 and table["ds"].iloc[0] == "2020-01-01"
+    # --period overrides the season the quarterly dates imply
+    seasonal = tmp_path / "p2.keras"
+    assert main([*argv[:-2], "--epochs", "0", "--period", "2", "--output", str(seasonal)]) == 0
+    assert "horizon=4, period=2" in capsys.readouterr().out
     assert main([*argv[:-2], "--window", "8", "--output", str(out)]) != 0
     assert "`window` does not apply" in capsys.readouterr().err

