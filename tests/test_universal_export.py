@@ -1,0 +1,162 @@
+"""The exported universal forecaster answers as `zoo.predict` / `zoo.forecast`.
+
+The graph seasonal adjustment (`graph_seasonality.py`) against the numpy reference
+(`seasonality.py`), and a served tuned / zero-shot model run by TensorFlow's C++ loader against the
+Python path (`forecast_histories`, `forecast`).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.models.universal.forecast import forecast
+from zoo.models.universal.graph_seasonality import graph_seasonal_index
+from zoo.models.universal.model import build_universal_forecaster
+from zoo.models.universal.seasonality import fit_seasonal_index
+from zoo.models.universal.served import served_forecaster
+from zoo.models.universal.tuned import TunedUniversalForecaster, forecast_histories
+from zoo.serving import export
+from zoo.serving.session_runner import SessionSignatureRunner
+
+SMALL = dict(
+    context_length=24,
+    horizon=6,
+    lstm_units=8,
+    state_dim=4,
+    code_dim=3,
+    field_hidden=8,
+    head_hidden=8,
+    num_steps=2,
+)
+# float64 end to end on both sides: only summation order differs.
+GRAPH_RTOL = 1e-9
+
+
+def _series(rng, length: int, period: int, seasonal: bool, positive: bool) -> np.ndarray:
+    t = np.arange(length)
+    wave = 3.0 * np.cos(2 * np.pi * t / max(period, 1)) if seasonal else 0.0
+    level = 20.0 if positive else rng.normal(0.0, 1.0)
+    return level + 0.05 * t + wave + rng.normal(0.0, 1.0, length)
+
+
+def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
+    batch = np.full((len(rows), width), np.nan)
+    for i, row in enumerate(rows):
+        batch[i, width - len(row) :] = row[-width:]
+    return batch
+
+
+@pytest.mark.parametrize("period", [1, 2, 4, 7, 12])
+@pytest.mark.parametrize("window", [16, 40, 96])
+def test_graph_seasonal_index_equals_numpy(period, window):
+    rng = np.random.default_rng(1000 * period + window)
+    rows = []
+    for length in (3, 2 * period + 1, 3 * period, 35, 60, 130):
+        for seasonal in (True, False):
+            for positive in (True, False):
+                rows.append(_series(rng, length, period, seasonal, positive))
+    gap = _series(rng, 60, period, True, True)
+    gap[-10] = np.nan  # a gap in the tail: no adjustment, as `prepare_context`
+    rows.append(gap)
+    batch = _padded(rows, 130)
+    season = graph_seasonal_index(batch, period, window)
+    adjusted = season.adjust(tf.constant(batch[:, -window:])).numpy()
+    quantiles = rng.normal(5.0, 2.0, (len(rows), 9, 3))
+    restored = season.restore(tf.constant(quantiles)).numpy()
+    fitted = 0
+    for i, row in enumerate(rows):
+        tail = row[-window:]
+        index = fit_seasonal_index(tail, period) if period > 1 else None
+        if np.isnan(tail).any():
+            assert index is None
+        if index is None:
+            expected_adjusted, expected_restored = tail, quantiles[i]
+        else:
+            fitted += 1
+            expected_adjusted = index.adjust(tail)
+            expected_restored = index.restore(quantiles[i].T, start=len(tail)).T
+        np.testing.assert_allclose(
+            adjusted[i, window - len(tail) :], expected_adjusted, rtol=GRAPH_RTOL, atol=1e-9
+        )
+        np.testing.assert_allclose(restored[i], expected_restored, rtol=GRAPH_RTOL, atol=1e-9)
+    if period > 1 and window >= 4 * period:
+        assert fitted > 0  # the seasonal branch was exercised
+
+
+def _tolerance(expected: np.ndarray) -> dict:
+    """A few float32 roundings of values of the forecast's scale, with a 10x margin.
+
+    Both sides adjust in float64 and round the context to float32 for the network; sums in a
+    different order can move a context value by one float32 ulp, which the network carries to its
+    outputs (observed: under 1 eps·scale; budget 8 eps·scale).
+    """
+    scale = float(np.max(np.abs(expected)))
+    eps = float(np.finfo(np.float32).eps)
+    return dict(rtol=10 * 8 * eps, atol=10 * 8 * eps * scale)
+
+
+def _serve(model, tmp_path, inputs):
+    path = export(model, tmp_path / "m", version=1, warmup=False)
+    with SessionSignatureRunner(path) as runner:
+        return runner.run({"context": inputs.astype("float32")})
+
+
+def test_exported_tuned_model_serves_zoo_predict(tmp_path):
+    keras_seed = 3
+    keras.utils.set_random_seed(keras_seed)
+    rng = np.random.default_rng(7)
+    horizon = SMALL["horizon"]
+    tuned = TunedUniversalForecaster(
+        **SMALL,
+        period=4,
+        adjust_period=4,
+        history=40,
+        band_lower=rng.uniform(0.5, 2.0, horizon).tolist(),
+        band_upper=rng.uniform(0.5, 2.0, horizon).tolist(),
+    )
+    histories = [
+        _series(rng, 90, 4, True, True),
+        _series(rng, 33, 4, True, False),
+        _series(rng, 50, 4, False, True),
+        _series(rng, 9, 4, True, True),
+    ]
+    expected = forecast_histories(tuned, histories)
+    served = _serve(served_forecaster(tuned), tmp_path, _padded(histories, 90))
+    tol = _tolerance(expected["quantiles"])
+    np.testing.assert_allclose(served["quantiles"], expected["quantiles"], **tol)
+    np.testing.assert_allclose(served["forecast"], expected["forecast"], **tol)
+
+
+def test_exported_zero_shot_model_serves_forecast_with_period(tmp_path):
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(11)
+    model = build_universal_forecaster(**SMALL)
+    series = [_series(rng, 70, 6, True, True), _series(rng, 20, 6, True, False)]
+    expected = forecast(model, series, SMALL["horizon"], period=6)
+    served = _serve(served_forecaster(model, period=6), tmp_path, _padded(series, 70))
+    tol = _tolerance(expected["quantiles"])
+    np.testing.assert_allclose(served["quantiles"], expected["quantiles"], **tol)
+    np.testing.assert_allclose(served["forecast"], expected["forecast"], **tol)
+
+
+def test_served_forecaster_rejects_a_period_for_a_tuned_model():
+    tuned = TunedUniversalForecaster(**SMALL, period=4, adjust_period=4)
+    with pytest.raises(ValueError, match="`period` must be None"):
+        served_forecaster(tuned, period=12)
+
+
+def test_served_forecaster_keras_round_trip(tmp_path):
+    keras.utils.set_random_seed(2)
+    tuned = TunedUniversalForecaster(
+        **SMALL, period=4, adjust_period=4, band_lower=[2.0] * 6, band_upper=[0.5] * 6
+    )
+    served = served_forecaster(tuned)
+    x = np.random.default_rng(4).normal(10.0, 1.0, (2, 50)).astype("float32")
+    served.save(tmp_path / "served.keras")
+    loaded = keras.saving.load_model(tmp_path / "served.keras")
+    out = served(x)
+    assert out["quantiles"].shape == (2, SMALL["horizon"], 3)
+    np.testing.assert_array_equal(loaded(x)["quantiles"], out["quantiles"])

@@ -1,0 +1,141 @@
+"""`served_forecaster(model, period)`: the universal forecaster with its seasonal adjustment and
+band scales in the graph, so an exported SavedModel answers as `zoo.predict` / `zoo.forecast`.
+
+    context (batch, W) float32, NaN = missing / left padding
+      └─ seasonal index of each row's last `window` values (`graph_seasonality.py`), y/s or y − s
+          └─ the network on the last `context_length` adjusted values
+              └─ q·s or q + s at the steps after each row's last value
+                  └─ band scales (a fine-tuned model): q₀.₁ = q₀.₅ − λ_lo·(q₀.₅ − q₀.₁), …
+                      └─ {"forecast": (batch, H), "quantiles": (batch, H, 3)} float32
+
+The season and window are fixed when the served model is built, as the SavedModel signature has
+one input: a `TunedUniversalForecaster` brings its own (`adjust_period`, `history`, band scales,
+as `tuned.forecast_histories`); a zero-shot `UniversalForecaster` takes `period` (None or 1: no
+adjustment, only the last `context_length` values read) and reads its last `context_length`
+values, as `forecast.forecast` with that period.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.models.universal.graph_seasonality import graph_seasonal_index
+from zoo.models.universal.tuned import SEASONS, user_settings
+
+__all__ = ["SeasonalForecast", "served_forecaster"]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SeasonalForecast(keras.layers.Layer):
+    """`network` between the graph seasonal adjustment and its inverse, then the band scales.
+
+    Args:
+        network: the universal forecaster (its call: context → {"forecast", "quantiles"}).
+        period: the season removed (1: none).
+        window: the last values the seasonal index is fitted on.
+        context_length: the last values the network reads.
+        band_lower: per-step scales of the 0.1 quantile's distance to the median, or None.
+        band_upper: likewise for the 0.9 quantile.
+
+    Input shape: (batch, W) float32, NaN-left-padded.
+    Output shape: {"forecast": (batch, H), "quantiles": (batch, H, 3)}.
+    """
+
+    def __init__(
+        self,
+        network: keras.Model,
+        *,
+        period: int,
+        window: int,
+        context_length: int,
+        band_lower=None,
+        band_upper=None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.network = network
+        self.period = int(period)
+        self.window = int(window)
+        self.context_length = int(context_length)
+        self.band_lower = None if band_lower is None else [float(v) for v in band_lower]
+        self.band_upper = None if band_upper is None else [float(v) for v in band_upper]
+
+    def call(self, context):
+        season = graph_seasonal_index(tf.cast(context, tf.float64), self.period, self.window)
+        window = tf.cast(context, tf.float64)[:, -self.window :]
+        adjusted = season.adjust(window)[:, -self.context_length :]
+        out = self.network(tf.cast(adjusted, tf.float32), training=False)
+        q = season.restore(tf.cast(out["quantiles"], tf.float64))
+        if self.band_lower is not None:
+            lower = tf.constant(self.band_lower, tf.float64)[:, None]
+            upper = tf.constant(self.band_upper, tf.float64)[:, None]
+            mid = q[..., 1:2]
+            q = tf.concat(
+                [mid - lower * (mid - q[..., :1]), mid, mid + upper * (q[..., 2:] - mid)], -1
+            )
+        q = tf.cast(q, tf.float32)
+        return {"forecast": q[..., 1], "quantiles": q}
+
+    def compute_output_shape(self, input_shape):
+        horizon = self.network.outputs[0].shape[1]
+        return {"forecast": (input_shape[0], horizon), "quantiles": (input_shape[0], horizon, 3)}
+
+    def get_config(self):
+        return super().get_config() | {
+            "network": keras.saving.serialize_keras_object(self.network),
+            "period": self.period,
+            "window": self.window,
+            "context_length": self.context_length,
+            "band_lower": self.band_lower,
+            "band_upper": self.band_upper,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
+
+
+def served_forecaster(model: keras.Model, period: int | None = None) -> keras.Model:
+    """A functional model, input "context" (batch, W), that forecasts as `zoo.predict` does.
+
+    Args:
+        model: a `TunedUniversalForecaster` (its own season, history and band scales; `period`
+            must then be None) or a zero-shot `UniversalForecaster`.
+        period: the zero-shot model's season (None or 1: no seasonal adjustment).
+
+    Export it with `zoo.export(served_forecaster(model), ...)`: the SavedModel's signatures
+    return the forecast and quantiles of `zoo.predict` (tuned) / `zoo.forecast(model, series,
+    horizon, period=period)` (zero-shot, its default horizon).
+    """
+    config = model.builder_config
+    settings = user_settings(model)
+    length = int(config["context_length"])
+    if settings and period is not None:
+        raise ValueError(
+            "`period` must be None for a fine-tuned model (it brings its own season "
+            f"adjust_period={settings['adjust_period']}). Received: period={period!r}"
+        )
+    if period is not None and (
+        isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 1
+    ):
+        raise ValueError(f"`period` must be an integer >= 1 or None. Received: period={period!r}")
+    if settings:
+        season = settings["adjust_period"]
+        window = settings["history"] or max(length, SEASONS * season)
+        bands = {"band_lower": settings["band_lower"], "band_upper": settings["band_upper"]}
+    else:
+        season, window, bands = period or 1, length, {}
+    context = keras.Input((None,), name="context")
+    layer = SeasonalForecast(
+        model,
+        period=season,
+        window=window,
+        context_length=length,
+        name="seasonal_forecast",
+        **bands,
+    )
+    return keras.Model(context, layer(context), name=model.name)
