@@ -21,16 +21,8 @@ from zoo.models.universal.tuned import TunedUniversalForecaster, forecast_histor
 from zoo.serving import export
 from zoo.serving.session_runner import SessionSignatureRunner
 
-SMALL = dict(
-    context_length=24,
-    horizon=6,
-    lstm_units=8,
-    state_dim=4,
-    code_dim=3,
-    field_hidden=8,
-    head_hidden=8,
-    num_steps=2,
-)
+SMALL = {"context_length": 24, "horizon": 6, "num_steps": 2}
+SMALL.update(lstm_units=8, state_dim=4, code_dim=3, field_hidden=8, head_hidden=8)
 # float64 end to end on both sides: only summation order differs.
 GRAPH_RTOL = 1e-9
 
