@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo.cli import main
 from zoo.models.universal.forecast import forecast
 from zoo.models.universal.graph_seasonality import graph_seasonal_index
 from zoo.models.universal.model import build_universal_forecaster
@@ -116,7 +117,12 @@ def test_exported_tuned_model_serves_zoo_predict(tmp_path):
         _series(rng, 9, 4, True, True),
     ]
     expected = forecast_histories(tuned, histories)
-    served = _serve(served_forecaster(tuned), tmp_path, _padded(histories, 90))
+    # `zoo export FILE.keras`, as a user exports a fine-tuned model
+    tuned.save(tmp_path / "tuned.keras")
+    argv = ["export", str(tmp_path / "tuned.keras"), "--base-path", str(tmp_path / "sm")]
+    assert main([*argv, "--version", "1", "--no-warmup"]) == 0
+    with SessionSignatureRunner(tmp_path / "sm" / "tuned" / "1") as runner:
+        served = runner.run({"context": _padded(histories, 90).astype("float32")})
     tol = _tolerance(expected["quantiles"])
     np.testing.assert_allclose(served["quantiles"], expected["quantiles"], **tol)
     np.testing.assert_allclose(served["forecast"], expected["forecast"], **tol)

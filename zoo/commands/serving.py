@@ -114,7 +114,8 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
 
 
 def _load_model(spec: str):
-    """(model, default name, signatures, warm-up inputs) of a `.keras` file or a preset name.
+    """(model, default name, signatures, warm-up inputs) of a `.keras` file or a preset name;
+    a loaded model with a `served_model()` method is exported as what that returns.
 
     A preset's warm-up requests are held-out inputs of its own data (its `warmup` callable)."""
     from zoo.commands.quiet import import_tensorflow_quietly
@@ -126,7 +127,11 @@ def _load_model(spec: str):
         path = Path(spec)
         if not path.exists():
             raise FileNotFoundError(f"`model` file {path} does not exist")
-        return keras.saving.load_model(path), path.stem, None, None
+        model = keras.saving.load_model(path)
+        # A model whose forecasts need steps around its network (a fine-tuned universal
+        # forecaster) says what to serve instead.
+        served = getattr(model, "served_model", None)
+        return (served() if callable(served) else model), path.stem, None, None
     from zoo import registry
 
     model = registry.load(spec)

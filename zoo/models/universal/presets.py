@@ -6,6 +6,7 @@ CUSTOM_OBJECT_MODULES = (
     "zoo.models.universal.layers",
     "zoo.models.universal.model",
     "zoo.models.universal.tuned",
+    "zoo.models.universal.served",
 )
 
 PRESETS = [

@@ -82,6 +82,14 @@ class TunedUniversalForecaster(UniversalForecaster):
             | bands
         )
 
+    def served_model(self) -> keras.Model:
+        """What `zoo export FILE.keras` exports for this model: the season, history and band
+        scales inside the graph (`zoo.models.universal.served.served_forecaster`), so the
+        SavedModel answers as `zoo.predict` does."""
+        from zoo.models.universal.served import served_forecaster
+
+        return served_forecaster(self)
+
 
 def user_settings(model: keras.Model) -> dict:
     """The config keys a `TunedUniversalForecaster` adds to the network's (empty for others)."""
