@@ -134,16 +134,28 @@ def test_exported_zero_shot_model_serves_forecast_with_period(tmp_path):
     model = build_universal_forecaster(**SMALL)
     series = [_series(rng, 70, 6, True, True), _series(rng, 20, 6, True, False)]
     expected = forecast(model, series, SMALL["horizon"], period=6)
-    served = _serve(served_forecaster(model, period=6), tmp_path, _padded(series, 70))
+    # `zoo export FILE.keras --period 6`, as a user serves the zero-shot model with a season
+    model.save(tmp_path / "zero.keras")
+    argv = ["export", str(tmp_path / "zero.keras"), "--base-path", str(tmp_path / "sm")]
+    assert main([*argv, "--version", "1", "--no-warmup", "--period", "6"]) == 0
+    with SessionSignatureRunner(tmp_path / "sm" / "zero" / "1") as runner:
+        served = runner.run({"context": _padded(series, 70).astype("float32")})
     tol = _tolerance(expected["quantiles"])
     np.testing.assert_allclose(served["quantiles"], expected["quantiles"], **tol)
     np.testing.assert_allclose(served["forecast"], expected["forecast"], **tol)
 
 
-def test_served_forecaster_rejects_a_period_for_a_tuned_model():
+def test_served_forecaster_rejects_a_period_for_a_tuned_model(tmp_path, capsys):
     tuned = TunedUniversalForecaster(**SMALL, period=4, adjust_period=4)
     with pytest.raises(ValueError, match="`period` must be None"):
         served_forecaster(tuned, period=12)
+    tuned.save(tmp_path / "tuned.keras")
+    argv = ["export", str(tmp_path / "tuned.keras"), "--base-path", str(tmp_path / "sm")]
+    assert main([*argv, "--period", "12"]) == 1
+    assert "`period` must be None for a fine-tuned model" in capsys.readouterr().err
+    assert main(["export", "cnn_digits", "--base-path", str(tmp_path / "sm"), "--period", "12"])
+    assert "`--period` applies to the universal forecaster" in capsys.readouterr().err
+    assert not (tmp_path / "sm").exists()
 
 
 def test_served_forecaster_keras_round_trip(tmp_path):

@@ -48,6 +48,13 @@ def register(subparsers) -> None:
         "--no-warmup", action="store_true", help="skip assets.extra warm-up requests"
     )
     export_parser.add_argument(
+        "--period",
+        type=int,
+        default=None,
+        help="forecaster_universal: the season the exported graph removes, as zoo.forecast's "
+        "period (a fine-tuned model brings its own)",
+    )
+    export_parser.add_argument(
         "--write-config",
         action="store_true",
         help="(re)write BASE_PATH/models.config listing every model under BASE_PATH",
@@ -114,8 +121,7 @@ def add_serve_flags(serve: argparse.ArgumentParser) -> None:
 
 
 def _load_model(spec: str):
-    """(model, default name, signatures, warm-up inputs) of a `.keras` file or a preset name;
-    a loaded model with a `served_model()` method is exported as what that returns.
+    """(model, default name, signatures, warm-up inputs) of a `.keras` file or a preset name.
 
     A preset's warm-up requests are held-out inputs of its own data (its `warmup` callable)."""
     from zoo.commands.quiet import import_tensorflow_quietly
@@ -127,11 +133,7 @@ def _load_model(spec: str):
         path = Path(spec)
         if not path.exists():
             raise FileNotFoundError(f"`model` file {path} does not exist")
-        model = keras.saving.load_model(path)
-        # A model whose forecasts need steps around its network (a fine-tuned universal
-        # forecaster) says what to serve instead.
-        served = getattr(model, "served_model", None)
-        return (served() if callable(served) else model), path.stem, None, None
+        return keras.saving.load_model(path), path.stem, None, None
     from zoo import registry
 
     model = registry.load(spec)
@@ -140,11 +142,26 @@ def _load_model(spec: str):
     return model, spec, dict(preset.signatures), warmup
 
 
+def _served(model, name: str, period: int | None):
+    """What to export: a model whose forecasts need steps around its network (the universal
+    forecaster: a season removed, a fine-tuned model's band scales) says so by `served_model`."""
+    served = getattr(model, "served_model", None)
+    if callable(served):
+        return served(period=period)
+    if period is not None:
+        raise ValueError(
+            f"`--period` applies to the universal forecaster (zero-shot); {name} has no season "
+            f"to set. Received: --period {period}"
+        )
+    return model
+
+
 def run_export(args: argparse.Namespace) -> int:
     from zoo.serving import export, write_models_config
 
     try:
         model, default_name, signatures, warmup_inputs = _load_model(args.model)
+        model = _served(model, default_name, args.period)
         name = args.model_name or default_name
         path = export(
             model,

@@ -145,6 +145,16 @@ class UniversalForecaster(ZooModel):
             **kwargs,
         )
 
+    def served_model(self, period: int | None = None) -> keras.Model:
+        """What `zoo export` exports: this model itself, or with `period` the model that removes
+        that season in the graph and answers as `zoo.forecast(..., period=period)`
+        (`zoo.models.universal.served.served_forecaster`)."""
+        if period is None:
+            return self
+        from zoo.models.universal.served import served_forecaster
+
+        return served_forecaster(self, period=period)
+
 
 def build_universal_forecaster(**config) -> UniversalForecaster:
     """The untrained `UniversalForecaster` for builder kwargs `config` (see its Args)."""

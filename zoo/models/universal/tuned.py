@@ -82,13 +82,13 @@ class TunedUniversalForecaster(UniversalForecaster):
             | bands
         )
 
-    def served_model(self) -> keras.Model:
+    def served_model(self, period: int | None = None) -> keras.Model:
         """What `zoo export FILE.keras` exports for this model: the season, history and band
         scales inside the graph (`zoo.models.universal.served.served_forecaster`), so the
-        SavedModel answers as `zoo.predict` does."""
+        SavedModel answers as `zoo.predict` does. `period` must be None (the model has its own)."""
         from zoo.models.universal.served import served_forecaster
 
-        return served_forecaster(self)
+        return served_forecaster(self, period=period)
 
 
 def user_settings(model: keras.Model) -> dict:
