@@ -37,11 +37,8 @@ from zoo.models.common.backtest import check_series
 from zoo.models.common.runs import KeepBestWeights, open_run, trainer_folders
 from zoo.models.universal.calibration import band_scales
 from zoo.models.universal.recipe import CONFIG, pinball_loss
-from zoo.models.universal.tuned import (
-    TunedUniversalForecaster,
-    forecast_histories,
-    user_settings,
-)
+from zoo.models.universal.tuned import TunedUniversalForecaster, forecast_histories
+from zoo.models.universal.user_settings import user_settings
 from zoo.models.universal.windows import CorpusSeries, sample_windows
 from zoo.training import Trainer
 from zoo.training.callbacks import Callback

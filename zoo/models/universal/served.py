@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.models.universal.graph_seasonality import graph_seasonal_index
-from zoo.models.universal.tuned import SEASONS, user_settings
+from zoo.models.universal.user_settings import SEASONS, user_settings
 
 __all__ = ["SeasonalForecast", "served_forecaster"]
 

@@ -31,12 +31,9 @@ from zoo.models.universal.calibration import apply_band_scales
 from zoo.models.universal.forecast import _run
 from zoo.models.universal.model import UniversalForecaster
 from zoo.models.universal.seasonality import fit_seasonal_index
+from zoo.models.universal.user_settings import SEASONS, user_settings
 
-__all__ = ["SEASONS", "TunedUniversalForecaster", "forecast_histories", "user_settings"]
-
-# Seasons of history the seasonal index is fitted on (when the history has them).
-SEASONS = 8
-_USER_KEYS = ("period", "adjust_period", "history", "band_lower", "band_upper")
+__all__ = ["TunedUniversalForecaster", "forecast_histories"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -89,12 +86,6 @@ class TunedUniversalForecaster(UniversalForecaster):
         from zoo.models.universal.served import served_forecaster
 
         return served_forecaster(self, period=period)
-
-
-def user_settings(model: keras.Model) -> dict:
-    """The config keys a `TunedUniversalForecaster` adds to the network's (empty for others)."""
-    config = getattr(model, "builder_config", {})
-    return {key: config[key] for key in _USER_KEYS if key in config}
 
 
 def _adjusted(values: np.ndarray, context_length: int, period: int, history: int = 0):
