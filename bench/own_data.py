@@ -1,6 +1,7 @@
 """Issue 11's targets on public series no preset was trained on: fine-tune, then evaluate.
 
     python bench/own_data.py [--preset forecaster_universal] [--epochs N] [--rate 0.01]
+        [--only forecasters|detectors] [--confirm | --fresh]
 
 Forecasters: for each public series (zoo.data.public_series; its frequency sets the season, its
 horizon the one evaluated), `zoo.fine_tune` on the first 80 % (the preset's weights, the
@@ -31,8 +32,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 import zoo
-from zoo.data.public_series import CONFIRMATION_SERIES, PUBLIC_SERIES, load_public_series
+from zoo.data.public_series import (
+    CONFIRMATION_SERIES,
+    FRESH_SERIES,
+    PUBLIC_SERIES,
+    load_public_series,
+)
 from zoo.models.common.anomaly_injection import inject_anomalies
+
+SERIES_SETS = {"development": PUBLIC_SERIES, "confirm": CONFIRMATION_SERIES, "fresh": FRESH_SERIES}
 
 # elecdaily (365 days) has no room for 10 injected events in its second half.
 DETECTION_SERIES = ("taylor", "us_gasoline")
@@ -43,7 +51,7 @@ def _head(series, count: int):
     return dataclasses.replace(series, values=series.values[:count], timestamps=stamps)
 
 
-def forecasters(preset: str, epochs: int | None, confirm: bool = False) -> None:
+def forecasters(preset: str, epochs: int | None, which: str = "development") -> None:
     print(f"## Forecasters: {preset} fine-tuned on the first 80 %, origins on the last 20 %")
     options = {} if epochs is None else {"epochs": epochs}
     print(
@@ -51,7 +59,7 @@ def forecasters(preset: str, epochs: int | None, confirm: bool = False) -> None:
         "| model / best(ETS, ARIMA) | coverage 0.1–0.9 | fine-tune s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, spec in (CONFIRMATION_SERIES if confirm else PUBLIC_SERIES).items():
+    for name, spec in SERIES_SETS[which].items():
         try:
             series = load_public_series(name)
         except ImportError as error:
@@ -73,7 +81,7 @@ def forecasters(preset: str, epochs: int | None, confirm: bool = False) -> None:
             f"| {row['model_coverage']:.3f} | {seconds:.0f} |",
             flush=True,
         )
-    if confirm:
+    if which != "development":
         return
     series = _head(load_public_series("us_gasoline"), 500)
     start = time.perf_counter()
@@ -131,13 +139,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("forecasters", "detectors"), default=None)
     parser.add_argument(
-        "--confirm",
-        action="store_true",
-        help="forecasters on CONFIRMATION_SERIES: series no setting was chosen with",
+        "--set",
+        choices=tuple(SERIES_SETS),
+        default="development",
+        dest="which",
+        help="forecasters on PUBLIC_SERIES, CONFIRMATION_SERIES or FRESH_SERIES",
     )
+    parser.add_argument("--confirm", action="store_const", const="confirm", dest="which")
+    parser.add_argument("--fresh", action="store_const", const="fresh", dest="which")
     args = parser.parse_args()
     if args.only != "detectors":
-        forecasters(args.preset, args.epochs, args.confirm)
+        forecasters(args.preset, args.epochs, args.which)
     if args.only != "forecasters":
         epochs = {
             "anomaly_ucr135": args.detector_epochs,

@@ -5,9 +5,14 @@ import re
 import numpy as np
 import pytest
 
-from zoo.data.public_series import CONFIRMATION_SERIES, PUBLIC_SERIES, load_public_series
+from zoo.data.public_series import (
+    CONFIRMATION_SERIES,
+    FRESH_SERIES,
+    PUBLIC_SERIES,
+    load_public_series,
+)
 
-ALL_SERIES = {**PUBLIC_SERIES, **CONFIRMATION_SERIES}
+ALL_SERIES = {**PUBLIC_SERIES, **CONFIRMATION_SERIES, **FRESH_SERIES}
 
 
 @pytest.mark.parametrize("name", list(ALL_SERIES))
@@ -16,7 +21,9 @@ def test_public_series_load_with_their_frequency_and_length(name):
     pytest.importorskip(entry.package)
     series = load_public_series(name)
     assert series.freq == entry.frequency
-    assert series.filled.count == 0
+    # Gaps are filled only where the description says how many.
+    missing = re.search(r"(\d+) missing", entry.description)
+    assert series.filled.count == (int(missing.group(1)) if missing else 0)
     assert np.all(np.isfinite(series.values))
     # The description states the length in parentheses, as the source documents it.
     assert len(series) == int(re.search(r"\((\d+)\)$", entry.description).group(1))
