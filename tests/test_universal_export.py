@@ -44,7 +44,8 @@ def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
 
 @pytest.mark.parametrize("period", [1, 2, 4, 7, 12])
 @pytest.mark.parametrize("window", [16, 40, 96])
-def test_graph_seasonal_index_equals_numpy(period, window):
+@pytest.mark.parametrize("allow_multiplicative", [True, False])
+def test_graph_seasonal_index_equals_numpy(period, window, allow_multiplicative):
     rng = np.random.default_rng(1000 * period + window)
     rows = []
     for length in (3, 2 * period + 1, 3 * period, 35, 60, 130):
@@ -55,20 +56,21 @@ def test_graph_seasonal_index_equals_numpy(period, window):
     gap[-10] = np.nan  # a gap in the tail: no adjustment, as `prepare_context`
     rows.append(gap)
     batch = _padded(rows, 130)
-    season = graph_seasonal_index(batch, period, window)
+    season = graph_seasonal_index(batch, period, window, allow_multiplicative)
     adjusted = season.adjust(tf.constant(batch[:, -window:])).numpy()
     quantiles = rng.normal(5.0, 2.0, (len(rows), 9, 3))
     restored = season.restore(tf.constant(quantiles)).numpy()
     fitted = 0
     for i, row in enumerate(rows):
         tail = row[-window:]
-        index = fit_seasonal_index(tail, period) if period > 1 else None
+        index = fit_seasonal_index(tail, period, allow_multiplicative) if period > 1 else None
         if np.isnan(tail).any():
             assert index is None
         if index is None:
             expected_adjusted, expected_restored = tail, quantiles[i]
         else:
             fitted += 1
+            assert index.multiplicative == (allow_multiplicative and bool(np.all(tail > 0)))
             expected_adjusted = index.adjust(tail)
             expected_restored = index.restore(quantiles[i].T, start=len(tail)).T
         np.testing.assert_allclose(
@@ -97,7 +99,8 @@ def _serve(model, tmp_path, inputs):
         return runner.run({"context": inputs.astype("float32")})
 
 
-def test_exported_tuned_model_serves_zoo_predict(tmp_path):
+@pytest.mark.parametrize("transform", ["none", "log"])
+def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform):
     keras_seed = 3
     keras.utils.set_random_seed(keras_seed)
     rng = np.random.default_rng(7)
@@ -109,10 +112,12 @@ def test_exported_tuned_model_serves_zoo_predict(tmp_path):
         history=40,
         band_lower=rng.uniform(0.5, 2.0, horizon).tolist(),
         band_upper=rng.uniform(0.5, 2.0, horizon).tolist(),
+        transform=transform,
     )
+    # A log model takes positive series only (zoo.predict refuses others).
     histories = [
         _series(rng, 90, 4, True, True),
-        _series(rng, 33, 4, True, False),
+        _series(rng, 33, 4, True, transform == "log"),
         _series(rng, 50, 4, False, True),
         _series(rng, 9, 4, True, True),
     ]

@@ -6,21 +6,29 @@ inner holdout, whose origins o = n − held, …, n − horizon (stride 1; each 
 ``series[o:o + horizon]`` from ``series[:o]``) score a candidate by its MASE (season `period`,
 scale from the values before the holdout); the first n − held values are the fit part.
 
-1. Season removed before the network (`adjust_period`): `period`, or a longer natural season
-   (`LONGER_SEASONS`: a week of hours); and the history read (`history`: the default, or the
-   last `HISTORY_SEASONS` seasons, for a season that drifts): the pair with the lowest holdout
-   MASE zero-shot.
+1. The scale the model works in (`transform`: "none", or "log" when every value is > 0, so a
+   band calibrated on earlier, lower values widens with the level; `transform.py`), the season
+   removed before the network (`adjust_period`: `period`, or a longer natural season,
+   `LONGER_SEASONS`: a week of hours) and the history read (`history`: the default, or the
+   last `HISTORY_SEASONS` seasons, for a season that drifts). For each transform, the
+   (season, history) pair with the lowest holdout MASE zero-shot; between the transforms, the
+   one whose band does best on later windows: the band is calibrated (step 3) on the earlier
+   half of each series' holdout origins and the mean pinball loss of the three quantiles on
+   the later half, scaled as MASE, decides (it sees both the median's error, half the absolute
+   error, and whether the band calibrated earlier still fits later).
 2. Fine-tuning: `windows` (context, future) pairs cut from the fit part (`sample_windows`,
    seasonally adjusted and normalised as the pretrained corpus was), pinball loss of the three
    quantiles, Adam at `learning_rate`. After each epoch the holdout MASE is measured; the weights
    of the best epoch are kept — the pretrained ones when no epoch beats them (a short series is
    easily overfit) — and training stops after `patience` epochs without improvement.
-3. Band: split-conformal on the holdout windows of the kept weights (`calibration.py`: per-step
-   scales of each side's distance to the median, finite-sample quantile, neighbouring steps
-   pooled on a short series), so the 0.1–0.9 band covers about `coverage` on new windows.
+3. Band: split-conformal on the holdout windows of the kept weights, in the transformed scale
+   (`calibration.py`: per-step scales of each side's distance to the median, finite-sample
+   quantile, neighbouring steps pooled on a short series), so the 0.1–0.9 band covers about
+   80 % of new windows.
 
-The result is a `TunedUniversalForecaster` (`tuned.py`) carrying the horizon, the seasons and
-the band scales, so `zoo.predict`, `zoo.evaluate` and a saved `.keras` file forecast alike.
+The result is a `TunedUniversalForecaster` (`tuned.py`) carrying the horizon, the transform,
+the seasons and the band scales, so `zoo.predict`, `zoo.evaluate` and a saved `.keras` file
+forecast alike.
 """
 
 from __future__ import annotations
@@ -35,9 +43,16 @@ import numpy as np
 from zoo.models.common import forecast_scores as scores
 from zoo.models.common.backtest import check_series
 from zoo.models.common.runs import KeepBestWeights, open_run, trainer_folders
-from zoo.models.universal.calibration import band_scales
+from zoo.models.universal.calibration import apply_band_scales, band_scales
+from zoo.models.universal.model import QUANTILES
 from zoo.models.universal.recipe import CONFIG, pinball_loss
-from zoo.models.universal.tuned import TunedUniversalForecaster, forecast_histories
+from zoo.models.universal.transform import TRANSFORMS, applicable, forward, inverse
+from zoo.models.universal.tuned import (
+    TunedUniversalForecaster,
+    forecast_histories,
+    season_adjusted,
+    transformed_quantiles,
+)
 from zoo.models.universal.user_settings import user_settings
 from zoo.models.universal.windows import CorpusSeries, sample_windows
 from zoo.training import Trainer
@@ -86,20 +101,25 @@ class _HoldoutScore(Callback):
 
 
 class _Holdout:
-    """The inner-holdout windows of every series: histories, actuals and MASE scales."""
+    """The inner-holdout windows of every series: histories, actuals, MASE scales, and which
+    windows are in the earlier half of their series' origins."""
 
     def __init__(self, series: list[np.ndarray], horizon: int, holdout: float, period: int):
         self.histories, self.actual, self.scale, self.fit_parts = [], [], [], []
+        self.early = []
         for values in series:
             n_fit = inner_split(len(values), horizon, holdout)
             self.fit_parts.append(values[:n_fit])
             scale = scores.seasonal_scale(values[:n_fit], period)
-            for origin in range(n_fit, len(values) - horizon + 1):
+            origins = range(n_fit, len(values) - horizon + 1)
+            for k, origin in enumerate(origins):
                 self.histories.append(values[:origin])
                 self.actual.append(values[origin : origin + horizon])
                 self.scale.append(scale)
+                self.early.append(k < len(origins) // 2)
         self.actual = np.asarray(self.actual)
         self.scale = np.asarray(self.scale)
+        self.early = np.asarray(self.early)
 
     def forecasts(self, model) -> dict[str, np.ndarray]:
         return forecast_histories(model, self.histories)
@@ -108,13 +128,34 @@ class _Holdout:
         errors = np.abs(self.forecasts(model)["forecast"] - self.actual).mean(axis=1)
         return float(np.mean(errors / self.scale))
 
+    def band_scales(self, model, windows=slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """Split-conformal scales of the model's band, in its transformed scale, from the
+        holdout `windows` (a slice or a boolean mask)."""
+        transform = user_settings(model).get("transform", "none")
+        q = transformed_quantiles(model, self.histories)
+        return band_scales(forward(self.actual, transform)[windows], q[windows])
 
-def _tuned(model: keras.Model, horizon: int, period: int, adjust_period: int, history: int = 0):
+    def banded_pinball(self, model) -> float:
+        """The scaled pinball loss of the later half of the windows, the band calibrated on the
+        earlier half (module docstring, step 1)."""
+        lower, upper = self.band_scales(model, self.early)
+        settings = user_settings(model)
+        q = transformed_quantiles(model, self.histories)[~self.early]
+        q = inverse(apply_band_scales(q, lower, upper), settings["transform"])
+        diff = self.actual[~self.early, :, None] - q
+        levels = np.asarray(QUANTILES)
+        loss = np.maximum(levels * diff, (levels - 1.0) * diff).mean(axis=(1, 2))
+        return float(np.mean(loss / self.scale[~self.early]))
+
+
+def _tuned(model: keras.Model, horizon: int, period: int, adjust_period: int, history: int = 0,
+           transform: str = "none"):  # fmt: skip
     network = {k: v for k, v in model.builder_config.items() if k not in user_settings(model)}
     network.update(horizon=horizon, future_times=False)
     tuned = TunedUniversalForecaster(
-        **network, period=period, adjust_period=adjust_period, history=history, name=model.name
-    )
+        **network, period=period, adjust_period=adjust_period, history=history,
+        transform=transform, name=model.name,
+    )  # fmt: skip
     tuned.set_weights(model.get_weights())
     return tuned
 
@@ -132,6 +173,7 @@ def fine_tune(
     holdout: float = 0.2,
     patience: int = 2,
     freeze_backbone: bool = False,
+    transforms: tuple[str, ...] | None = None,
     window: int | None = None,
     seed: int = 0,
     run_dir: Path | None = None,
@@ -153,6 +195,8 @@ def fine_tune(
         patience: epochs without a better holdout MASE before stopping.
         freeze_backbone: train the decoder and the quantile head only (the LSTM encoder and
             the scaler keep their pretrained weights).
+        transforms: the transforms tried (default `TRANSFORMS`: "none", and "log" when every
+            value is > 0); ("none",) keeps the series' own scale.
         window: not applicable (the network reads up to `context_length` values, NaN-padded);
             anything but None is an error.
         seed: seeds the windows and the Trainer.
@@ -186,22 +230,40 @@ def fine_tune(
     longer = LONGER_SEASONS.get(period)
     if longer and min(len(p) for p in held.fit_parts) >= 3 * longer:
         seasons.append(longer)
-    tried = {(m, k * m if m > 1 else 0): 0.0 for m in seasons for k in (0, *HISTORY_SEASONS)}
-    for m, history in tried:
-        tried[m, history] = held.mase(_tuned(model, horizon, period, m, history))
-    adjust_period, history = min(tried, key=tried.get)
-    tuned = _tuned(model, horizon, period, adjust_period, history)
-    zero_shot = tried[adjust_period, history]
+    best = {}
+    for transform in TRANSFORMS if transforms is None else transforms:
+        if not applicable(series, transform):
+            continue
+        tried = {(m, k * m if m > 1 else 0): 0.0 for m in seasons for k in (0, *HISTORY_SEASONS)}
+        for m, history in tried:
+            tried[m, history] = held.mase(_tuned(model, horizon, period, m, history, transform))
+        pick = min(tried, key=tried.get)
+        best[transform] = (*pick, tried[pick])
+    if not best:
+        raise ValueError(
+            f"`transforms` must name one that fits the data (log needs values > 0). "
+            f"Received: transforms={transforms!r}"
+        )
+    judged = {t: held.banded_pinball(_tuned(model, horizon, period, m, h, t))
+              for t, (m, h, _) in best.items()}  # fmt: skip
+    transform = min(judged, key=judged.get)
+    adjust_period, history, zero_shot = best[transform]
+    tuned = _tuned(model, horizon, period, adjust_period, history, transform)
     run = open_run(
         run_dir,
         {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate,
          "freeze_backbone": freeze_backbone,
          "horizon": horizon, "period": period, "adjust_period": adjust_period,
-         "history": history, "seed": seed,
+         "history": history, "transform": transform, "seed": seed,
          "values": [len(s) for s in series]},
     )  # fmt: skip
     if epochs > 0:
-        corpus = [CorpusSeries(p, adjust_period, "user") for p in held.fit_parts]
+        corpus = [
+            CorpusSeries(
+                season_adjusted(forward(p, transform), adjust_period, transform), 1, "user"
+            )
+            for p in held.fit_parts
+        ]
         x, y = sample_windows(
             corpus,
             {"user": 1.0},
@@ -234,8 +296,7 @@ def fine_tune(
             tuned.get_layer("encoder").trainable = True
             if keeper.restore() is None:
                 tuned.set_weights(pretrained)
-    out = held.forecasts(tuned)
-    lower, upper = band_scales(held.actual, out["quantiles"])
+    lower, upper = held.band_scales(tuned)
     calibrated = TunedUniversalForecaster(
         **{**tuned.builder_config, "band_lower": lower.tolist(), "band_upper": upper.tolist()},
         name=tuned.name,

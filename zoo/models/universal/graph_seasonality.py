@@ -100,15 +100,18 @@ def _centred_moving_average(y, period: int):
     return 0.5 * (window_sum(-half, half) + window_sum(-half + 1, half + 1)) / period
 
 
-def graph_seasonal_index(x, period: int, window: int) -> GraphSeason:
-    """The seasonal index of each row's tail of x (batch, W) float64 (module docstring)."""
+def graph_seasonal_index(
+    x, period: int, window: int, allow_multiplicative: bool = True
+) -> GraphSeason:
+    """The seasonal index of each row's tail of x (batch, W) float64 (module docstring);
+    additive on every row when `allow_multiplicative` is False (as `fit_seasonal_index`)."""
     x = tf.convert_to_tensor(x, tf.float64)
     x, tail_begin, mask = _tail(x, window)
     width = tf.shape(x)[1]
     count = tf.cast(width - tail_begin, tf.float64)
     tail_finite = tf.reduce_all(tf.math.is_finite(x) | ~mask, axis=1)
     y = tf.where(mask & tf.math.is_finite(x), x, tf.zeros_like(x))
-    multiplicative = tf.reduce_all((x > 0) | ~mask, axis=1)
+    multiplicative = tf.reduce_all((x > 0) | ~mask, axis=1) & allow_multiplicative
     neutral = tf.cast(multiplicative, tf.float64)[:, None] * tf.ones([1, period], tf.float64)
     if period < 2:
         return GraphSeason(neutral, multiplicative, tail_begin, width, period)

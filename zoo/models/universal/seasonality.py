@@ -72,13 +72,18 @@ def _centred_moving_average(y: np.ndarray, m: int) -> np.ndarray:
     return trend
 
 
-def fit_seasonal_index(y: np.ndarray, period: int | None) -> SeasonalIndex | None:
-    """The seasonal index of `y` (finite, 1-D), or None when the series is not seasonal."""
+def fit_seasonal_index(
+    y: np.ndarray, period: int | None, allow_multiplicative: bool = True
+) -> SeasonalIndex | None:
+    """The seasonal index of `y` (finite, 1-D), or None when the series is not seasonal.
+
+    `allow_multiplicative=False` keeps it additive also when every value is > 0 (a series
+    already in the log scale, where a multiplicative season has become additive)."""
     y = np.asarray(y, dtype="float64")
     if period is None or not is_seasonal(y, int(period)):
         return None
     m = int(period)
-    multiplicative = bool(np.all(y > 0))
+    multiplicative = allow_multiplicative and bool(np.all(y > 0))
     trend = _centred_moving_average(y, m)
     detrended = y / trend if multiplicative else y - trend
     positions = np.arange(len(y)) % m

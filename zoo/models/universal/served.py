@@ -2,17 +2,19 @@
 band scales in the graph, so an exported SavedModel answers as `zoo.predict` / `zoo.forecast`.
 
     context (batch, W) float32, NaN = missing / left padding
+      └─ the transform (a model fine-tuned in the log scale: z = log y, values ≤ 0 read as NaN)
       └─ seasonal index of each row's last `window` values (`graph_seasonality.py`), y/s or y − s
           └─ the network on the last `context_length` adjusted values
               └─ q·s or q + s at the steps after each row's last value
                   └─ band scales (a fine-tuned model): q₀.₁ = q₀.₅ − λ_lo·(q₀.₅ − q₀.₁), …
+                      └─ back from the transform (exp for "log")
                       └─ {"forecast": (batch, H), "quantiles": (batch, H, 3)} float32
 
 The season and window are fixed when the served model is built, as the SavedModel signature has
-one input: a `TunedUniversalForecaster` brings its own (`adjust_period`, `history`, band scales,
-as `tuned.forecast_histories`); a zero-shot `UniversalForecaster` takes `period` (None or 1: no
-adjustment, only the last `context_length` values read) and reads its last `context_length`
-values, as `forecast.forecast` with that period.
+one input: a `TunedUniversalForecaster` brings its own (`transform`, `adjust_period`, `history`,
+band scales, as `tuned.forecast_histories`); a zero-shot `UniversalForecaster` takes `period`
+(None or 1: no adjustment, only the last `context_length` values read) and reads its last
+`context_length` values, as `forecast.forecast` with that period.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.models.universal.graph_seasonality import graph_seasonal_index
+from zoo.models.universal.transform import check_transform, graph_forward, graph_inverse
 from zoo.models.universal.user_settings import SEASONS, user_settings
 
 __all__ = ["SeasonalForecast", "served_forecaster"]
@@ -38,6 +41,7 @@ class SeasonalForecast(keras.layers.Layer):
         context_length: the last values the network reads.
         band_lower: per-step scales of the 0.1 quantile's distance to the median, or None.
         band_upper: likewise for the 0.9 quantile.
+        transform: "none" or "log": the scale the rest works in (`transform.py`).
 
     Input shape: (batch, W) float32, NaN-left-padded.
     Output shape: {"forecast": (batch, H), "quantiles": (batch, H, 3)}.
@@ -52,6 +56,7 @@ class SeasonalForecast(keras.layers.Layer):
         context_length: int,
         band_lower=None,
         band_upper=None,
+        transform: str = "none",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,10 +66,12 @@ class SeasonalForecast(keras.layers.Layer):
         self.context_length = int(context_length)
         self.band_lower = None if band_lower is None else [float(v) for v in band_lower]
         self.band_upper = None if band_upper is None else [float(v) for v in band_upper]
+        self.transform = check_transform(transform)
 
     def call(self, context):
-        season = graph_seasonal_index(tf.cast(context, tf.float64), self.period, self.window)
-        window = tf.cast(context, tf.float64)[:, -self.window :]
+        z = graph_forward(tf.cast(context, tf.float64), self.transform)
+        season = graph_seasonal_index(z, self.period, self.window, self.transform == "none")
+        window = z[:, -self.window :]
         adjusted = season.adjust(window)[:, -self.context_length :]
         out = self.network(tf.cast(adjusted, tf.float32), training=False)
         q = season.restore(tf.cast(out["quantiles"], tf.float64))
@@ -75,7 +82,7 @@ class SeasonalForecast(keras.layers.Layer):
             q = tf.concat(
                 [mid - lower * (mid - q[..., :1]), mid, mid + upper * (q[..., 2:] - mid)], -1
             )
-        q = tf.cast(q, tf.float32)
+        q = tf.cast(graph_inverse(q, self.transform), tf.float32)
         return {"forecast": q[..., 1], "quantiles": q}
 
     def compute_output_shape(self, input_shape):
@@ -90,6 +97,7 @@ class SeasonalForecast(keras.layers.Layer):
             "context_length": self.context_length,
             "band_lower": self.band_lower,
             "band_upper": self.band_upper,
+            "transform": self.transform,
         }
 
     @classmethod
@@ -103,8 +111,8 @@ def served_forecaster(model: keras.Model, period: int | None = None) -> keras.Mo
     """A functional model, input "context" (batch, W), that forecasts as `zoo.predict` does.
 
     Args:
-        model: a `TunedUniversalForecaster` (its own season, history and band scales; `period`
-            must then be None) or a zero-shot `UniversalForecaster`.
+        model: a `TunedUniversalForecaster` (its own transform, season, history and band
+            scales; `period` must then be None) or a zero-shot `UniversalForecaster`.
         period: the zero-shot model's season (None or 1: no seasonal adjustment).
 
     Export it with `zoo.export(served_forecaster(model), ...)`: the SavedModel's signatures
@@ -127,6 +135,7 @@ def served_forecaster(model: keras.Model, period: int | None = None) -> keras.Mo
         season = settings["adjust_period"]
         window = settings["history"] or max(length, SEASONS * season)
         bands = {"band_lower": settings["band_lower"], "band_upper": settings["band_upper"]}
+        bands["transform"] = settings.get("transform", "none")
     else:
         season, window, bands = period or 1, length, {}
     context = keras.Input((None,), name="context")

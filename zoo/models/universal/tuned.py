@@ -10,14 +10,17 @@ what was fitted on the user's data and travels in its config (so a `.keras` file
   context (0: max(context_length, `SEASONS`·adjust_period) for the index, the last
   `context_length` as context);
 - `band_lower`, `band_upper`: per-step scales of the 0.1 and 0.9 quantiles' distances to the
-  median (split-conformal, `calibration.py`).
+  median (split-conformal, `calibration.py`);
+- `transform`: "none", or "log" to work on z = log y (`transform.py`; the season removed from z
+  is then additive).
 
-`forecast_histories(model, histories)` is the whole forecast: adjust each history by the seasonal
-index fitted on its last `history` values (by default max(context_length, `SEASONS`·adjust_period):
-several seasons, also when the network reads fewer values than that), run the network on the
-last `context_length` (at most `history`) adjusted values, put the season back on its
-quantiles, then apply the band scales. A plain `UniversalForecaster` gets the same without band
-scales, with `period` given.
+`forecast_histories(model, histories)` is the whole forecast: transform each history, adjust it
+by the seasonal index fitted on its last `history` values (by default max(context_length,
+`SEASONS`·adjust_period): several seasons, also when the network reads fewer values than that),
+run the network on the last `context_length` (at most `history`) adjusted values, put the season
+back on its quantiles (`transformed_quantiles` stops here), apply the band scales, and map the
+quantiles back (exp for "log"). A plain `UniversalForecaster` gets the same without transform
+or band scales, with `period` given.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from zoo.models.universal.calibration import apply_band_scales
 from zoo.models.universal.forecast import _run
 from zoo.models.universal.model import UniversalForecaster
 from zoo.models.universal.seasonality import fit_seasonal_index
+from zoo.models.universal.transform import check_transform, forward, inverse
 from zoo.models.universal.user_settings import SEASONS, user_settings
 
-__all__ = ["TunedUniversalForecaster", "forecast_histories"]
+__all__ = ["TunedUniversalForecaster", "forecast_histories", "transformed_quantiles"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -46,6 +50,7 @@ class TunedUniversalForecaster(UniversalForecaster):
         history: the last values read (>= 0; 0 = the default above).
         band_lower: `horizon` scales (>= 0) of the 0.1 quantile's distance to the median.
         band_upper: likewise for the 0.9 quantile.
+        transform: "none" or "log" (the scale the model works in; `transform.py`).
         **config: the `UniversalForecaster` arguments.
     """
 
@@ -57,6 +62,7 @@ class TunedUniversalForecaster(UniversalForecaster):
         history: int = 0,
         band_lower: Sequence[float] | None = None,
         band_upper: Sequence[float] | None = None,
+        transform: str = "none",
         **config,
     ) -> None:
         super().__init__(**config)
@@ -77,6 +83,7 @@ class TunedUniversalForecaster(UniversalForecaster):
         self._builder_config.update(
             {"period": int(period), "adjust_period": int(adjust_period), "history": int(history)}
             | bands
+            | {"transform": check_transform(transform)}
         )
 
     def served_model(self, period: int | None = None) -> keras.Model:
@@ -88,18 +95,25 @@ class TunedUniversalForecaster(UniversalForecaster):
         return served_forecaster(self, period=period)
 
 
-def _adjusted(values: np.ndarray, context_length: int, period: int, history: int = 0):
+def season_adjusted(z: np.ndarray, period: int, transform: str = "none") -> np.ndarray:
+    """The transformed series `z` without the season of its whole length (fine-tuning windows:
+    the index as `_adjusted` fits it, additive in the log scale)."""
+    index = fit_seasonal_index(z, period, transform == "none") if period > 1 else None
+    return z if index is None else index.adjust(z)
+
+
+def _adjusted(z: np.ndarray, context_length: int, period: int, history: int, transform: str):
     """(the last `context_length` adjusted values, the index or None, its position offset)."""
-    tail = np.asarray(values, "float64")[-(history or max(context_length, SEASONS * period)) :]
-    index = fit_seasonal_index(tail, period) if period > 1 else None
+    tail = z[-(history or max(context_length, SEASONS * period)) :]
+    index = fit_seasonal_index(tail, period, transform == "none") if period > 1 else None
     adjusted = tail if index is None else index.adjust(tail)
     return adjusted[-context_length:], index, len(tail)
 
 
-def forecast_histories(
+def transformed_quantiles(
     model: keras.Model, histories: Sequence[np.ndarray], period: int | None = None
-) -> dict[str, np.ndarray]:
-    """{"forecast" (n, H), "quantiles" (n, H, 3)} from the end of each 1-D finite history.
+) -> np.ndarray:
+    """(n, H, 3) quantiles in the model's transformed scale, season restored, band not scaled.
 
     H is the model's `horizon`; the season removed is the model's `adjust_period` (a plain
     `UniversalForecaster`: `period`, default none).
@@ -107,13 +121,27 @@ def forecast_histories(
     config = model.builder_config
     settings = user_settings(model)
     season = int(settings.get("adjust_period", period or 1))
+    transform = settings.get("transform", "none")
     horizon = int(config["horizon"])
     length, history = int(config["context_length"]), int(settings.get("history", 0))
-    prepared = [_adjusted(h, length, season, history) for h in histories]
+    prepared = [
+        _adjusted(forward(h, transform), length, season, history, transform) for h in histories
+    ]
     q = _run(model, [c for c, _, _ in prepared], horizon, 256)
     for i, (_, index, end) in enumerate(prepared):
         if index is not None:
             q[i] = index.restore(q[i].T, start=end).T
+    return q
+
+
+def forecast_histories(
+    model: keras.Model, histories: Sequence[np.ndarray], period: int | None = None
+) -> dict[str, np.ndarray]:
+    """{"forecast" (n, H), "quantiles" (n, H, 3)} from the end of each 1-D finite history
+    (`transformed_quantiles`, band scales, back to the series' scale)."""
+    settings = user_settings(model)
+    q = transformed_quantiles(model, histories, period)
     if settings:
         q = apply_band_scales(q, settings["band_lower"], settings["band_upper"])
+    q = inverse(q, settings.get("transform", "none"))
     return {"forecast": q[..., 1], "quantiles": q}

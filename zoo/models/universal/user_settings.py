@@ -11,7 +11,7 @@ __all__ = ["SEASONS", "USER_KEYS", "user_settings"]
 
 # Seasons of history the seasonal index is fitted on (when the history has them).
 SEASONS = 8
-USER_KEYS = ("period", "adjust_period", "history", "band_lower", "band_upper")
+USER_KEYS = ("period", "adjust_period", "history", "band_lower", "band_upper", "transform")
 
 
 def user_settings(model: Any) -> dict:
