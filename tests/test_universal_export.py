@@ -99,8 +99,10 @@ def _serve(model, tmp_path, inputs):
         return runner.run({"context": inputs.astype("float32")})
 
 
-@pytest.mark.parametrize("transform", ["none", "log"])
-def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform):
+@pytest.mark.parametrize(
+    ("transform", "naive_weight"), [("none", 0.0), ("log", 0.0), ("log", 0.5), ("none", 0.75)]
+)
+def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform, naive_weight):
     keras_seed = 3
     keras.utils.set_random_seed(keras_seed)
     rng = np.random.default_rng(7)
@@ -113,13 +115,16 @@ def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform):
         band_lower=rng.uniform(0.5, 2.0, horizon).tolist(),
         band_upper=rng.uniform(0.5, 2.0, horizon).tolist(),
         transform=transform,
+        naive_weight=naive_weight,
     )
-    # A log model takes positive series only (zoo.predict refuses others).
+    # A log model takes positive series only (zoo.predict refuses others); 3 values are
+    # shorter than a season (no seasonal naive forecast).
     histories = [
         _series(rng, 90, 4, True, True),
         _series(rng, 33, 4, True, transform == "log"),
         _series(rng, 50, 4, False, True),
         _series(rng, 9, 4, True, True),
+        _series(rng, 3, 4, True, True),
     ]
     expected = forecast_histories(tuned, histories)
     # `zoo export FILE.keras`, as a user exports a fine-tuned model

@@ -13,6 +13,7 @@ import tensorflow as tf
 from zoo.models.universal.calibration import band_scales
 from zoo.models.universal.fine_tune import fine_tune, inner_split
 from zoo.models.universal.model import build_universal_forecaster
+from zoo.models.universal.naive_blend import seasonal_naive
 from zoo.models.universal.seasonality import fit_seasonal_index
 from zoo.models.universal.transform import (
     applicable,
@@ -160,3 +161,39 @@ def test_fine_tune_tries_the_log_only_on_positive_series(network):
         fine_tune(network, values, horizon=6, period=12, epochs=0, transforms=("log",))
     with pytest.raises(ValueError, match="Unknown transform 'box'"):
         fine_tune(network, values, horizon=6, period=12, epochs=0, transforms=("box",))
+
+
+def test_seasonal_naive_repeats_the_last_season():
+    histories = [np.arange(10.0), np.arange(3.0), np.array([5.0])]
+    got = seasonal_naive(histories, 4, 6)
+    np.testing.assert_array_equal(got[0], [6, 7, 8, 9, 6, 7])
+    assert np.isnan(got[1]).all()  # shorter than a season
+    np.testing.assert_array_equal(seasonal_naive(histories, 1, 3)[2], [5, 5, 5])
+
+
+def test_naive_weight_moves_the_log_quantiles_toward_the_last_season(network):
+    """w = 0.5 in the log scale, with band scales, against numpy on the w = 0 model's output:
+    q' = q + w·(log ŷ − q0.5) on log values, then the band scales, then exp."""
+    rng = np.random.default_rng(9)
+    t = np.arange(60)
+    y = np.exp(1.0 + 0.01 * t + 0.3 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 0.05, 60))
+    lower, upper = [0.5, 1, 1.5, 2, 2.5, 3], [3, 2.5, 2, 1.5, 1, 0.5]
+    models = []
+    for weight, bands in ((0.0, (None, None)), (0.5, (lower, upper))):
+        model = TunedUniversalForecaster(
+            **SMALL, period=4, adjust_period=4, band_lower=bands[0], band_upper=bands[1],
+            transform="log", naive_weight=weight,
+        )  # fmt: skip
+        model.set_weights(network.get_weights())
+        models.append(model)
+    q = np.log(forecast_histories(models[0], [y])["quantiles"][0])
+    q = q + 0.5 * (np.log(y[[56, 57, 58, 59, 56, 57]]) - q[:, 1])[:, None]
+    mid = q[:, 1]
+    expected = np.stack(
+        [mid - np.array(lower) * (mid - q[:, 0]), mid, mid + np.array(upper) * (q[:, 2] - mid)],
+        axis=-1,
+    )
+    got = forecast_histories(models[1], [y])["quantiles"][0]
+    np.testing.assert_allclose(got, np.exp(expected), **F64)
+    with pytest.raises(ValueError, match=r"`naive_weight` must be in \[0, 1\]"):
+        TunedUniversalForecaster(**SMALL, naive_weight=1.5)

@@ -12,7 +12,7 @@ scale from the values before the holdout); the first n − held values are the f
    `LONGER_SEASONS`: a week of hours) and the history read (`history`: the default, or the
    last `HISTORY_SEASONS` seasons, for a season that drifts). For each transform, the
    (season, history) pair with the lowest holdout MASE zero-shot; between the transforms, the
-   one whose band does best on later windows: the band is calibrated (step 3) on the earlier
+   one whose band does best on later windows: the band is calibrated (step 4) on the earlier
    half of each series' holdout origins and the mean pinball loss of the three quantiles on
    the later half, scaled as MASE, decides (it sees both the median's error, half the absolute
    error, and whether the band calibrated earlier still fits later).
@@ -21,7 +21,9 @@ scale from the values before the holdout); the first n − held values are the f
    quantiles, Adam at `learning_rate`. After each epoch the holdout MASE is measured; the weights
    of the best epoch are kept — the pretrained ones when no epoch beats them (a short series is
    easily overfit) — and training stops after `patience` epochs without improvement.
-3. Band: split-conformal on the holdout windows of the kept weights, in the transformed scale
+3. Guard against the seasonal naive forecast: the quantiles move toward it by the weight of
+   `NAIVE_WEIGHTS` with the lowest holdout MASE (`naive_blend.py`; 0 on a tie).
+4. Band: split-conformal on the holdout windows of the kept weights, in the transformed scale
    (`calibration.py`: per-step scales of each side's distance to the median, finite-sample
    quantile, neighbouring steps pooled on a short series), so the 0.1–0.9 band covers about
    80 % of new windows.
@@ -58,7 +60,14 @@ from zoo.models.universal.windows import CorpusSeries, sample_windows
 from zoo.training import Trainer
 from zoo.training.callbacks import Callback
 
-__all__ = ["LONGER_SEASONS", "MIN_ORIGINS", "fine_tune", "inner_split", "predict"]
+__all__ = [
+    "LONGER_SEASONS",
+    "MIN_ORIGINS",
+    "NAIVE_WEIGHTS",
+    "fine_tune",
+    "inner_split",
+    "predict",
+]
 
 # Holdout origins per series at least (their windows calibrate the band).
 MIN_ORIGINS = 20
@@ -66,6 +75,8 @@ MIN_ORIGINS = 20
 HISTORY_SEASONS = (5, 8)
 # A longer season tried beside the user's: hourly data repeat by the week too.
 LONGER_SEASONS = {24: 168, 48: 336}
+# Weights toward the seasonal naive forecast tried after training (naive_blend.py).
+NAIVE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def inner_split(length: int, horizon: int, holdout: float) -> int:
@@ -174,6 +185,7 @@ def fine_tune(
     patience: int = 2,
     freeze_backbone: bool = False,
     transforms: tuple[str, ...] | None = None,
+    naive_weights: tuple[float, ...] = NAIVE_WEIGHTS,
     window: int | None = None,
     seed: int = 0,
     run_dir: Path | None = None,
@@ -197,6 +209,8 @@ def fine_tune(
             the scaler keep their pretrained weights).
         transforms: the transforms tried (default `TRANSFORMS`: "none", and "log" when every
             value is > 0); ("none",) keeps the series' own scale.
+        naive_weights: the weights toward the seasonal naive forecast tried after training
+            (step 3); (0.0,) keeps the network's forecast.
         window: not applicable (the network reads up to `context_length` values, NaN-padded);
             anything but None is an error.
         seed: seeds the windows and the Trainer.
@@ -296,13 +310,18 @@ def fine_tune(
             tuned.get_layer("encoder").trainable = True
             if keeper.restore() is None:
                 tuned.set_weights(pretrained)
-    lower, upper = held.band_scales(tuned)
-    calibrated = TunedUniversalForecaster(
-        **{**tuned.builder_config, "band_lower": lower.tolist(), "band_upper": upper.tolist()},
-        name=tuned.name,
-    )
-    calibrated.set_weights(tuned.get_weights())
-    return calibrated
+    weights = tuned.get_weights()
+
+    def settled(**settings) -> TunedUniversalForecaster:
+        out = TunedUniversalForecaster(**{**tuned.builder_config, **settings}, name=tuned.name)
+        out.set_weights(weights)
+        return out
+
+    # Ascending weights: a tie keeps the smaller move toward the naive forecast.
+    blends = {w: held.mase(settled(naive_weight=w)) for w in sorted(naive_weights)}
+    naive_weight = min(blends, key=blends.get)
+    lower, upper = held.band_scales(settled(naive_weight=naive_weight))
+    return settled(naive_weight=naive_weight, band_lower=lower.tolist(), band_upper=upper.tolist())
 
 
 def predict(model: keras.Model, data) -> dict[str, np.ndarray]:

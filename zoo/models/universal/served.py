@@ -6,6 +6,7 @@ band scales in the graph, so an exported SavedModel answers as `zoo.predict` / `
       └─ seasonal index of each row's last `window` values (`graph_seasonality.py`), y/s or y − s
           └─ the network on the last `context_length` adjusted values
               └─ q·s or q + s at the steps after each row's last value
+                  └─ toward the seasonal naive forecast by `naive_weight` (naive_blend.py)
                   └─ band scales (a fine-tuned model): q₀.₁ = q₀.₅ − λ_lo·(q₀.₅ − q₀.₁), …
                       └─ back from the transform (exp for "log")
                       └─ {"forecast": (batch, H), "quantiles": (batch, H, 3)} float32
@@ -24,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.models.universal.graph_seasonality import graph_seasonal_index
+from zoo.models.universal.naive_blend import graph_shift_toward_naive
 from zoo.models.universal.transform import check_transform, graph_forward, graph_inverse
 from zoo.models.universal.user_settings import SEASONS, user_settings
 
@@ -42,6 +44,8 @@ class SeasonalForecast(keras.layers.Layer):
         band_lower: per-step scales of the 0.1 quantile's distance to the median, or None.
         band_upper: likewise for the 0.9 quantile.
         transform: "none" or "log": the scale the rest works in (`transform.py`).
+        naive_period: the season of the seasonal naive forecast.
+        naive_weight: how far the quantiles move toward it (`naive_blend.py`; 0: not at all).
 
     Input shape: (batch, W) float32, NaN-left-padded.
     Output shape: {"forecast": (batch, H), "quantiles": (batch, H, 3)}.
@@ -57,6 +61,8 @@ class SeasonalForecast(keras.layers.Layer):
         band_lower=None,
         band_upper=None,
         transform: str = "none",
+        naive_period: int = 1,
+        naive_weight: float = 0.0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -67,6 +73,8 @@ class SeasonalForecast(keras.layers.Layer):
         self.band_lower = None if band_lower is None else [float(v) for v in band_lower]
         self.band_upper = None if band_upper is None else [float(v) for v in band_upper]
         self.transform = check_transform(transform)
+        self.naive_period = int(naive_period)
+        self.naive_weight = float(naive_weight)
 
     def call(self, context):
         z = graph_forward(tf.cast(context, tf.float64), self.transform)
@@ -75,6 +83,8 @@ class SeasonalForecast(keras.layers.Layer):
         adjusted = season.adjust(window)[:, -self.context_length :]
         out = self.network(tf.cast(adjusted, tf.float32), training=False)
         q = season.restore(tf.cast(out["quantiles"], tf.float64))
+        if self.naive_weight > 0:
+            q = graph_shift_toward_naive(q, z, self.naive_period, self.naive_weight)
         if self.band_lower is not None:
             lower = tf.constant(self.band_lower, tf.float64)[:, None]
             upper = tf.constant(self.band_upper, tf.float64)[:, None]
@@ -98,6 +108,8 @@ class SeasonalForecast(keras.layers.Layer):
             "band_lower": self.band_lower,
             "band_upper": self.band_upper,
             "transform": self.transform,
+            "naive_period": self.naive_period,
+            "naive_weight": self.naive_weight,
         }
 
     @classmethod
@@ -136,6 +148,8 @@ def served_forecaster(model: keras.Model, period: int | None = None) -> keras.Mo
         window = settings["history"] or max(length, SEASONS * season)
         bands = {"band_lower": settings["band_lower"], "band_upper": settings["band_upper"]}
         bands["transform"] = settings.get("transform", "none")
+        bands["naive_period"] = settings["period"]
+        bands["naive_weight"] = settings.get("naive_weight", 0.0)
     else:
         season, window, bands = period or 1, length, {}
     context = keras.Input((None,), name="context")

@@ -12,13 +12,16 @@ what was fitted on the user's data and travels in its config (so a `.keras` file
 - `band_lower`, `band_upper`: per-step scales of the 0.1 and 0.9 quantiles' distances to the
   median (split-conformal, `calibration.py`);
 - `transform`: "none", or "log" to work on z = log y (`transform.py`; the season removed from z
-  is then additive).
+  is then additive);
+- `naive_weight`: w ∈ [0, 1], how far the quantiles move toward the seasonal naive forecast
+  (`naive_blend.py`).
 
 `forecast_histories(model, histories)` is the whole forecast: transform each history, adjust it
 by the seasonal index fitted on its last `history` values (by default max(context_length,
 `SEASONS`·adjust_period): several seasons, also when the network reads fewer values than that),
 run the network on the last `context_length` (at most `history`) adjusted values, put the season
-back on its quantiles (`transformed_quantiles` stops here), apply the band scales, and map the
+back on its quantiles, move them toward the seasonal naive forecast by `naive_weight`
+(`transformed_quantiles` stops here), apply the band scales, and map the
 quantiles back (exp for "log"). A plain `UniversalForecaster` gets the same without transform
 or band scales, with `period` given.
 """
@@ -33,6 +36,7 @@ import numpy as np
 from zoo.models.universal.calibration import apply_band_scales
 from zoo.models.universal.forecast import _run
 from zoo.models.universal.model import UniversalForecaster
+from zoo.models.universal.naive_blend import seasonal_naive, shift_toward_naive
 from zoo.models.universal.seasonality import fit_seasonal_index
 from zoo.models.universal.transform import check_transform, forward, inverse
 from zoo.models.universal.user_settings import SEASONS, user_settings
@@ -51,6 +55,7 @@ class TunedUniversalForecaster(UniversalForecaster):
         band_lower: `horizon` scales (>= 0) of the 0.1 quantile's distance to the median.
         band_upper: likewise for the 0.9 quantile.
         transform: "none" or "log" (the scale the model works in; `transform.py`).
+        naive_weight: w in [0, 1] toward the seasonal naive forecast (`naive_blend.py`).
         **config: the `UniversalForecaster` arguments.
     """
 
@@ -63,6 +68,7 @@ class TunedUniversalForecaster(UniversalForecaster):
         band_lower: Sequence[float] | None = None,
         band_upper: Sequence[float] | None = None,
         transform: str = "none",
+        naive_weight: float = 0.0,
         **config,
     ) -> None:
         super().__init__(**config)
@@ -80,10 +86,14 @@ class TunedUniversalForecaster(UniversalForecaster):
                     f"{arg}={value!r}"
                 )
             bands[arg] = scales
+        if isinstance(naive_weight, bool) or not 0.0 <= float(naive_weight) <= 1.0:
+            raise ValueError(
+                f"`naive_weight` must be in [0, 1]. Received: naive_weight={naive_weight!r}"
+            )
         self._builder_config.update(
             {"period": int(period), "adjust_period": int(adjust_period), "history": int(history)}
             | bands
-            | {"transform": check_transform(transform)}
+            | {"transform": check_transform(transform), "naive_weight": float(naive_weight)}
         )
 
     def served_model(self, period: int | None = None) -> keras.Model:
@@ -124,13 +134,15 @@ def transformed_quantiles(
     transform = settings.get("transform", "none")
     horizon = int(config["horizon"])
     length, history = int(config["context_length"]), int(settings.get("history", 0))
-    prepared = [
-        _adjusted(forward(h, transform), length, season, history, transform) for h in histories
-    ]
+    z = [forward(h, transform) for h in histories]
+    prepared = [_adjusted(h, length, season, history, transform) for h in z]
     q = _run(model, [c for c, _, _ in prepared], horizon, 256)
     for i, (_, index, end) in enumerate(prepared):
         if index is not None:
             q[i] = index.restore(q[i].T, start=end).T
+    weight = float(settings.get("naive_weight", 0.0))
+    if weight > 0:
+        q = shift_toward_naive(q, seasonal_naive(z, int(settings["period"]), horizon), weight)
     return q
 
 

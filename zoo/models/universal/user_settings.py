@@ -11,7 +11,15 @@ __all__ = ["SEASONS", "USER_KEYS", "user_settings"]
 
 # Seasons of history the seasonal index is fitted on (when the history has them).
 SEASONS = 8
-USER_KEYS = ("period", "adjust_period", "history", "band_lower", "band_upper", "transform")
+USER_KEYS = (
+    "period",
+    "adjust_period",
+    "history",
+    "band_lower",
+    "band_upper",
+    "transform",
+    "naive_weight",
+)
 
 
 def user_settings(model: Any) -> dict:
