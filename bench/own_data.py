@@ -8,7 +8,8 @@ horizon the one evaluated), `zoo.fine_tune` on the first 80 % (the preset's weig
 series' period and horizon, the family's default epochs unless `--epochs`; every setting of
 the fine-tune is chosen on that 80 % alone), then rolling origins over the last 20 %
 (`zoo.backtest`: at most 20 origins, seasonal naive, ETS and ARIMA refit at each). Prints MASE
-of the model and the baselines, the 0.1–0.9 band's coverage, and the fine-tuning time. Then the
+of the model and the baselines, the 0.1–0.9 band's coverage, the transform and weight toward
+seasonal naive the fine-tune chose, and the fine-tuning time. Then the
 time to fine-tune on a 500-point series (the first 500 weeks of us_gasoline).
 
 Detectors: for each long series, the first half is the normal data (`zoo.fine_tune` of
@@ -51,14 +52,22 @@ def _head(series, count: int):
     return dataclasses.replace(series, values=series.values[:count], timestamps=stamps)
 
 
+def _chosen(model) -> str:
+    """The transform and naive weight the universal fine-tune chose ("–" for other models)."""
+    config = model.get_config()
+    if "transform" not in config:
+        return "–"
+    return f"{config['transform']}, {config['naive_weight']:g}"
+
+
 def forecasters(preset: str, epochs: int | None, which: str = "development") -> None:
     print(f"## Forecasters: {preset} fine-tuned on the first 80 %, origins on the last 20 %")
     options = {} if epochs is None else {"epochs": epochs}
     print(
         "| series | freq | n | period | h | origins | MASE model | seasonal naive | ETS | ARIMA "
-        "| model / best(ETS, ARIMA) | coverage 0.1–0.9 | fine-tune s |"
+        "| model / best(ETS, ARIMA) | coverage 0.1–0.9 | transform, naive weight | fine-tune s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, spec in SERIES_SETS[which].items():
         try:
             series = load_public_series(name)
@@ -78,7 +87,7 @@ def forecasters(preset: str, epochs: int | None, which: str = "development") -> 
             f"| {name} | {series.freq} | {len(series)} | {series.period} | {spec.horizon} | "
             f"{int(row['origins'])} | {row['model_mase']:.3f} | {row['seasonal_naive_mase']:.3f} "
             f"| {row['ets_mase']:.3f} | {row['arima_mase']:.3f} | {row['model_mase'] / best:.2f} "
-            f"| {row['model_coverage']:.3f} | {seconds:.0f} |",
+            f"| {row['model_coverage']:.3f} | {_chosen(model)} | {seconds:.0f} |",
             flush=True,
         )
     if which != "development":
