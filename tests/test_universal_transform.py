@@ -65,21 +65,16 @@ def network():
     return build_universal_forecaster(**SMALL)
 
 
+def _tuned(network, **settings) -> TunedUniversalForecaster:
+    model = TunedUniversalForecaster(**SMALL, **settings)
+    model.set_weights(network.get_weights())
+    return model
+
+
 def _pair(network, period: int, lower, upper):
     """The same network, seasons and band scales, in the log scale and in the series' own."""
-    models = []
-    for transform in ("log", "none"):
-        model = TunedUniversalForecaster(
-            **SMALL,
-            period=period,
-            adjust_period=period,
-            band_lower=lower,
-            band_upper=upper,
-            transform=transform,
-        )
-        model.set_weights(network.get_weights())
-        models.append(model)
-    return models
+    common = {"period": period, "adjust_period": period, "band_lower": lower, "band_upper": upper}
+    return [_tuned(network, transform=t, **common) for t in ("log", "none")]
 
 
 @pytest.mark.parametrize("period", [1, 4])
@@ -178,22 +173,17 @@ def test_naive_weight_moves_the_log_quantiles_toward_the_last_season(network):
     t = np.arange(60)
     y = np.exp(1.0 + 0.01 * t + 0.3 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 0.05, 60))
     lower, upper = [0.5, 1, 1.5, 2, 2.5, 3], [3, 2.5, 2, 1.5, 1, 0.5]
-    models = []
-    for weight, bands in ((0.0, (None, None)), (0.5, (lower, upper))):
-        model = TunedUniversalForecaster(
-            **SMALL, period=4, adjust_period=4, band_lower=bands[0], band_upper=bands[1],
-            transform="log", naive_weight=weight,
-        )  # fmt: skip
-        model.set_weights(network.get_weights())
-        models.append(model)
-    q = np.log(forecast_histories(models[0], [y])["quantiles"][0])
+    common = {"period": 4, "adjust_period": 4, "transform": "log"}
+    plain = _tuned(network, **common)
+    blended = _tuned(network, naive_weight=0.5, band_lower=lower, band_upper=upper, **common)
+    q = np.log(forecast_histories(plain, [y])["quantiles"][0])
     q = q + 0.5 * (np.log(y[[56, 57, 58, 59, 56, 57]]) - q[:, 1])[:, None]
     mid = q[:, 1]
     expected = np.stack(
         [mid - np.array(lower) * (mid - q[:, 0]), mid, mid + np.array(upper) * (q[:, 2] - mid)],
         axis=-1,
     )
-    got = forecast_histories(models[1], [y])["quantiles"][0]
+    got = forecast_histories(blended, [y])["quantiles"][0]
     np.testing.assert_allclose(got, np.exp(expected), **F64)
     with pytest.raises(ValueError, match=r"`naive_weight` must be in \[0, 1\]"):
         TunedUniversalForecaster(**SMALL, naive_weight=1.5)
