@@ -180,3 +180,17 @@ def test_served_forecaster_keras_round_trip(tmp_path):
     out = served(x)
     assert out["quantiles"].shape == (2, SMALL["horizon"], 3)
     np.testing.assert_array_equal(loaded(x)["quantiles"], out["quantiles"])
+
+
+def test_served_log_model_reads_values_at_or_below_zero_as_missing():
+    """A value with no logarithm is a gap in the served graph: the same answer as NaN there."""
+    keras.utils.set_random_seed(6)
+    tuned = TunedUniversalForecaster(**SMALL, period=4, adjust_period=4, transform="log")
+    served = served_forecaster(tuned)
+    row = _series(np.random.default_rng(8), 40, 4, True, True)
+    rows = np.stack([row, row, row]).astype("float32")
+    rows[0, 20], rows[1, 20], rows[2, 20] = 0.0, -3.0, np.nan
+    out = served(rows)["quantiles"].numpy()
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[0], out[2])
+    np.testing.assert_array_equal(out[1], out[2])

@@ -13,7 +13,7 @@ and every quantile is shifted by w times the median's distance to it,
 so the median becomes (1 − w)·q_0.5 + w·ẑ and the band keeps its width (the band scales,
 calibrated afterwards on the shifted quantiles, set that). w = 0 is the network alone, w = 1
 the seasonal naive forecast with the network's band around it. A history shorter than m has no
-ẑ: its quantiles are left as they are.
+ẑ: its quantiles are left as they are (served: also a row with NaN among its last m values).
 
 `shift_toward_naive` is the numpy side (`tuned.py`), `graph_shift_toward_naive` the same on a
 right-aligned, NaN-left-padded batch (`served.py`).
