@@ -81,13 +81,15 @@ def forecasters(preset: str, epochs: int | None, confirm: bool = False) -> None:
     print(f"\nFine-tuning {preset} on 500 weekly points: {time.perf_counter() - start:.1f} s")
 
 
-def _fine_tuned(detector: str, normal, rate: float, epochs: int, seed: int):
+def _fine_tuned(detector: str, normal, rate: float, epochs: int, seed: int, period: int):
     if detector == "anomaly_ucr135":
         window = 32 if len(normal) >= 320 else 16
         return zoo.fine_tune(
             detector, normal, window=window, false_alarm_rate=rate, epochs=epochs, seed=seed
         )
-    return zoo.fine_tune(detector, normal, false_alarm_rate=rate, epochs=epochs, seed=seed)
+    return zoo.fine_tune(
+        detector, normal, false_alarm_rate=rate, epochs=epochs, seed=seed, period=period
+    )
 
 
 def detectors(rate: float, epochs: dict[str, int], seed: int) -> None:
@@ -107,7 +109,7 @@ def detectors(rate: float, epochs: dict[str, int], seed: int) -> None:
         normal, test = series.values[:half], series.values[half:]
         injected = inject_anomalies(test, period=series.period, seed=seed)
         for detector, count in epochs.items():
-            model = _fine_tuned(detector, normal, rate, count, seed)
+            model = _fine_tuned(detector, normal, rate, count, seed, series.period)
             report = zoo.evaluate(model, injected.values, labels=injected.labels)
             rows = {f"{detector} (fine-tuned, {count} epochs)": report["metrics"]}
             if detector == "anomaly_ucr135":
