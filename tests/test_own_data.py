@@ -211,3 +211,29 @@ def test_clear_errors(capsys, monthly_csv):
     assert code == 2 and "--horizon" in err
     with pytest.raises(ValueError, match="zoo forecaster or detector"):
         zoo.predict("cnn_digits", np.arange(50.0))
+
+
+def test_universal_detector_fine_tunes_with_the_season_of_the_dates(monkeypatch):
+    """Weekly dates give period 52, which the universal detector's fine-tune receives (its
+    injected season breaks become half-season phase jumps); a period < 1 is refused by name."""
+    from zoo.models.universal_anomaly import recipe
+
+    real_fine_tune, seen = recipe.fine_tune, {}
+
+    def record(model, values, **options):
+        seen.update(options, points=len(values))
+        return model
+
+    monkeypatch.setattr(recipe, "fine_tune", record)
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"ds": pd.date_range("2001-01-07", periods=160, freq="W"), "v": rng.normal(size=160)}
+    )
+    zoo.fine_tune("anomaly_universal", frame, "v", time_column="ds", epochs=0)
+    assert (seen["period"], seen["points"], seen["epochs"]) == (52, 160, 0)
+    zoo.fine_tune("anomaly_universal", frame, "v", time_column="ds", period=13, epochs=0)
+    assert seen["period"] == 13
+    with pytest.raises(ValueError, match="`period` must be a whole number >= 1"):
+        real_fine_tune(zoo.load("anomaly_universal"), frame["v"].to_numpy(), period=0)
+    with pytest.raises(ValueError, match="`period` does not apply to anomaly_ucr135"):
+        zoo.fine_tune("anomaly_ucr135", frame, "v", time_column="ds", period=13)

@@ -38,6 +38,8 @@ __all__ = [
 
 # The forecasting families, and the module holding each family's `fine_tune`.
 FORECASTERS = {"forecaster": "recipe", "universal": "fine_tune"}
+# The detector families whose `fine_tune` takes the series' season (`period`).
+SEASONAL_DETECTORS = ("universal_anomaly",)
 # Model class -> family package under zoo.models, for the models that take a user's series.
 SERIES_FAMILIES = {
     "IntegralForecaster": "forecaster",
@@ -165,15 +167,23 @@ def fine_tune(
     season (`period`) defaults to the one the time column implies (none: the model's); options
     `horizon`, `window`, `epochs`, `learning_rate`, `freeze_backbone`. Detectors
     (`zoo.models.anomaly.recipe.fine_tune`): one normal series; options `window`,
-    `false_alarm_rate` (default 0.001) or `percentile`, `epochs`, `learning_rate`.
+    `false_alarm_rate` (default 0.001) or `percentile`, `epochs`, `learning_rate`; the
+    universal detector also takes the season (as forecasters do) for the season breaks it is
+    trained to find.
     """
     model, series = _prepared(model, data, column, time_column, id_column, period)
     kind = family(model)
     recipe = importlib.import_module(f"zoo.models.{kind}.{FORECASTERS.get(kind, 'recipe')}")
     common = {"seed": seed, "run_dir": None if run_dir is None else Path(run_dir)}
+    seasonal = kind in FORECASTERS or kind in SEASONAL_DETECTORS
+    if period is not None and not seasonal:
+        raise ValueError(
+            f"`period` does not apply to {model.name} ({type(model).__name__}): its fine-tuning "
+            "does not use a season. Leave it out."
+        )
+    if seasonal and (period is not None or series[0].freq is not None):
+        options.setdefault("period", series[0].period)
     if kind in FORECASTERS:
-        if period is not None or series[0].freq is not None:
-            options.setdefault("period", series[0].period)
         values = [item.values for item in series]
         return recipe.fine_tune(model, values, verbose=verbose, **common, **options)
     if len(series) != 1:

@@ -42,7 +42,11 @@ IMAGE_TASK = "image-classification"
 FINE_TUNE_FLAGS = {
     "num_classes": ("--num-classes", int, "image models: new class count (a new head)"),
     "horizon": ("--horizon", int, "forecasters: new horizon (a new head)"),
-    "period": ("--period", int, "forecasters: season length (default: from --time-column)"),
+    "period": (
+        "--period",
+        int,
+        "forecasters and anomaly_universal: season length (default: from --time-column)",
+    ),
     "window": ("--window", int, "forecasters and detectors: past values the model reads"),
     "false_alarm_rate": (
         "--false-alarm-rate",

@@ -36,7 +36,7 @@ TASKS = ("image-classification", "forecasting", "anomaly-detection")
 FINE_TUNE_OPTIONS = {
     "image-classification": ("num_classes", "freeze_backbone"),
     "forecasting": ("horizon", "period", "window", "freeze_backbone"),
-    "anomaly-detection": ("window", "false_alarm_rate", "percentile"),
+    "anomaly-detection": ("window", "period", "false_alarm_rate", "percentile"),
 }
 
 

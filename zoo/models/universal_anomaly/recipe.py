@@ -141,6 +141,7 @@ def fine_tune(
     run_dir: Path | None = None,
     verbose: int = 0,
     window: int | None = None,
+    period: int | None = None,
 ) -> keras.Model:
     """Adapt the detector to a user's normal (anomaly-free) 1-D series; returns a new model.
 
@@ -148,7 +149,10 @@ def fine_tune(
     anomalies (as in pre-training) for `epochs` epochs through the Trainer; the later part sets
     the threshold so that its point-wise false-alarm rate is `false_alarm_rate` (default 0.001)
     or at the `percentile`-th percentile of its point scores. `window` must be the model's (the
-    detector is scale- and length-free; a series of any length is scored by sliding windows)."""
+    detector is scale- and length-free; a series of any length is scored by sliding windows).
+    `period` (the series' season, e.g. from its time stamps) makes the injected season breaks
+    of the training windows phase jumps of half that season, as a broken season of this series
+    would be; without it a season break is a stretch reversed in time."""
     size = window_length(model)
     if window is not None and int(window) != size:
         raise ValueError(
@@ -157,6 +161,8 @@ def fine_tune(
         )
     if not 0 < holdout < 1:
         raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
+    if period is not None and (isinstance(period, bool) or int(period) != period or period < 1):
+        raise ValueError(f"`period` must be a whole number >= 1. Received: period={period!r}")
     if false_alarm_rate is None and percentile is None:
         false_alarm_rate = 0.001
     values = as_series(data, "data")
@@ -171,10 +177,10 @@ def fine_tune(
     tuned.set_weights(model.get_weights())
     arguments = {"fine_tune": model.name, "epochs": epochs, "learning_rate": learning_rate}
     arguments.update(false_alarm_rate=false_alarm_rate, percentile=percentile, seed=seed)
-    arguments.update(values=len(values), holdout=holdout, windows=windows)
+    arguments.update(values=len(values), holdout=holdout, windows=windows, period=period)
     run = open_run(run_dir, arguments)
     if epochs > 0:
-        own = [NormalSeries(values[:cut], 1, "user")]
+        own = [NormalSeries(values[:cut], int(period or 1), "user")]
         x, y = training_windows(own, window=size, count=windows, seed=seed, source_weights=None)
         adam_trainer(tuned, learning_rate, LOSS, run, "fine_tune", seed).fit(
             (x, {"logit": y}),
