@@ -200,7 +200,8 @@ def run_fine_tune_series(args: argparse.Namespace, options: dict[str, Any]) -> i
     )
     model.save(output)
     config = model.get_config()
-    shown = {k: config[k] for k in ("window", "horizon", "period", "threshold") if k in config}
+    keys = ("window", "horizon", "period", "transform", "naive_weight", "threshold")
+    shown = {k: config[k] for k in keys if k in config}
     print(
         f"Saved the fine-tuned model to {output} ({', '.join(f'{k}={v}' for k, v in shown.items())}"
         f"; checkpoints and logs in {run_dir})"
