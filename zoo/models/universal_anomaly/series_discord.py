@@ -9,12 +9,13 @@ z-normalised and each gets the distance to its nearest non-overlapping neighbour
     ρ_ij = ẑ_i · ẑ_j / m,        d_i = min_{j: |i−j|·r >= m} sqrt(max(1 − ρ_ij, 0))
 
 (d_i = ‖ẑ_i − ẑ_j‖ / sqrt(2m), 0 for a repeat, 1 for an unrelated shape: the matrix profile of the
-classic discord detector, scaled). A point takes the mean d_i of the subsequences that cover it
-(the mean, not the max, keeps a spike's discord on the spike rather than on its m neighbours;
-chosen on the validation set, where it also ranked better), and the result is divided by the median of d over the series' valid subsequences (floored at
-`MEDIAN_FLOOR`, so the tiny deviations of an almost exactly repeating series do not read as
-large), so it reads "how many times more unlike the rest of the series than a typical part of
-it" (1 for a typical point; a flat subsequence (std below 1e-3 of the series') has ẑ = 0). Where it is undefined (a
+classic discord detector, scaled). Each d_i is divided by the median of d over the series'
+valid subsequences (floored at `MEDIAN_FLOOR`, so the tiny deviations of an almost exactly
+repeating series do not read as large), and a point takes the mean of these ratios over the
+subsequences that cover it (the mean, not the max, keeps a spike's discord on the spike rather
+than on its m neighbours; chosen on the validation set, where it also ranked better). So it reads
+"how many times more unlike the rest of the series than a typical part of it": 1 for a typical
+point; a flat subsequence (std below 1e-3 of the series') has ẑ = 0; where it is undefined (a
 subsequence holding a missing point, a series shorter than 2m + 1) it is the neutral 1.
 
 Shapes: x (batch, n), m (batch,) int → (batch, n) float32.
