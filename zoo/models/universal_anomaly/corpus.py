@@ -98,7 +98,7 @@ def _inject(rng: np.random.Generator, crop: np.ndarray, period: int):
     return injected.values, injected.labels
 
 
-def _random_shape(rng: np.random.Generator, length: int) -> np.ndarray:
+def random_shape(rng: np.random.Generator, length: int) -> np.ndarray:
     """A smooth random instance of `length` points: 1–4 Fourier terms plus 0–2 Gaussian bumps,
     z-normalised."""
     t = np.linspace(0.0, 1.0, length)
@@ -111,7 +111,7 @@ def _random_shape(rng: np.random.Generator, length: int) -> np.ndarray:
     return (shape - shape.mean()) / (shape.std() or 1.0)
 
 
-def _variant(rng: np.random.Generator, shape: np.ndarray, noise: float) -> np.ndarray:
+def shape_variant(rng: np.random.Generator, shape: np.ndarray, noise: float) -> np.ndarray:
     """`shape` slightly time-warped (±10 %), rescaled (±10 %) and with Gaussian noise."""
     n = len(shape)
     warped = np.interp(np.linspace(0, 1, n) ** rng.uniform(0.9, 1.1), np.linspace(0, 1, n), shape)
@@ -127,13 +127,14 @@ def repeated_pattern(
     with a new one), labelled 1. Returns (values, labels), each (window,)."""
     length = int(rng.integers(12, 129))
     count = window // length + 2
-    base, noise = _random_shape(rng, length), rng.uniform(0.02, 0.2)
-    instances = [_variant(rng, base, noise) for _ in range(count)]
+    base, noise = random_shape(rng, length), rng.uniform(0.02, 0.2)
+    instances = [shape_variant(rng, base, noise) for _ in range(count)]
     marks = [np.zeros(length) for _ in range(count)]
     if rng.random() < anomaly_share:
         odd = int(rng.integers(0, count))
         mix = rng.uniform(0.4, 1.0)
-        instances[odd] = _variant(rng, (1 - mix) * base + mix * _random_shape(rng, length), noise)
+        other = (1 - mix) * base + mix * random_shape(rng, length)
+        instances[odd] = shape_variant(rng, other, noise)
         marks[odd] = np.ones(length)
     if rng.random() < 0.5:
         instances = [(x - x.mean()) / (x.std() or 1.0) for x in instances]

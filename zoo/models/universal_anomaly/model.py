@@ -28,10 +28,12 @@ score passes the threshold (point-wise: a flagged window never marks its other p
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from zoo.layers import GlobalLpPooling1D, IntegralLayer
 from zoo.models.common.predictor import predictor
@@ -40,8 +42,12 @@ from zoo.models.common.threshold import set_threshold as store_threshold
 from zoo.models.common.zoo_model import ZooModel
 from zoo.models.universal_anomaly.discord import DiscordProfile
 from zoo.models.universal_anomaly.layers import BroadcastTime, RobustScaling, SquashTime
+from zoo.models.universal_anomaly.series_layers import DiscordFusion, OverlapMean, WindowFrames
 
 INPUT_NAME = "series"
+NETWORK = "network"
+MAX_POINTS = 16384
+_SERIES_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 MIN_POINTS = 8
 
 
@@ -56,6 +62,11 @@ class UniversalDetector(ZooModel):
         threshold: the starting value of the stored threshold, a probability in (0, 1).
         discord_lengths: subsequence lengths of the discord channels (ints >= 4, at most
             window / 2); empty: none.
+        series: False: the window network, (batch, window) → (batch, window). True: the
+            whole-series detector, (batch, n) → (batch, n) for any n: the network (a sub-model
+            named `NETWORK`) on the series' windows, their mean point scores fused with the
+            series' period-matched discord (`series_layers`).
+        discord_weight: a of the fusion (`series_layers.DiscordFusion`; series mode only).
         name: the model's name.
     """
 
@@ -67,6 +78,8 @@ class UniversalDetector(ZooModel):
         dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
         threshold: float = 0.5,
         discord_lengths: tuple[int, ...] | list[int] = (),
+        series: bool = False,
+        discord_weight: float = 0.0,
         name: str = "universal_detector",
         **kwargs: Any,
     ) -> None:
@@ -77,34 +90,30 @@ class UniversalDetector(ZooModel):
             raise ValueError(f"`dilations` must be ints >= 1. Received: dilations={dilations!r}")
         if not 0 < threshold < 1:
             raise ValueError(f"`threshold` must be in (0, 1). Received: threshold={threshold!r}")
-        inputs = keras.Input(shape=(window,), name=INPUT_NAME)
-        features = RobustScaling(name="robust_scaling")(inputs)
-        area = IntegralLayer(method="trapezoid", name="running_area")(features)
-        area = keras.layers.Rescaling(1.0 / window, name="area_per_window")(area)
-        parts = [features, area]
         discord_lengths = [int(m) for m in discord_lengths]
-        if discord_lengths:
-            if max(discord_lengths) * 2 > window:
-                raise ValueError(
-                    f"`discord_lengths` must be at most window / 2 = {window // 2}. Received: "
-                    f"discord_lengths={discord_lengths!r}"
-                )
-            parts.append(DiscordProfile(discord_lengths, name="discords")(inputs))
-        h = keras.layers.Concatenate(name="features")(parts)
-        h = keras.layers.Conv1D(filters, 1, name="stem")(h)
-        for k, rate in enumerate(dilations):
-            r = keras.layers.Conv1D(
-                filters, 3, dilation_rate=rate, padding="same", activation="gelu", name=f"dil{k}"
-            )(h)
-            r = keras.layers.Conv1D(filters, 1, name=f"mix{k}")(r)
-            h = keras.layers.Add(name=f"res{k}")([h, r])
-        summary = GlobalLpPooling1D(p=2.0, name="window_summary")(h)
-        summary = keras.layers.Dense(filters, activation="gelu", name="summary")(summary)
-        context = BroadcastTime(name="context")([summary, h])
-        h = keras.layers.Concatenate(name="with_context")([h, context])
-        h = keras.layers.Conv1D(filters, 1, activation="gelu", name="head")(h)
-        logit = SquashTime(name="logit")(keras.layers.Conv1D(1, 1, name="point_logit")(h))
-        score = keras.layers.Activation("sigmoid", name="score")(logit)
+        if discord_lengths and max(discord_lengths) * 2 > window:
+            raise ValueError(
+                f"`discord_lengths` must be at most window / 2 = {window // 2}. Received: "
+                f"discord_lengths={discord_lengths!r}"
+            )
+        if not discord_weight >= 0:
+            raise ValueError(
+                "`discord_weight` must be a number >= 0. "
+                f"Received: discord_weight={discord_weight!r}"
+            )
+        layout = (window, int(filters), dilations, discord_lengths)
+        if series:
+            frames = keras.Input(shape=(window,), name="windows")
+            network = keras.Model(frames, _network(frames, *layout), name=NETWORK)
+            inputs = keras.Input(shape=(None,), name=INPUT_NAME)
+            windows = WindowFrames(window, name="frames")(inputs)
+            mean = OverlapMean(window, name="window_mean")([network(windows)["score"], inputs])
+            logit = DiscordFusion(discord_weight, name="discord_fusion")([mean, inputs])
+            score = keras.layers.Activation("sigmoid", name="score")(logit)
+        else:
+            inputs = keras.Input(shape=(window,), name=INPUT_NAME)
+            found = _network(inputs, *layout)
+            score, logit = found["score"], found["logit"]
         outputs = {
             "score": score,
             "is_anomaly": Threshold(threshold, name=THRESHOLD_LAYER)(score),
@@ -118,6 +127,8 @@ class UniversalDetector(ZooModel):
         }
         if discord_lengths:
             config["discord_lengths"] = discord_lengths
+        if series:
+            config.update(series=True, discord_weight=float(discord_weight))
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
@@ -125,13 +136,49 @@ class UniversalDetector(ZooModel):
         return {**super().get_config(), "threshold": get_threshold(self)}
 
 
+def _network(inputs, window, filters, dilations, discord_lengths) -> dict:
+    """The window network's graph on `inputs` (batch, window): {"score", "logit"}."""
+    features = RobustScaling(name="robust_scaling")(inputs)
+    area = IntegralLayer(method="trapezoid", name="running_area")(features)
+    area = keras.layers.Rescaling(1.0 / window, name="area_per_window")(area)
+    parts = [features, area]
+    if discord_lengths:
+        parts.append(DiscordProfile(discord_lengths, name="discords")(inputs))
+    h = keras.layers.Concatenate(name="features")(parts)
+    h = keras.layers.Conv1D(filters, 1, name="stem")(h)
+    for k, rate in enumerate(dilations):
+        r = keras.layers.Conv1D(
+            filters, 3, dilation_rate=rate, padding="same", activation="gelu", name=f"dil{k}"
+        )(h)
+        r = keras.layers.Conv1D(filters, 1, name=f"mix{k}")(r)
+        h = keras.layers.Add(name=f"res{k}")([h, r])
+    summary = GlobalLpPooling1D(p=2.0, name="window_summary")(h)
+    summary = keras.layers.Dense(filters, activation="gelu", name="summary")(summary)
+    context = BroadcastTime(name="context")([summary, h])
+    h = keras.layers.Concatenate(name="with_context")([h, context])
+    h = keras.layers.Conv1D(filters, 1, activation="gelu", name="head")(h)
+    logit = SquashTime(name="logit")(keras.layers.Conv1D(1, 1, name="point_logit")(h))
+    return {"score": keras.layers.Activation("sigmoid", name="score")(logit), "logit": logit}
+
+
 def build_universal_detector(**config: Any) -> UniversalDetector:
     """The untrained `UniversalDetector` for builder kwargs `config` (see its Args)."""
     return UniversalDetector(**config)
 
 
+def is_series(model: keras.Model) -> bool:
+    """True for the whole-series detector (`series=True`), False for the window network."""
+    return bool(model.get_config().get("series", False))
+
+
+def window_network(model: keras.Model) -> keras.Model:
+    """The window network of a detector: its `NETWORK` sub-model in series mode, else itself
+    (the part that trains on windows with injected anomalies)."""
+    return model.get_layer(NETWORK) if is_series(model) else model
+
+
 def window_length(model: keras.Model) -> int:
-    return int(model.inputs[0].shape[1])
+    return int(window_network(model).inputs[0].shape[1])
 
 
 def set_threshold(model: keras.Model, threshold: float) -> float:
@@ -177,6 +224,8 @@ def point_scores(model: keras.Model, series, *, batch_size: int = 256) -> np.nda
     windows that cover it (see the module docstring). NaN points get the score of their
     windows too (they are not anomalies of the values: callers may mask them)."""
     values = as_series(series)
+    if is_series(model):
+        return _series_scores(model, values)
     window = window_length(model)
     stride = max(window // 4, 1)
     n = len(values)
@@ -191,6 +240,31 @@ def point_scores(model: keras.Model, series, *, batch_size: int = 256) -> np.nda
     for s, row in zip(starts, scores, strict=True):
         total[s : s + window] += row
         cover[s : s + window] += 1
+    return total / cover
+
+
+def _series_function(model: keras.Model):
+    found = _SERIES_FUNCTIONS.get(model)
+    if found is None:
+        spec = tf.TensorSpec((None, None), "float32")
+        found = tf.function(lambda x: model(x, training=False)["score"], input_signature=[spec])
+        _SERIES_FUNCTIONS[model] = found
+    return found
+
+
+def _series_scores(model: keras.Model, values: np.ndarray) -> np.ndarray:
+    """Series mode: the model on the whole series (the graph frames it and fuses the discord);
+    a series longer than `MAX_POINTS` in pieces of that many points every half of it, a point's
+    score the mean over the pieces that cover it."""
+    run = _series_function(model)
+    n = len(values)
+    if n <= MAX_POINTS:
+        return np.asarray(run(tf.constant(values[None], "float32"))[0], "float64")
+    total, cover = np.zeros(n), np.zeros(n)
+    for s in window_starts(n, MAX_POINTS, MAX_POINTS // 2):
+        piece = tf.constant(values[None, s : s + MAX_POINTS], "float32")
+        total[s : s + MAX_POINTS] += np.asarray(run(piece)[0], "float64")
+        cover[s : s + MAX_POINTS] += 1
     return total / cover
 
 
@@ -210,11 +284,12 @@ def predict(model: keras.Model, data) -> dict[str, np.ndarray]:
 
 
 def warmup_inputs(model: keras.Model, count: int = 3) -> dict[str, np.ndarray]:
-    """The first windows (every quarter window) of UCR anomaly #135, a heart-rate series the
-    detector never trained on: realistic warm-up requests."""
+    """Stretches of UCR anomaly #135, a heart-rate series the detector never trained on:
+    realistic warm-up requests (the first windows, every quarter window; in series mode
+    `count` stretches of 1024 points, 2048 apart)."""
     from zoo.models.universal_anomaly.benchmark import kdd135
 
-    window = window_length(model)
     values = kdd135().values
-    starts = np.arange(count) * (window // 4)
-    return {INPUT_NAME: np.stack([values[s : s + window] for s in starts]).astype("float32")}
+    length = 1024 if is_series(model) else window_length(model)
+    starts = np.arange(count) * (2048 if is_series(model) else length // 4)
+    return {INPUT_NAME: np.stack([values[s : s + length] for s in starts]).astype("float32")}

@@ -5,6 +5,7 @@ from zoo.models.common.preset import Preset
 CUSTOM_OBJECT_MODULES = (
     "zoo.models.universal_anomaly.layers",
     "zoo.models.universal_anomaly.discord",
+    "zoo.models.universal_anomaly.series_layers",
     "zoo.models.universal_anomaly.model",
 )
 
@@ -14,7 +15,8 @@ PRESETS = [
         family="universal_anomaly",
         task="anomaly-detection",
         summary="Zero-shot point-wise anomaly detector for any series (robust scaling, "
-        "IntegralLayer, dilated convolutions, Lp context); no per-series training",
+        "IntegralLayer, dilated convolutions, Lp context, fused in the graph with the series' "
+        "period-matched discord); no per-series training",
         builder="zoo.models.universal_anomaly.model:build_universal_detector",
         recipe="zoo.models.universal_anomaly.recipe:train",
         evaluation="zoo.models.universal_anomaly.evaluate:evaluate",
@@ -23,7 +25,13 @@ PRESETS = [
         fine_tune="zoo.models.universal_anomaly.recipe:fine_tune",
         data="zoo.models.universal_anomaly.benchmark:benchmark_series",
         warmup="zoo.models.universal_anomaly.model:warmup_inputs",
-        config={"window": 256, "filters": 32, "dilations": [1, 2, 4, 8, 16, 32, 64]},
+        config={
+            "window": 256,
+            "filters": 32,
+            "dilations": [1, 2, 4, 8, 16, 32, 64],
+            "series": True,
+            "discord_weight": 8.0,
+        },
         signatures={"score": ("score",), "is_anomaly": ("is_anomaly",)},
     )
 ]

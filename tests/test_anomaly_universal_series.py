@@ -1,0 +1,178 @@
+"""`anomaly_universal` on whole series: the period estimate and the period-matched discord against
+numpy brute force (and stumpy), the window framing against numpy windows, the fused detector's
+contract, and the validation set the fusion was chosen on."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.models.universal_anomaly import validation
+from zoo.models.universal_anomaly.model import (
+    NETWORK,
+    build_universal_detector,
+    point_scores,
+)
+from zoo.models.universal_anomaly.period import DEFAULT_PERIOD, autocorrelation, estimate_period
+from zoo.models.universal_anomaly.series_discord import (
+    MEDIAN_FLOOR,
+    nearest_distances,
+    series_discord,
+    subsequence_stride,
+)
+
+SMALL = {"window": 32, "filters": 8, "dilations": [1, 2]}
+# float32 correlations of m <= 64 terms of z-normalised values err by ~m·eps = 1e-5; sqrt(1 - ρ)
+# turns that into at most sqrt(1e-5) = 3e-3 where d -> 0 (much less where d is not small).
+DISCORD_ATOL = 5e-3
+
+
+def _acf_reference(x: np.ndarray) -> np.ndarray:
+    observed = np.isfinite(x)
+    y = np.where(observed, x - x[observed].mean(), 0.0)
+    w = observed.astype(float)
+    n = len(x)
+    cov = np.array(
+        [(y[: n - k] * y[k:]).sum() / max((w[: n - k] * w[k:]).sum(), 1) for k in range(n)]
+    )
+    return cov / (cov[0] or 1.0)
+
+
+def test_autocorrelation_matches_numpy_lag_sums_with_missing_points():
+    rng = np.random.default_rng(0)
+    x = np.sin(2 * np.pi * np.arange(300) / 23) + 0.3 * rng.normal(size=300)
+    x[:40] = np.nan  # left padding
+    x[150] = np.nan  # a gap
+    got = autocorrelation(tf.constant(x[None], "float32")).numpy()[0]
+    # FFT of 512 float32 terms of size ~1: ~1e-5 relative to acf_0 = 1; the pair counts are
+    # integers rounded exactly.
+    np.testing.assert_allclose(got[:250], _acf_reference(x)[:250], atol=1e-4)
+
+
+def test_estimate_period_finds_the_season_and_nothing_in_noise():
+    rng = np.random.default_rng(1)
+    t = np.arange(2000)
+    seasonal = (
+        np.sin(2 * np.pi * t / 37) + 0.5 * np.sin(4 * np.pi * t / 37) + 0.2 * rng.normal(size=2000)
+    )
+    padded = np.r_[np.full(500, np.nan), seasonal[:1500]]
+    noise = rng.normal(size=2000)
+    period, strength = estimate_period(tf.constant(np.stack([seasonal, padded, noise]), "float32"))
+    assert period.numpy().tolist() == [37, 37, DEFAULT_PERIOD]
+    assert strength.numpy()[0] > 0.8 and strength.numpy()[2] == 0.0
+
+
+def _relative_reference(x: np.ndarray, m: int) -> np.ndarray:
+    """The module docstring's relative discord, written out with loops in float64."""
+    n = len(x)
+    r = int(subsequence_stride(tf.constant(m), tf.constant(n)))
+    starts = np.arange(0, n - m + 1, r)
+    frames = np.stack([x[s : s + m] for s in starts])
+    valid = np.isfinite(frames).all(axis=1)
+    z = np.zeros_like(frames)
+    z[valid] = (frames[valid] - frames[valid].mean(1, keepdims=True)) / frames[valid].std(
+        1, keepdims=True
+    )
+    d = np.full(len(starts), np.nan)
+    for i in np.flatnonzero(valid):
+        others = [j for j in np.flatnonzero(valid) if abs(starts[i] - starts[j]) >= m]
+        if others:
+            d[i] = min(np.linalg.norm(z[i] - z[j]) / np.sqrt(2 * m) for j in others)
+    defined = np.isfinite(d)
+    ratio = np.where(defined, d / max(np.median(d[defined]), MEDIAN_FLOOR), 1.0)
+    out = np.empty(n)
+    for t in range(n):
+        cover = [i for i, s in enumerate(starts) if s <= t < s + m]
+        out[t] = ratio[cover].mean() if cover else ratio[min(t // r, len(starts) - 1)]
+    return out
+
+
+@pytest.mark.parametrize("m", [8, 40])  # strides 1 and 5
+def test_series_discord_matches_brute_force_nearest_neighbours(m):
+    rng = np.random.default_rng(2)
+    beat = np.exp(-0.5 * ((np.arange(40) - 12) / 3.0) ** 2)
+    x = np.tile(beat, 12) + 0.05 * rng.normal(size=480)
+    x[200:240] = np.exp(-0.5 * ((np.arange(40) - 28) / 6.0) ** 2)  # an odd instance
+    x[:30] = np.nan  # left padding
+    got = series_discord(tf.constant(x[None], "float32"), tf.constant([m])).numpy()[0]
+    expected = _relative_reference(x, m)
+    # The ratio divides by a median >= 0.1 and averages <= 9 values: 10x DISCORD_ATOL.
+    np.testing.assert_allclose(got[30:], expected[30:], atol=10 * DISCORD_ATOL)
+    if m == 40:  # the odd instance stands out whatever the scale and level
+        assert got[200:240].min() > 2 * np.r_[got[30:150], got[290:]].max()
+        scaled = series_discord(tf.constant((3e3 * x - 7.0)[None], "float32"), tf.constant([m]))
+        np.testing.assert_allclose(scaled.numpy()[0], got, atol=10 * DISCORD_ATOL)
+
+
+@pytest.mark.slow  # stumpy compiles its kernels with numba on first use (~45 s)
+def test_nearest_distances_at_stride_one_are_stumpys_matrix_profile():
+    import stumpy
+
+    rng = np.random.default_rng(3)
+    x = np.sin(np.arange(300) / 3.0) + 0.3 * rng.normal(size=300)
+    m = 8  # stride 1: every subsequence, as stumpy
+    d, valid, r = nearest_distances(tf.constant(x, "float32"), tf.constant(m))
+    assert int(r) == 1 and bool(tf.reduce_all(valid))
+    # stumpy excludes |i - j| <= ceil(m / denominator); 1.15 makes it m - 1, so |i - j| >= m.
+    old = stumpy.config.STUMPY_EXCL_ZONE_DENOM
+    stumpy.config.STUMPY_EXCL_ZONE_DENOM = 1.15
+    try:
+        profile = stumpy.stump(x, m)[:, 0].astype(float)
+    finally:
+        stumpy.config.STUMPY_EXCL_ZONE_DENOM = old
+    np.testing.assert_allclose(d.numpy(), profile / np.sqrt(2 * m), atol=DISCORD_ATOL)
+
+
+def _series_model(weight: float = 0.0):
+    return build_universal_detector(**SMALL, series=True, discord_weight=weight)
+
+
+@pytest.mark.parametrize("n", [20, 32, 100, 129])
+def test_series_mode_without_discord_is_the_mean_over_numpy_windows(n):
+    model = _series_model(0.0)
+    network = model.get_layer(NETWORK)
+    rng = np.random.default_rng(4)
+    x = np.sin(np.arange(n) / 3.0) + 0.1 * rng.normal(size=n)
+    window, hop = 32, 8
+    ends = np.arange(n, 0, -hop) if n > window else np.array([n])
+    ends = ends[: 1 + max(-(-(n - window) // hop), 0)]
+    padded = np.r_[np.full(window, np.nan), x]
+    rows = np.stack([padded[e : e + window] for e in ends])  # window ending at point e - 1
+    scores = np.asarray(network(rows.astype("float32"))["score"], "float64")
+    total, cover = np.zeros(n + window), np.zeros(n + window)
+    for e, row in zip(ends, scores, strict=True):
+        total[e : e + window] += row
+        cover[e : e + window] += 1
+    expected = total[window:] / cover[window:]
+    # float32 sigmoid outputs and the framing's exact copies: a few float32 eps.
+    np.testing.assert_allclose(point_scores(model, x), expected, atol=1e-6)
+
+
+def test_series_detector_is_scale_free_saves_loads_and_checks_its_weight(tmp_path):
+    model = _series_model(8.0)
+    rng = np.random.default_rng(5)
+    x = np.tile(np.exp(-0.5 * ((np.arange(30) - 9) / 2.0) ** 2), 10) + 0.05 * rng.normal(size=300)
+    base = point_scores(model, x)
+    # 1e4 in float32 carries 1e-3 absolute error, 4e-6 of the scale 250: the scores move less.
+    np.testing.assert_allclose(point_scores(model, 250.0 * x + 1e4), base, atol=1e-3)
+    batch = np.stack([x, np.r_[np.full(100, np.nan), x[:200]]]).astype("float32")
+    path = tmp_path / "series.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config()["series"] and loaded.get_config()["discord_weight"] == 8.0
+    np.testing.assert_allclose(loaded(batch)["score"], model(batch)["score"], atol=1e-6)
+    with pytest.raises(ValueError, match="`discord_weight` must be a number >= 0"):
+        _series_model(-1.0)
+
+
+def test_validation_series_are_reproducible_and_mark_whole_odd_instances():
+    first = validation.shape_series(count=3)
+    again = validation.shape_series(count=3)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a.values, b.values)
+        runs = np.flatnonzero(np.diff(np.r_[0, a.labels, 0]))
+        assert 1 <= len(runs) // 2 <= 2  # one or two odd instances, each one contiguous run
+    injected = validation.injected_series(count=4)
+    assert all(0 < s.labels.sum() < len(s.labels) for s in injected)

@@ -1,0 +1,129 @@
+"""The layers that turn the window network into a whole-series detector, in the graph.
+
+- `WindowFrames`: a series (batch, n) → its windows (batch·K, window), every hop = window / 4
+  points ending at the last point, the first one left-padded with NaN (K = 1 + ⌈(n − window) /
+  hop⌉, at least 1): the windows a user's series is scored by.
+- `OverlapMean`: the windows' point scores back on the series: a point's score is the mean of
+  its scores over the K windows that cover it (`tf.signal.overlap_and_add` of the scores over
+  that of ones).
+- `DiscordFusion`: the network's mean point probability p and the series' own discord evidence
+  in one logit: the network's, raised to their weighted mean where that is higher,
+
+      ℓ = logit(p),   logit = max(ℓ, (ℓ + a · s · max(log D, 0)) / (1 + a · s)),
+
+  with D the relative discord of the point at the series' estimated period
+  (`series_discord.series_discord`: its distance to the nearest repeat over the median one, 1 for
+  a typical point), s the strength of that period (its autocorrelation, 0 when the series has no
+  period) and a = `weight`. A point unlike the other periods of a periodic series (D > log-wise
+  above ℓ) is raised; the network's evidence is never lowered (a spike stays where the network
+  puts it), and a series with no period keeps the network's score. The mean (not a sum) keeps
+  the logit within the range of its parts, so the score does not saturate at 1 and the threshold
+  set for a false-alarm rate stays meaningful. The rule and a = 8 were chosen on the validation
+  set of `validation.py`.
+
+Shapes: (batch, n) series → (batch·K, window) → (batch, n) scores; DiscordFusion [(batch, n) p,
+(batch, n) series] → (batch, n) logit.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from zoo.models.universal_anomaly.period import estimate_period
+from zoo.models.universal_anomaly.series_discord import series_discord
+
+
+def _count(n: tf.Tensor, window: int, hop: int) -> tf.Tensor:
+    """K windows of `window` points every `hop` cover n points, the last ending at the end."""
+    return 1 + tf.maximum((n - window + hop - 1) // hop, 0)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class WindowFrames(keras.layers.Layer):
+    """(batch, n) series → (batch·K, window) windows (see the module docstring).
+
+    Args:
+        window: points per window (an int >= 4); the hop is window // 4.
+    """
+
+    def __init__(self, window: int, **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        self.window = int(window)
+
+    def call(self, inputs):
+        x = tf.cast(inputs, "float32")
+        hop = self.window // 4
+        n = tf.shape(x)[1]
+        k = _count(n, self.window, hop)
+        pad = self.window + (k - 1) * hop - n
+        padded = tf.concat([tf.fill(tf.stack([tf.shape(x)[0], pad]), float("nan")), x], axis=1)
+        frames = tf.signal.frame(padded, self.window, hop, axis=1)
+        return tf.reshape(frames, [-1, self.window])
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.window)
+
+    def get_config(self):
+        return {**super().get_config(), "window": self.window}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class OverlapMean(keras.layers.Layer):
+    """[(batch·K, window) window scores, (batch, n) series] → (batch, n) mean scores."""
+
+    def __init__(self, window: int, **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        self.window = int(window)
+
+    def call(self, inputs):
+        scores, series = inputs
+        hop = self.window // 4
+        batch, n = tf.shape(series)[0], tf.shape(series)[1]
+        k = _count(n, self.window, hop)
+        scores = tf.reshape(tf.cast(scores, "float32"), tf.stack([batch, k, self.window]))
+        total = tf.signal.overlap_and_add(scores, hop)
+        cover = tf.signal.overlap_and_add(tf.ones_like(scores), hop)
+        return (total / cover)[:, -n:]
+
+    def compute_output_shape(self, input_shapes):
+        return tuple(input_shapes[1])
+
+    def get_config(self):
+        return {**super().get_config(), "window": self.window}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DiscordFusion(keras.layers.Layer):
+    """[(batch, n) network probability, (batch, n) series] → (batch, n) fused logit (module
+    docstring).
+
+    Args:
+        weight: a, the weight of the log relative discord (a number >= 0).
+    """
+
+    def __init__(self, weight: float, **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        if not weight >= 0:
+            raise ValueError(f"`weight` must be a number >= 0. Received: weight={weight!r}")
+        self.weight = float(weight)
+
+    def call(self, inputs):
+        probability, series = inputs
+        p = tf.clip_by_value(tf.cast(probability, "float32"), 1e-6, 1.0 - 1e-6)
+        x = tf.stop_gradient(tf.cast(series, "float32"))
+        period, strength = estimate_period(x)
+        discord = series_discord(x, period)
+        gate = self.weight * strength[:, None]
+        evidence = tf.maximum(tf.math.log(tf.maximum(discord, 1e-3)), 0.0)
+        logit = tf.math.log(p) - tf.math.log1p(-p)
+        return tf.maximum(logit, (logit + gate * evidence) / (1.0 + gate))
+
+    def compute_output_shape(self, input_shapes):
+        return tuple(input_shapes[1])
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}
