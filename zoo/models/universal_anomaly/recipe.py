@@ -78,7 +78,7 @@ RECIPE = {
 }
 LOSS = {"logit": keras.losses.BinaryCrossentropy(from_logits=True)}
 # Mean ROC-AUC / PR-AUC / F1 at the threshold on the validation set, injected | shapes
-# (`python -m zoo.models.universal_anomaly.validation`; 31 candidates).
+# (`python bench/anomaly_validation.py`; 31 candidates).
 VALIDATION_TABLE = {
     "network only": "0.924 / 0.786 / 0.613 | 0.752 / 0.408 / 0.151",
     "discord only": "0.733 / 0.368 / 0.089 | 0.994 / 0.914 / 0.151",

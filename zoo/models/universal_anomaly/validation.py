@@ -17,7 +17,7 @@ Built only from the training corpus' generators (never from the benchmark series
 point logit, the log relative discord at the estimated period and that period's strength),
 applies each candidate rule (`FUSION_RULES`) and reports the per-group means of ROC-AUC and
 PR-AUC, and the F1 of the flags at a threshold set as the shipped one is (0.1 % of the points of
-held-out normal series); `python -m zoo.models.universal_anomaly.validation` prints them. The
+held-out normal series); `python bench/anomaly_validation.py` prints them. The
 shipped rule (`series_layers.DiscordFusion`: a = 8, the s gate, the weighted mean never below
 the network's logit) has the best mean ROC-AUC of the rules whose F1 on the injected half is not
 below the network's own (0.6): the others spread a spike's flags over its neighbours.
@@ -201,23 +201,6 @@ def validate(model, rules=FUSION_RULES, series=None, normal=None) -> dict:
     }
 
 
-def main() -> None:
-    """Print the validation table of every candidate fusion for the shipped detector."""
-    import zoo
-
-    report = validate(zoo.load("anomaly_universal"))
-    print(f"{'rule':28s} injected ROC / PR / F1    shapes ROC / PR / F1    mean ROC")
-    for name, groups in sorted(report.items(), key=lambda kv: -_mean_roc(kv[1])):
-        cells = "   ".join(
-            f"{g['roc_auc']:.3f} / {g['pr_auc']:.3f} / {g['f1_at_threshold']:.3f}"
-            for g in groups.values()
-        )
-        print(f"{name:28s} {cells}   {_mean_roc(groups):.3f}")
-
-
-def _mean_roc(groups: dict) -> float:
+def mean_roc(groups: dict) -> float:
+    """The mean ROC-AUC of one rule over the validation groups (`validate`'s inner dicts)."""
     return float(np.mean([g["roc_auc"] for g in groups.values()]))
-
-
-if __name__ == "__main__":
-    main()
