@@ -9,7 +9,8 @@ series' period and horizon, the family's default epochs unless `--epochs`; every
 the fine-tune is chosen on that 80 % alone), then rolling origins over the last 20 %
 (`zoo.backtest`: at most 20 origins, seasonal naive, ETS and ARIMA refit at each). Prints MASE
 of the model and the baselines, the 0.1–0.9 band's coverage, the transform and weight toward
-seasonal naive the fine-tune chose, and the fine-tuning time. Then the
+seasonal naive the fine-tune chose, its band (static or adaptive, `adaptive_band.py`) with the
+coverage of the other band on the same origins, and the fine-tuning time. Then the
 time to fine-tune on a 500-point series (the first 500 weeks of us_gasoline).
 
 Detectors: for each long series, the first half is the normal data (`zoo.fine_tune` of
@@ -41,6 +42,8 @@ from zoo.data.public_series import (
     load_public_series,
 )
 from zoo.models.common.anomaly_injection import KINDS, inject_anomalies
+from zoo.models.universal.adaptive_band import RECENT_ORIGINS
+from zoo.models.universal.tuned import TunedUniversalForecaster, forecast_histories
 
 SERIES_SETS = {"development": PUBLIC_SERIES, "confirm": CONFIRMATION_SERIES, "fresh": FRESH_SERIES}
 
@@ -61,14 +64,35 @@ def _chosen(model) -> str:
     return f"{config['transform']}, {config['naive_weight']:g}"
 
 
+def _other_band(model, frame, values) -> str:
+    """The band the fine-tune chose, and the coverage of the other one (static ↔ adaptive,
+    `RECENT_ORIGINS`) at the backtest's origins ("–" for other models)."""
+    config = model.get_config()
+    if "band_adapt" not in config:
+        return "–"
+    chosen = config["band_adapt"]
+    other = 0 if chosen else RECENT_ORIGINS
+    twin = TunedUniversalForecaster(**{**model.builder_config, "band_adapt": other})
+    twin.set_weights(model.get_weights())
+    origins = np.unique(frame["origin"].to_numpy(int))
+    horizon = int(frame["step"].max())
+    q = forecast_histories(twin, [values[:o] for o in origins])["quantiles"][:, :horizon]
+    actual = np.stack([values[o : o + horizon] for o in origins])
+    covered = np.mean((actual >= q[..., 0]) & (actual <= q[..., 2]))
+    return (
+        f"{'adaptive' if chosen else 'static'} ({'static' if chosen else 'adaptive'} {covered:.3f})"
+    )
+
+
 def forecasters(preset: str, epochs: int | None, which: str = "development") -> None:
     print(f"## Forecasters: {preset} fine-tuned on the first 80 %, origins on the last 20 %")
     options = {} if epochs is None else {"epochs": epochs}
     print(
         "| series | freq | n | period | h | origins | MASE model | seasonal naive | ETS | ARIMA "
-        "| model / best(ETS, ARIMA) | coverage 0.1–0.9 | transform, naive weight | fine-tune s |"
+        "| model / best(ETS, ARIMA) | coverage 0.1–0.9 | transform, naive weight "
+        "| band (other band's coverage) | fine-tune s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, spec in SERIES_SETS[which].items():
         try:
             series = load_public_series(name)
@@ -88,7 +112,8 @@ def forecasters(preset: str, epochs: int | None, which: str = "development") -> 
             f"| {name} | {series.freq} | {len(series)} | {series.period} | {spec.horizon} | "
             f"{int(row['origins'])} | {row['model_mase']:.3f} | {row['seasonal_naive_mase']:.3f} "
             f"| {row['ets_mase']:.3f} | {row['arima_mase']:.3f} | {row['model_mase'] / best:.2f} "
-            f"| {row['model_coverage']:.3f} | {_chosen(model)} | {seconds:.0f} |",
+            f"| {row['model_coverage']:.3f} | {_chosen(model)} "
+            f"| {_other_band(model, result.frame, series.values)} | {seconds:.0f} |",
             flush=True,
         )
     if which != "development":

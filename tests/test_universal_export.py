@@ -100,9 +100,11 @@ def _serve(model, tmp_path, inputs):
 
 
 @pytest.mark.parametrize(
-    ("transform", "naive_weight"), [("none", 0.0), ("log", 0.0), ("log", 0.5), ("none", 0.75)]
-)
-def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform, naive_weight):
+    ("transform", "naive_weight", "band_adapt"),
+    [("none", 0.0, 0), ("log", 0.0, 0), ("log", 0.5, 0), ("none", 0.75, 0), ("none", 0.0, 8),
+     ("log", 0.5, 3)],
+)  # fmt: skip
+def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform, naive_weight, band_adapt):
     keras_seed = 3
     keras.utils.set_random_seed(keras_seed)
     rng = np.random.default_rng(7)
@@ -116,6 +118,7 @@ def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform, naive_weig
         band_upper=rng.uniform(0.5, 2.0, horizon).tolist(),
         transform=transform,
         naive_weight=naive_weight,
+        band_adapt=band_adapt,
     )
     # A log model takes positive series only (zoo.predict refuses others); 3 values are
     # shorter than a season (no seasonal naive forecast).
@@ -127,6 +130,13 @@ def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform, naive_weig
         _series(rng, 3, 4, True, True),
     ]
     expected = forecast_histories(tuned, histories)
+    if band_adapt:
+        # the adaptive band moves: some rows wider than the static band (whole histories fit
+        # in the 90 columns served, so both sides see the same earlier origins)
+        static = TunedUniversalForecaster(**{**tuned.get_config(), "band_adapt": 0})
+        static.set_weights(tuned.get_weights())
+        width = np.ptp(forecast_histories(static, histories)["quantiles"][..., ::2], axis=-1)
+        assert np.any(np.ptp(expected["quantiles"][..., ::2], axis=-1) > 1.01 * width)
     # `zoo export FILE.keras`, as a user exports a fine-tuned model
     tuned.save(tmp_path / "tuned.keras")
     argv = ["export", str(tmp_path / "tuned.keras"), "--base-path", str(tmp_path / "sm")]
@@ -171,8 +181,9 @@ def test_served_forecaster_rejects_a_period_for_a_tuned_model(tmp_path, capsys):
 def test_served_forecaster_keras_round_trip(tmp_path):
     keras.utils.set_random_seed(2)
     tuned = TunedUniversalForecaster(
-        **SMALL, period=4, adjust_period=4, band_lower=[2.0] * 6, band_upper=[0.5] * 6
-    )
+        **SMALL, period=4, adjust_period=4, band_lower=[2.0] * 6, band_upper=[0.5] * 6,
+        band_adapt=4,
+    )  # fmt: skip
     served = served_forecaster(tuned)
     x = np.random.default_rng(4).normal(10.0, 1.0, (2, 50)).astype("float32")
     served.save(tmp_path / "served.keras")

@@ -149,6 +149,18 @@ def test_fine_tune_calibrates_on_the_inner_holdout_only(network):
     np.testing.assert_array_equal(both.get_weights()[0], network.get_weights()[0])
 
 
+def test_fine_tune_band_choice_is_stored_and_keeps_the_calibration(network):
+    """The band tried (static 0 or adaptive r) is stored; the calibrated scales are the same."""
+    values = _monthly(110, 2)
+    kept = {}
+    for adapts in ((8,), (0, 8)):
+        tuned = fine_tune(network, values, horizon=6, period=12, epochs=0, band_adapts=adapts)
+        kept[adapts] = tuned.get_config()
+    assert kept[8,]["band_adapt"] == 8 and kept[0, 8]["band_adapt"] in (0, 8)
+    np.testing.assert_array_equal(kept[8,]["band_lower"], kept[0, 8]["band_lower"])
+    np.testing.assert_array_equal(kept[8,]["band_upper"], kept[0, 8]["band_upper"])
+
+
 def test_zoo_fine_tune_evaluate_predict_with_the_universal_family(network, tmp_path):
     import pandas as pd
 

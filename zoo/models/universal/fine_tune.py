@@ -26,7 +26,10 @@ scale from the values before the holdout); the first n − held values are the f
 4. Band: split-conformal on the holdout windows of the kept weights, in the transformed scale
    (`calibration.py`: per-step scales of each side's distance to the median, finite-sample
    quantile, neighbouring steps pooled on a short series), so the 0.1–0.9 band covers about
-   80 % of new windows.
+   80 % of new windows. Static, or adaptive (`adaptive_band.py`: widened at forecast time by
+   the misses of the last `RECENT_ORIGINS` origins before it), whichever gives the lower scaled
+   pinball loss on the later half of the holdout origins, calibrated on the earlier half (as
+   the transform is judged in step 1; static on a tie).
 
 The result is a `TunedUniversalForecaster` (`tuned.py`) carrying the horizon, the transform,
 the seasons and the band scales, so `zoo.predict`, `zoo.evaluate` and a saved `.keras` file
@@ -45,10 +48,11 @@ import numpy as np
 from zoo.models.common import forecast_scores as scores
 from zoo.models.common.backtest import check_series
 from zoo.models.common.runs import KeepBestWeights, open_run, trainer_folders
-from zoo.models.universal.calibration import apply_band_scales, band_scales
+from zoo.models.universal.adaptive_band import RECENT_ORIGINS
+from zoo.models.universal.calibration import band_scales
 from zoo.models.universal.model import QUANTILES
 from zoo.models.universal.recipe import CONFIG, pinball_loss
-from zoo.models.universal.transform import TRANSFORMS, applicable, forward, inverse
+from zoo.models.universal.transform import TRANSFORMS, applicable, forward
 from zoo.models.universal.tuned import (
     TunedUniversalForecaster,
     forecast_histories,
@@ -146,17 +150,25 @@ class _Holdout:
         q = transformed_quantiles(model, self.histories)
         return band_scales(forward(self.actual, transform)[windows], q[windows])
 
-    def banded_pinball(self, model) -> float:
+    def banded_pinball(self, model, band_adapt: int = 0) -> float:
         """The scaled pinball loss of the later half of the windows, the band calibrated on the
-        earlier half (module docstring, step 1)."""
+        earlier half (module docstring, steps 1 and 4), static or adaptive (`band_adapt`)."""
         lower, upper = self.band_scales(model, self.early)
-        settings = user_settings(model)
-        q = transformed_quantiles(model, self.histories)[~self.early]
-        q = inverse(apply_band_scales(q, lower, upper), settings["transform"])
+        banded = _with(model, band_lower=lower.tolist(), band_upper=upper.tolist(),
+                       band_adapt=band_adapt)  # fmt: skip
+        later = [h for h, early in zip(self.histories, self.early, strict=True) if not early]
+        q = forecast_histories(banded, later)["quantiles"]
         diff = self.actual[~self.early, :, None] - q
         levels = np.asarray(QUANTILES)
         loss = np.maximum(levels * diff, (levels - 1.0) * diff).mean(axis=(1, 2))
         return float(np.mean(loss / self.scale[~self.early]))
+
+
+def _with(model: TunedUniversalForecaster, **settings) -> TunedUniversalForecaster:
+    """A copy of the tuned `model` (its weights) with some of its settings replaced."""
+    out = TunedUniversalForecaster(**{**model.builder_config, **settings}, name=model.name)
+    out.set_weights(model.get_weights())
+    return out
 
 
 def _tuned(model: keras.Model, horizon: int, period: int, adjust_period: int, history: int = 0,
@@ -186,6 +198,7 @@ def fine_tune(
     freeze_backbone: bool = False,
     transforms: tuple[str, ...] | None = None,
     naive_weights: tuple[float, ...] = NAIVE_WEIGHTS,
+    band_adapts: tuple[int, ...] = (0, RECENT_ORIGINS),
     window: int | None = None,
     seed: int = 0,
     run_dir: Path | None = None,
@@ -211,6 +224,8 @@ def fine_tune(
             value is > 0); ("none",) keeps the series' own scale.
         naive_weights: the weights toward the seasonal naive forecast tried after training
             (step 3); (0.0,) keeps the network's forecast.
+        band_adapts: the bands tried (step 4): 0 static, r > 0 adaptive over r earlier
+            origins; (0,) keeps the static band.
         window: not applicable (the network reads up to `context_length` values, NaN-padded);
             anything but None is an error.
         seed: seeds the windows and the Trainer.
@@ -310,18 +325,14 @@ def fine_tune(
             tuned.get_layer("encoder").trainable = True
             if keeper.restore() is None:
                 tuned.set_weights(pretrained)
-    weights = tuned.get_weights()
-
-    def settled(**settings) -> TunedUniversalForecaster:
-        out = TunedUniversalForecaster(**{**tuned.builder_config, **settings}, name=tuned.name)
-        out.set_weights(weights)
-        return out
-
     # Ascending weights: a tie keeps the smaller move toward the naive forecast.
-    blends = {w: held.mase(settled(naive_weight=w)) for w in sorted(naive_weights)}
-    naive_weight = min(blends, key=blends.get)
-    lower, upper = held.band_scales(settled(naive_weight=naive_weight))
-    return settled(naive_weight=naive_weight, band_lower=lower.tolist(), band_upper=upper.tolist())
+    blends = {w: held.mase(_with(tuned, naive_weight=w)) for w in sorted(naive_weights)}
+    blended = _with(tuned, naive_weight=min(blends, key=blends.get))
+    # Ascending: a tie keeps the static band (0).
+    bands = {r: held.banded_pinball(blended, r) for r in sorted(band_adapts)}
+    lower, upper = held.band_scales(blended)
+    return _with(blended, band_lower=lower.tolist(), band_upper=upper.tolist(),
+                 band_adapt=min(bands, key=bands.get))  # fmt: skip
 
 
 def predict(model: keras.Model, data) -> dict[str, np.ndarray]:

@@ -8,14 +8,17 @@ band scales in the graph, so an exported SavedModel answers as `zoo.predict` / `
               └─ q·s or q + s at the steps after each row's last value
                   └─ toward the seasonal naive forecast by `naive_weight` (naive_blend.py)
                   └─ band scales (a fine-tuned model): q₀.₁ = q₀.₅ − λ_lo·(q₀.₅ − q₀.₁), …
+                     times f ≥ 1 per row for an adaptive band: the steps above also run on each
+                     row cut H + j values short, j < r, and f comes from their misses
+                     (`adaptive_band.py`)
                       └─ back from the transform (exp for "log")
                       └─ {"forecast": (batch, H), "quantiles": (batch, H, 3)} float32
 
 The season and window are fixed when the served model is built, as the SavedModel signature has
 one input: a `TunedUniversalForecaster` brings its own (`transform`, `adjust_period`, `history`,
-band scales, as `tuned.forecast_histories`); a zero-shot `UniversalForecaster` takes `period`
-(None or 1: no adjustment, only the last `context_length` values read) and reads its last
-`context_length` values, as `forecast.forecast` with that period.
+band scales, adaptive band, as `tuned.forecast_histories`); a zero-shot `UniversalForecaster`
+takes `period` (None or 1: no adjustment, only the last `context_length` values read) and reads
+its last `context_length` values, as `forecast.forecast` with that period.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.models.universal.adaptive_band import graph_recent_contexts, graph_widening
 from zoo.models.universal.graph_seasonality import graph_seasonal_index
 from zoo.models.universal.naive_blend import graph_shift_toward_naive
 from zoo.models.universal.transform import check_transform, graph_forward, graph_inverse
@@ -46,6 +50,7 @@ class SeasonalForecast(keras.layers.Layer):
         transform: "none" or "log": the scale the rest works in (`transform.py`).
         naive_period: the season of the seasonal naive forecast.
         naive_weight: how far the quantiles move toward it (`naive_blend.py`; 0: not at all).
+        band_adapt: r earlier origins that widen the band (`adaptive_band.py`; 0: static).
 
     Input shape: (batch, W) float32, NaN-left-padded.
     Output shape: {"forecast": (batch, H), "quantiles": (batch, H, 3)}.
@@ -63,6 +68,7 @@ class SeasonalForecast(keras.layers.Layer):
         transform: str = "none",
         naive_period: int = 1,
         naive_weight: float = 0.0,
+        band_adapt: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,9 +81,10 @@ class SeasonalForecast(keras.layers.Layer):
         self.transform = check_transform(transform)
         self.naive_period = int(naive_period)
         self.naive_weight = float(naive_weight)
+        self.band_adapt = int(band_adapt)
 
-    def call(self, context):
-        z = graph_forward(tf.cast(context, tf.float64), self.transform)
+    def _quantiles(self, z):
+        """(batch, H, 3) float64 quantiles of the transformed batch z, band not scaled."""
         season = graph_seasonal_index(z, self.period, self.window, self.transform == "none")
         window = z[:, -self.window :]
         adjusted = season.adjust(window)[:, -self.context_length :]
@@ -85,9 +92,26 @@ class SeasonalForecast(keras.layers.Layer):
         q = season.restore(tf.cast(out["quantiles"], tf.float64))
         if self.naive_weight > 0:
             q = graph_shift_toward_naive(q, z, self.naive_period, self.naive_weight)
+        return q
+
+    def call(self, context):
+        z = graph_forward(tf.cast(context, tf.float64), self.transform)
+        if self.band_adapt > 0:
+            horizon = int(self.network.builder_config["horizon"])
+            earlier, actual, has_values = graph_recent_contexts(z, horizon, self.band_adapt)
+            q = self._quantiles(tf.concat([z, earlier], 0))
+            batch = tf.shape(z)[0]
+            earlier_q = tf.reshape(q[batch:], [self.band_adapt, batch, horizon, 3])
+            q = q[:batch]
+        else:
+            q = self._quantiles(z)
         if self.band_lower is not None:
-            lower = tf.constant(self.band_lower, tf.float64)[:, None]
-            upper = tf.constant(self.band_upper, tf.float64)[:, None]
+            lower = tf.constant(self.band_lower, tf.float64)
+            upper = tf.constant(self.band_upper, tf.float64)
+            if self.band_adapt > 0:
+                factor = graph_widening(actual, earlier_q, lower, upper, has_values)[:, None]
+                lower, upper = factor * lower, factor * upper
+            lower, upper = lower[..., None], upper[..., None]
             mid = q[..., 1:2]
             q = tf.concat(
                 [mid - lower * (mid - q[..., :1]), mid, mid + upper * (q[..., 2:] - mid)], -1
@@ -110,6 +134,7 @@ class SeasonalForecast(keras.layers.Layer):
             "transform": self.transform,
             "naive_period": self.naive_period,
             "naive_weight": self.naive_weight,
+            "band_adapt": self.band_adapt,
         }
 
     @classmethod
@@ -150,6 +175,7 @@ def served_forecaster(model: keras.Model, period: int | None = None) -> keras.Mo
         bands["transform"] = settings.get("transform", "none")
         bands["naive_period"] = settings["period"]
         bands["naive_weight"] = settings.get("naive_weight", 0.0)
+        bands["band_adapt"] = settings.get("band_adapt", 0)
     else:
         season, window, bands = period or 1, length, {}
     context = keras.Input((None,), name="context")

@@ -14,14 +14,17 @@ what was fitted on the user's data and travels in its config (so a `.keras` file
 - `transform`: "none", or "log" to work on z = log y (`transform.py`; the season removed from z
   is then additive);
 - `naive_weight`: w ∈ [0, 1], how far the quantiles move toward the seasonal naive forecast
-  (`naive_blend.py`).
+  (`naive_blend.py`);
+- `band_adapt`: r, the earlier origins whose misses widen the band at forecast time
+  (`adaptive_band.py`; 0, the default and what older files load as: the static band).
 
 `forecast_histories(model, histories)` is the whole forecast: transform each history, adjust it
 by the seasonal index fitted on its last `history` values (by default max(context_length,
 `SEASONS`·adjust_period): several seasons, also when the network reads fewer values than that),
 run the network on the last `context_length` (at most `history`) adjusted values, put the season
 back on its quantiles, move them toward the seasonal naive forecast by `naive_weight`
-(`transformed_quantiles` stops here), apply the band scales, and map the
+(`transformed_quantiles` stops here), apply the band scales (widened by the recent misses
+when `band_adapt` > 0), and map the
 quantiles back (exp for "log"). A plain `UniversalForecaster` gets the same without transform
 or band scales, with `period` given.
 """
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from zoo.models.universal.adaptive_band import recent_origins, widening
 from zoo.models.universal.calibration import apply_band_scales
 from zoo.models.universal.forecast import _run
 from zoo.models.universal.model import UniversalForecaster
@@ -56,6 +60,7 @@ class TunedUniversalForecaster(UniversalForecaster):
         band_upper: likewise for the 0.9 quantile.
         transform: "none" or "log" (the scale the model works in; `transform.py`).
         naive_weight: w in [0, 1] toward the seasonal naive forecast (`naive_blend.py`).
+        band_adapt: r >= 0 earlier origins that widen the band (`adaptive_band.py`; 0: static).
         **config: the `UniversalForecaster` arguments.
     """
 
@@ -69,12 +74,14 @@ class TunedUniversalForecaster(UniversalForecaster):
         band_upper: Sequence[float] | None = None,
         transform: str = "none",
         naive_weight: float = 0.0,
+        band_adapt: int = 0,
         **config,
     ) -> None:
         super().__init__(**config)
         horizon = self.builder_config["horizon"]
         for arg, value, low in (("period", period, 1), ("adjust_period", adjust_period, 1),
-                                ("history", history, 0)):  # fmt: skip
+                                ("history", history, 0),
+                                ("band_adapt", band_adapt, 0)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ValueError(f"`{arg}` must be an integer >= {low}. Received: {arg}={value!r}")
         bands = {}
@@ -94,6 +101,7 @@ class TunedUniversalForecaster(UniversalForecaster):
             {"period": int(period), "adjust_period": int(adjust_period), "history": int(history)}
             | bands
             | {"transform": check_transform(transform), "naive_weight": float(naive_weight)}
+            | {"band_adapt": int(band_adapt)}
         )
 
     def served_model(self, period: int | None = None) -> keras.Model:
@@ -154,6 +162,16 @@ def forecast_histories(
     settings = user_settings(model)
     q = transformed_quantiles(model, histories, period)
     if settings:
-        q = apply_band_scales(q, settings["band_lower"], settings["band_upper"])
+        lower, upper = np.asarray(settings["band_lower"]), np.asarray(settings["band_upper"])
+        recent = int(settings.get("band_adapt", 0))
+        factor = np.ones(len(q))
+        if recent > 0:
+            # the earlier histories raw (transformed_quantiles transforms them), actuals in z
+            subs, _, valid = recent_origins(histories, q.shape[1], recent)
+            z = [forward(h, settings["transform"]) for h in histories]
+            _, actual, _ = recent_origins(z, q.shape[1], recent)
+            earlier = transformed_quantiles(model, subs).reshape(*actual.shape, 3)
+            factor = widening(actual, earlier, lower, upper, valid)
+        q = apply_band_scales(q, factor[:, None] * lower, factor[:, None] * upper)
     q = inverse(q, settings.get("transform", "none"))
     return {"forecast": q[..., 1], "quantiles": q}

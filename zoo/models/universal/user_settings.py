@@ -19,6 +19,7 @@ USER_KEYS = (
     "band_upper",
     "transform",
     "naive_weight",
+    "band_adapt",
 )
 
 
