@@ -137,7 +137,7 @@ def test_fine_tune_calibrates_a_log_model_on_log_values(network):
     n_fit = inner_split(96, 6, 0.2)
     origins = range(n_fit, 96 - 6 + 1)
     plain = TunedUniversalForecaster(
-        **{**config, "band_lower": None, "band_upper": None, "transform": "none"}
+        **{**config, "band_lower": None, "band_upper": None, "transform": "none", "band_adapt": 0}
     )
     plain.set_weights(tuned.get_weights())
     q = forecast_histories(plain, [z[:o] for o in origins])["quantiles"]
