@@ -200,7 +200,7 @@ def run_fine_tune_series(args: argparse.Namespace, options: dict[str, Any]) -> i
     )
     model.save(output)
     config = model.get_config()
-    keys = ("window", "horizon", "period", "transform", "naive_weight", "threshold")
+    keys = ("window", "horizon", "period", "transform", "naive_weight", "band_adapt", "threshold")
     shown = {k: config[k] for k in keys if k in config}
     print(
         f"Saved the fine-tuned model to {output} ({', '.join(f'{k}={v}' for k, v in shown.items())}"
