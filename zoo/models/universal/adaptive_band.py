@@ -32,7 +32,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from zoo.models.universal.calibration import _side_scores, apply_band_scales
+from zoo.models.universal.calibration import apply_band_scales, side_scores
 
 __all__ = [
     "BAND_LEVEL",
@@ -73,7 +73,7 @@ def widening(actual, quantiles, lower, upper, valid=None, level: float = BAND_LE
     """f (n,) of the recent windows: actual (n, r, H), quantiles (n, r, H, 3) (transformed
     scale, band not scaled), λ_lo / λ_hi (H,), valid (n, r) (default: all)."""
     q = apply_band_scales(quantiles, lower, upper)
-    r_lo, r_hi = _side_scores(np.asarray(actual, "float64"), q)
+    r_lo, r_hi = side_scores(np.asarray(actual, "float64"), q)
     scores = np.maximum(r_lo, r_hi)
     valid = np.ones(scores.shape[:2], bool) if valid is None else np.asarray(valid)
     out = np.ones(len(scores))

@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-__all__ = ["apply_band_scales", "band_scales", "conformal_quantile"]
+__all__ = ["apply_band_scales", "band_scales", "conformal_quantile", "side_scores"]
 
 
 def conformal_quantile(scores, level: float) -> float:
@@ -48,7 +48,7 @@ def conformal_quantile(scores, level: float) -> float:
     return float(values[min(k, len(values)) - 1])
 
 
-def _side_scores(actual: np.ndarray, quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def side_scores(actual: np.ndarray, quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     low, mid, high = quantiles[..., 0], quantiles[..., 1], quantiles[..., 2]
     floor = 1e-6 * (np.abs(mid) + 1.0)
     return (
@@ -94,7 +94,7 @@ def band_scales(
         )
     if not levels[0] < 0.5 < levels[2]:
         raise ValueError(f"`levels` must be (low < 0.5, 0.5, high > 0.5). Received {levels!r}")
-    r_lo, r_hi = _side_scores(actual, quantiles)
+    r_lo, r_hi = side_scores(actual, quantiles)
     lower, upper = [], []
     for pool in _pooled_steps(actual.shape[1], actual.shape[0], int(min_scores)):
         lower.append(max(conformal_quantile(r_lo[:, pool], 1.0 - levels[0]), 0.0))

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.models.universal_anomaly.layers import _masked_median as masked_median
+from zoo.models.universal_anomaly.layers import masked_median
 
 STRIDE_DIVISOR = 8
 

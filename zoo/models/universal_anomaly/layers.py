@@ -23,7 +23,7 @@ CLIP = 20.0
 MAD_TO_STD = 1.4826
 
 
-def _masked_median(values: tf.Tensor, observed: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+def masked_median(values: tf.Tensor, observed: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
     """Median over axis 1 of `values` (batch, n) at the `observed` positions: (batch, 1).
 
     Missing entries sort last (+inf); the median is the mean of the entries at ranks
@@ -51,8 +51,8 @@ class RobustScaling(keras.layers.Layer):
         weight = tf.cast(observed, x.dtype)
         count = tf.reduce_sum(tf.cast(observed, "int32"), axis=1)
         filled = tf.where(observed, x, tf.zeros_like(x))
-        median = _masked_median(filled, observed, count)
-        mad = _masked_median(tf.abs(filled - median), observed, count)
+        median = masked_median(filled, observed, count)
+        mad = masked_median(tf.abs(filled - median), observed, count)
         n = tf.maximum(tf.reduce_sum(weight, axis=1, keepdims=True), 1.0)
         mean = tf.reduce_sum(filled, axis=1, keepdims=True) / n
         std = tf.sqrt(tf.reduce_sum(weight * tf.square(filled - mean), axis=1, keepdims=True) / n)

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from zoo.models.universal_anomaly.layers import masked_median
+
 MAX_SUBSEQUENCES = 2048
 MEDIAN_FLOOR = 0.1  # chosen on the validation set: the threshold's F1 there, ROC-AUC unchanged
 COVER = 9  # subsequences covering a point: at most m / r + 1 <= 9
@@ -78,13 +80,6 @@ def to_points(values: tf.Tensor, m: tf.Tensor, r: tf.Tensor, n: tf.Tensor) -> tf
     return total / count
 
 
-def _masked_median(values: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:
-    kept = tf.sort(tf.boolean_mask(values, keep))
-    k = tf.shape(kept)[0]
-    middle = 0.5 * (kept[(tf.maximum(k, 1) - 1) // 2] + kept[tf.maximum(k, 1) // 2])
-    return tf.cond(k > 0, lambda: middle, lambda: tf.constant(1.0))
-
-
 def relative_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     """One series x (n,), length m (int32 scalar) → (n,) point discords over their median."""
     n = tf.shape(x)[0]
@@ -92,7 +87,8 @@ def relative_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
 
     def profile():
         d, valid, r = nearest_distances(x, m)
-        median = tf.maximum(_masked_median(d, valid), MEDIAN_FLOOR)
+        count = tf.reduce_sum(tf.cast(valid, "int32"))[None]
+        median = tf.maximum(masked_median(d[None], valid[None], count)[0, 0], MEDIAN_FLOOR)
         return to_points(tf.where(valid, d / median, 1.0), m, r, n)
 
     # A series too short for two non-overlapping subsequences has no discord: neutral 1.
