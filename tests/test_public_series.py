@@ -9,10 +9,11 @@ from zoo.data.public_series import (
     CONFIRMATION_SERIES,
     FRESH_SERIES,
     PUBLIC_SERIES,
+    SECOND_FRESH_SERIES,
     load_public_series,
 )
 
-ALL_SERIES = {**PUBLIC_SERIES, **CONFIRMATION_SERIES, **FRESH_SERIES}
+ALL_SERIES = {**PUBLIC_SERIES, **CONFIRMATION_SERIES, **FRESH_SERIES, **SECOND_FRESH_SERIES}
 
 
 @pytest.mark.parametrize("name", list(ALL_SERIES))
