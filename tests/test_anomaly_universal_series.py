@@ -20,6 +20,7 @@ from zoo.models.universal_anomaly.series_discord import (
     MEDIAN_FLOOR,
     nearest_distances,
     series_discord,
+    series_repeatability,
     subsequence_stride,
 )
 
@@ -67,6 +68,19 @@ def test_estimate_period_finds_the_season_and_nothing_in_noise():
 def _relative_reference(x: np.ndarray, m: int) -> np.ndarray:
     """The module docstring's relative discord, written out with loops in float64."""
     n = len(x)
+    r, starts, d = _distance_reference(x, m)
+    defined = np.isfinite(d)
+    ratio = np.where(defined, d / max(np.median(d[defined]), MEDIAN_FLOOR), 1.0)
+    out = np.empty(n)
+    for t in range(n):
+        cover = [i for i, s in enumerate(starts) if s <= t < s + m]
+        out[t] = ratio[cover].mean() if cover else ratio[min(t // r, len(starts) - 1)]
+    return out
+
+
+def _distance_reference(x: np.ndarray, m: int):
+    """(stride r, subsequence starts, nearest non-overlapping distance d, NaN where undefined)."""
+    n = len(x)
     r = int(subsequence_stride(tf.constant(m), tf.constant(n)))
     starts = np.arange(0, n - m + 1, r)
     frames = np.stack([x[s : s + m] for s in starts])
@@ -80,13 +94,22 @@ def _relative_reference(x: np.ndarray, m: int) -> np.ndarray:
         others = [j for j in np.flatnonzero(valid) if abs(starts[i] - starts[j]) >= m]
         if others:
             d[i] = min(np.linalg.norm(z[i] - z[j]) / np.sqrt(2 * m) for j in others)
-    defined = np.isfinite(d)
-    ratio = np.where(defined, d / max(np.median(d[defined]), MEDIAN_FLOOR), 1.0)
-    out = np.empty(n)
-    for t in range(n):
-        cover = [i for i, s in enumerate(starts) if s <= t < s + m]
-        out[t] = ratio[cover].mean() if cover else ratio[min(t // r, len(starts) - 1)]
-    return out
+    return r, starts, d
+
+
+def test_repeatability_is_one_minus_the_median_nearest_distance():
+    rng = np.random.default_rng(4)
+    beat = np.exp(-0.5 * ((np.arange(40) - 12) / 3.0) ** 2)
+    periodic = np.tile(beat, 12) + 0.05 * rng.normal(size=480)
+    noise = rng.normal(size=480)
+    short = np.r_[np.full(420, np.nan), noise[:60]]  # 60 points < 2·40 + 1: no repeat measured
+    got = series_repeatability(
+        tf.constant(np.stack([periodic, noise, short]), "float32"), tf.constant([40, 40, 40])
+    ).numpy()
+    for row, x in enumerate((periodic, noise)):
+        _, _, d = _distance_reference(x, 40)
+        np.testing.assert_allclose(got[row], 1.0 - np.median(d[np.isfinite(d)]), atol=DISCORD_ATOL)
+    assert got[0] > 0.8 and got[1] < 0.5 and got[2] == 0.0
 
 
 @pytest.mark.parametrize("m", [8, 40])  # strides 1 and 5
@@ -176,3 +199,8 @@ def test_validation_series_are_reproducible_and_mark_whole_odd_instances():
         assert 1 <= len(runs) // 2 <= 2  # one or two odd instances, each one contiguous run
     injected = validation.injected_series(count=4)
     assert all(0 < s.labels.sum() < len(s.labels) for s in injected)
+    pulses, again = validation.pulse_series(count=3), validation.pulse_series(count=3)
+    for a, b in zip(pulses, again, strict=True):
+        np.testing.assert_array_equal(a.values, b.values)
+        runs = np.flatnonzero(np.diff(np.r_[0, a.labels, 0]))
+        assert 1 <= len(runs) // 2 <= 3  # one to three odd beats, each one contiguous run

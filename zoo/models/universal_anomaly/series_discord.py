@@ -95,6 +95,31 @@ def relative_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     return tf.cond(observed >= 2 * m + 1, profile, lambda: tf.ones_like(x))
 
 
+def row_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
+    """One series x (n,), length m → 1 − median_i d_i over its valid subsequences, in [0, 1]:
+    1 when every m-point part has an exact repeat, near 0 when none resembles another (0 for a
+    series too short for two non-overlapping subsequences)."""
+    observed = tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32"))
+
+    def measured():
+        d, valid, _ = nearest_distances(x, m)
+        count = tf.reduce_sum(tf.cast(valid, "int32"))[None]
+        median = masked_median(d[None], valid[None], count)[0, 0]
+        return tf.where(count[0] > 0, tf.clip_by_value(1.0 - median, 0.0, 1.0), 0.0)
+
+    return tf.cond(observed >= 2 * m + 1, measured, lambda: tf.constant(0.0))
+
+
+def series_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
+    """(batch, n) raw series, (batch,) lengths → (batch,) repeatability (`row_repeatability`)."""
+    x = tf.cast(x, "float32")
+    return tf.map_fn(
+        lambda row: row_repeatability(row[0], row[1]),
+        (x, tf.cast(m, "int32")),
+        fn_output_signature=tf.TensorSpec([], "float32"),
+    )
+
+
 def series_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     """(batch, n) raw series, (batch,) lengths → (batch, n) relative discords, row by row."""
     x = tf.cast(x, "float32")
