@@ -65,6 +65,22 @@ def test_estimate_period_finds_the_season_and_nothing_in_noise():
     assert strength.numpy()[0] > 0.8 and strength.numpy()[2] == 0.0
 
 
+def test_estimate_period_finds_the_beat_of_jittered_sharp_pulses():
+    # Narrow pulses 150 points apart on average, each gap jittered by up to ±12 %: the pulses
+    # overlap at no single lag, so the raw autocorrelation is ragged; the smoothed activity view
+    # finds the mean spacing.
+    rng = np.random.default_rng(5)
+    gaps = np.round(150 * rng.uniform(0.88, 1.12, size=40)).astype(int)
+    x = np.zeros(int(gaps.sum()) + 50)
+    t = np.arange(len(x))
+    for centre in np.cumsum(gaps):
+        x += np.exp(-0.5 * ((t - centre) / 2.0) ** 2)
+    x += 0.02 * rng.normal(size=len(x))
+    period, strength = estimate_period(tf.constant(x[None], "float32"))
+    assert abs(int(period[0]) - gaps.mean()) <= 0.05 * gaps.mean()
+    assert float(strength[0]) > 0.3
+
+
 def _relative_reference(x: np.ndarray, m: int) -> np.ndarray:
     """The module docstring's relative discord, written out with loops in float64."""
     n = len(x)
@@ -148,8 +164,38 @@ def test_nearest_distances_at_stride_one_are_stumpys_matrix_profile():
     np.testing.assert_allclose(d.numpy(), profile / np.sqrt(2 * m), atol=DISCORD_ATOL)
 
 
-def _series_model(weight: float = 0.0):
-    return build_universal_detector(**SMALL, series=True, discord_weight=weight)
+def _series_model(weight: float = 0.0, gate: str = "strength"):
+    return build_universal_detector(**SMALL, series=True, discord_weight=weight, discord_gate=gate)
+
+
+@pytest.mark.parametrize("gate", ["strength", "repeatability"])
+def test_fusion_is_the_documented_rule_of_its_parts(gate):
+    # The parts (network mean, period, discord, gate) are each checked against numpy above; here
+    # the fused logit against the rule written out in float64 from them.
+    model = _series_model(8.0, gate)
+    rng = np.random.default_rng(6)
+    x = np.tile(np.exp(-0.5 * ((np.arange(30) - 9) / 2.0) ** 2), 12) + 0.05 * rng.normal(size=360)
+    x[200:230] = x[200:230][::-1]  # an odd instance
+    batch = tf.constant(x[None], "float32")
+    p = np.clip(
+        np.asarray(
+            model.get_layer("window_mean")(
+                [model.get_layer(NETWORK)(model.get_layer("frames")(batch))["score"], batch]
+            ),
+            "float64",
+        )[0],
+        1e-6,
+        1 - 1e-6,
+    )
+    period, strength = estimate_period(batch)
+    weight = strength if gate == "strength" else series_repeatability(batch, period)
+    g = 8.0 * float(weight[0])
+    log_d = np.log(np.maximum(np.asarray(series_discord(batch, period), "float64")[0], 1e-3))
+    ell = np.log(p) - np.log1p(-p)
+    expected = np.maximum(ell, (ell + g * np.maximum(log_d, 0.0)) / (1.0 + g))
+    assert g > 1.0  # the discord takes part
+    # float32 logits of probabilities in (1e-6, 1 - 1e-6): |ℓ| <= 14, a few float32 eps of it.
+    np.testing.assert_allclose(np.asarray(model(batch)["logit"])[0], expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("n", [20, 32, 100, 129])
@@ -188,6 +234,13 @@ def test_series_detector_is_scale_free_saves_loads_and_checks_its_weight(tmp_pat
     np.testing.assert_allclose(loaded(batch)["score"], model(batch)["score"], atol=1e-6)
     with pytest.raises(ValueError, match="`discord_weight` must be a number >= 0"):
         _series_model(-1.0)
+    gated = _series_model(8.0, "repeatability")
+    gated.save(tmp_path / "gated.keras")
+    again = keras.saving.load_model(tmp_path / "gated.keras")
+    assert again.get_layer("discord_fusion").gate == "repeatability"
+    np.testing.assert_allclose(again(batch)["score"], gated(batch)["score"], atol=1e-6)
+    with pytest.raises(ValueError, match="`gate` must be one of"):
+        _series_model(8.0, "period")
 
 
 def test_validation_series_are_reproducible_and_mark_whole_odd_instances():

@@ -12,10 +12,24 @@ with k in [`MIN_PERIOD`, min(`MAX_PERIOD`, n_obs / 3)]; of the local maxima with
 Its strength is that acf value; with no local maximum above `MIN_STRENGTH`, the series has no
 period: `DEFAULT_PERIOD` is returned with strength 0.
 
+A train of sharp pulses whose spacing varies (a heartbeat) has a weak, ragged autocorrelation:
+its pulses overlap at a lag only when they happen to be equally spaced. `estimate_period`
+therefore reads several views of the series: the raw values, the values smoothed by a Gaussian
+of σ in `SMOOTHING` points, and the absolute first differences |x_t − x_{t−1}| (the series'
+activity, whose peaks mark the pulses) smoothed the same way, the smoothing width covering the
+jitter; each view gets its own period and strength as above, and the view with the highest
+strength gives both. A smoothed view's autocorrelation is noisier (white noise smoothed by a
+Gaussian of σ points has acf estimates of standard deviation about sqrt(σ·sqrt(2π) / n) instead
+of 1 / sqrt(n)), so its peak counts only above MIN_STRENGTH + `SIGNIFICANCE` times that: noise
+does not acquire a period by being smoothed. Smoothing is normalised over the observed points (a
+missing point gets none of the weight), and a point stays missing in every view.
+
 Shapes: (batch, n) → period (batch,) int32 and strength (batch,) float32.
 """
 
 from __future__ import annotations
+
+import math
 
 import tensorflow as tf
 
@@ -24,6 +38,8 @@ MAX_PERIOD = 512
 DEFAULT_PERIOD = 32
 MIN_STRENGTH = 0.1
 SHORTEST_SHARE = 0.9
+SMOOTHING = (1.0, 3.0, 9.0)  # σ of the smoothed views, in points
+SIGNIFICANCE = 3.0  # a smoothed view's peak must pass its noise level this many times
 
 
 def _lagged_products(values: tf.Tensor, size: int) -> tf.Tensor:
@@ -51,8 +67,56 @@ def autocorrelation(x: tf.Tensor) -> tf.Tensor:
     return tf.where(pairs > 0.5, covariance / variance, 0.0)
 
 
+def _smoothed(values: tf.Tensor, sigma: float) -> tf.Tensor:
+    """(batch, n) values (NaN = missing) → the Gaussian-smoothed values over the observed points
+    (Σ_j g_j w_{t-j} x_{t-j} / Σ_j g_j w_{t-j}), NaN where x_t is missing."""
+    half = math.ceil(3 * sigma)
+    offsets = tf.range(-half, half + 1, dtype="float32")
+    kernel = tf.exp(-0.5 * tf.square(offsets / sigma))[:, None, None]
+    observed = tf.math.is_finite(values)
+    weight = tf.cast(observed, "float32")
+    filled = tf.where(observed, values, 0.0)
+    total = tf.nn.conv1d((filled * weight)[..., None], kernel, 1, "SAME")[..., 0]
+    mass = tf.nn.conv1d(weight[..., None], kernel, 1, "SAME")[..., 0]
+    return tf.where(observed, total / tf.maximum(mass, 1e-12), float("nan"))
+
+
+def views(x: tf.Tensor) -> tf.Tensor:
+    """(batch, n) raw values → (V, batch, n): the raw values, their smoothings and the smoothed
+    absolute first differences (see module; V = 1 + 2·len(SMOOTHING))."""
+    x = tf.cast(x, "float32")
+    observed = tf.math.is_finite(x)
+    centred = x - tf.reduce_sum(tf.where(observed, x, 0.0), axis=1, keepdims=True) / tf.maximum(
+        tf.reduce_sum(tf.cast(observed, "float32"), axis=1, keepdims=True), 1.0
+    )
+    step = tf.abs(centred[:, 1:] - centred[:, :-1])  # NaN where either point is missing
+    activity = tf.concat([tf.fill([tf.shape(x)[0], 1], float("nan")), step], axis=1)
+    out = [centred]
+    out += [_smoothed(centred, sigma) for sigma in SMOOTHING]
+    out += [_smoothed(activity, sigma) for sigma in SMOOTHING]
+    return tf.stack(out)
+
+
 def estimate_period(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(batch, n) raw values → period (batch,) int32, strength (batch,) float32 (see module)."""
+    """(batch, n) raw values → period (batch,) int32, strength (batch,) float32: the strongest of
+    the views' periods (see module)."""
+    stacked = views(x)
+    count, batch, n = tf.unstack(tf.shape(stacked))
+    period, strength = period_of_view(tf.reshape(stacked, [count * batch, n]))
+    period, strength = tf.reshape(period, [count, batch]), tf.reshape(strength, [count, batch])
+    observed = tf.reduce_sum(tf.cast(tf.math.is_finite(tf.cast(x, "float32")), "float32"), axis=1)
+    sigma = tf.constant([0.0, *SMOOTHING, *SMOOTHING], "float32")[:, None]
+    noise = tf.sqrt(sigma * math.sqrt(2 * math.pi) / tf.maximum(observed, 1.0)[None])
+    strength = tf.where(strength > MIN_STRENGTH + SIGNIFICANCE * noise, strength, 0.0)
+    best = tf.argmax(strength, axis=0, output_type="int32")
+    pick = tf.stack([best, tf.range(batch)], axis=1)
+    strength = tf.gather_nd(strength, pick)
+    return tf.where(strength > 0, tf.gather_nd(period, pick), DEFAULT_PERIOD), strength
+
+
+def period_of_view(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(batch, n) values of one view → period (batch,) int32, strength (batch,) float32 from
+    its autocorrelation's peaks (see module)."""
     acf = autocorrelation(x)
     n = tf.shape(acf)[1]
     observed = tf.reduce_sum(tf.cast(tf.math.is_finite(tf.cast(x, "float32")), "int32"), axis=1)
