@@ -164,15 +164,14 @@ def test_nearest_distances_at_stride_one_are_stumpys_matrix_profile():
     np.testing.assert_allclose(d.numpy(), profile / np.sqrt(2 * m), atol=DISCORD_ATOL)
 
 
-def _series_model(weight: float = 0.0, gate: str = "strength"):
-    return build_universal_detector(**SMALL, series=True, discord_weight=weight, discord_gate=gate)
+def _series_model(weight: float = 0.0):
+    return build_universal_detector(**SMALL, series=True, discord_weight=weight)
 
 
-@pytest.mark.parametrize("gate", ["strength", "repeatability"])
-def test_fusion_is_the_documented_rule_of_its_parts(gate):
-    # The parts (network mean, period, discord, gate) are each checked against numpy above; here
-    # the fused logit against the rule written out in float64 from them.
-    model = _series_model(8.0, gate)
+def test_fusion_is_the_documented_rule_of_its_parts():
+    # The parts (network mean, period and its strength, discord) are each checked against numpy
+    # above; here the fused logit against the rule written out in float64 from them.
+    model = _series_model(8.0)
     rng = np.random.default_rng(6)
     x = np.tile(np.exp(-0.5 * ((np.arange(30) - 9) / 2.0) ** 2), 12) + 0.05 * rng.normal(size=360)
     x[200:230] = x[200:230][::-1]  # an odd instance
@@ -188,8 +187,7 @@ def test_fusion_is_the_documented_rule_of_its_parts(gate):
         1 - 1e-6,
     )
     period, strength = estimate_period(batch)
-    weight = strength if gate == "strength" else series_repeatability(batch, period)
-    g = 8.0 * float(weight[0])
+    g = 8.0 * float(strength[0])
     log_d = np.log(np.maximum(np.asarray(series_discord(batch, period), "float64")[0], 1e-3))
     ell = np.log(p) - np.log1p(-p)
     expected = np.maximum(ell, (ell + g * np.maximum(log_d, 0.0)) / (1.0 + g))
@@ -234,13 +232,6 @@ def test_series_detector_is_scale_free_saves_loads_and_checks_its_weight(tmp_pat
     np.testing.assert_allclose(loaded(batch)["score"], model(batch)["score"], atol=1e-6)
     with pytest.raises(ValueError, match="`discord_weight` must be a number >= 0"):
         _series_model(-1.0)
-    gated = _series_model(8.0, "repeatability")
-    gated.save(tmp_path / "gated.keras")
-    again = keras.saving.load_model(tmp_path / "gated.keras")
-    assert again.get_layer("discord_fusion").gate == "repeatability"
-    np.testing.assert_allclose(again(batch)["score"], gated(batch)["score"], atol=1e-6)
-    with pytest.raises(ValueError, match="`gate` must be one of"):
-        _series_model(8.0, "period")
 
 
 def test_validation_series_are_reproducible_and_mark_whole_odd_instances():

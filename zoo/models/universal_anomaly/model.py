@@ -67,7 +67,6 @@ class UniversalDetector(ZooModel):
             named `NETWORK`) on the series' windows, their mean point scores fused with the
             series' period-matched discord (`series_layers`).
         discord_weight: a of the fusion (`series_layers.DiscordFusion`; series mode only).
-        discord_gate: the fusion's gate, "strength" or "repeatability" (series mode only).
         name: the model's name.
     """
 
@@ -81,7 +80,6 @@ class UniversalDetector(ZooModel):
         discord_lengths: tuple[int, ...] | list[int] = (),
         series: bool = False,
         discord_weight: float = 0.0,
-        discord_gate: str = "strength",
         name: str = "universal_detector",
         **kwargs: Any,
     ) -> None:
@@ -110,8 +108,7 @@ class UniversalDetector(ZooModel):
             inputs = keras.Input(shape=(None,), name=INPUT_NAME)
             windows = WindowFrames(window, name="frames")(inputs)
             mean = OverlapMean(window, name="window_mean")([network(windows)["score"], inputs])
-            fusion = DiscordFusion(discord_weight, discord_gate, name="discord_fusion")
-            logit = fusion([mean, inputs])
+            logit = DiscordFusion(discord_weight, name="discord_fusion")([mean, inputs])
             score = keras.layers.Activation("sigmoid", name="score")(logit)
         else:
             inputs = keras.Input(shape=(window,), name=INPUT_NAME)
@@ -131,9 +128,7 @@ class UniversalDetector(ZooModel):
         if discord_lengths:
             config["discord_lengths"] = discord_lengths
         if series:
-            config.update(
-                series=True, discord_weight=float(discord_weight), discord_gate=discord_gate
-            )
+            config.update(series=True, discord_weight=float(discord_weight))
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

@@ -31,7 +31,6 @@ PRESETS = [
             "dilations": [1, 2, 4, 8, 16, 32, 64],
             "series": True,
             "discord_weight": 8.0,
-            "discord_gate": "repeatability",
         },
         signatures={"score": ("score",), "is_anomaly": ("is_anomaly",)},
     )

@@ -13,16 +13,13 @@
 
   with D the relative discord of the point at the series' estimated period
   (`series_discord.series_discord`: its distance to the nearest repeat over the median one, 1 for
-  a typical point), s the gate: the strength of that period (its autocorrelation, 0 when the
-  series has no period) or, with `gate="repeatability"` (the shipped model's), ρ = 1 − the
-  median nearest-repeat distance (1 when every period has an exact repeat, near 0 when none
-  resembles another), and a = `weight`. A point unlike the other periods of a periodic series (D
-  log-wise above ℓ) is raised; the network's evidence is never lowered (a spike stays where the
-  network puts it), and a series with no period (s = 0) or whose parts do not repeat (ρ near 0)
-  keeps the network's score. The mean (not a sum) keeps the logit within the range of its parts,
-  so the score does not saturate at 1 and the threshold set for a false-alarm rate stays
-  meaningful. The rule, the ρ gate and a = 8 were chosen on the
-  validation set of `validation.py`.
+  a typical point), s the strength of that period (its autocorrelation, 0 when the series has no
+  period) and a = `weight`. A point unlike the other periods of a periodic series (D > log-wise
+  above ℓ) is raised; the network's evidence is never lowered (a spike stays where the network
+  puts it), and a series with no period keeps the network's score. The mean (not a sum) keeps
+  the logit within the range of its parts, so the score does not saturate at 1 and the threshold
+  set for a false-alarm rate stays meaningful. The rule and a = 8 were chosen on the validation
+  set of `validation.py`.
 
 Shapes: (batch, n) series → (batch·K, window) → (batch, n) scores; DiscordFusion [(batch, n) p,
 (batch, n) series] → (batch, n) logit.
@@ -34,9 +31,7 @@ import keras
 import tensorflow as tf
 
 from zoo.models.universal_anomaly.period import estimate_period
-from zoo.models.universal_anomaly.series_discord import series_discord, series_repeatability
-
-GATES = ("strength", "repeatability")
+from zoo.models.universal_anomaly.series_discord import series_discord
 
 
 def _count(n: tf.Tensor, window: int, hop: int) -> tf.Tensor:
@@ -107,20 +102,14 @@ class DiscordFusion(keras.layers.Layer):
 
     Args:
         weight: a, the weight of the log relative discord (a number >= 0).
-        gate: what scales a per series: "strength", the period's strength s, or
-            "repeatability", ρ = 1 − the median nearest-repeat distance at that period
-            (`series_discord.series_repeatability`).
     """
 
-    def __init__(self, weight: float, gate: str = "strength", **kwargs):
+    def __init__(self, weight: float, **kwargs):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         if not weight >= 0:
             raise ValueError(f"`weight` must be a number >= 0. Received: weight={weight!r}")
-        if gate not in GATES:
-            raise ValueError(f"`gate` must be one of {GATES}. Received: gate={gate!r}")
         self.weight = float(weight)
-        self.gate = gate
 
     def call(self, inputs):
         probability, series = inputs
@@ -128,8 +117,6 @@ class DiscordFusion(keras.layers.Layer):
         x = tf.stop_gradient(tf.cast(series, "float32"))
         period, strength = estimate_period(x)
         discord = series_discord(x, period)
-        if self.gate == "repeatability":
-            strength = series_repeatability(x, period)
         gate = self.weight * strength[:, None]
         evidence = tf.maximum(tf.math.log(tf.maximum(discord, 1e-3)), 0.0)
         logit = tf.math.log(p) - tf.math.log1p(-p)
@@ -139,4 +126,4 @@ class DiscordFusion(keras.layers.Layer):
         return tuple(input_shapes[1])
 
     def get_config(self):
-        return {**super().get_config(), "weight": self.weight, "gate": self.gate}
+        return {**super().get_config(), "weight": self.weight}
