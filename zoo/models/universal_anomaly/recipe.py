@@ -187,9 +187,10 @@ def fine_tune(
     """Adapt the detector to a user's normal (anomaly-free) 1-D series; returns a new model.
 
     The earlier (1 - `holdout`) of the series gives `windows` training windows with injected
-    anomalies (as in pre-training) for `epochs` epochs through the Trainer; the later part sets
-    the threshold so that its point-wise false-alarm rate is `false_alarm_rate` (default 0.001)
-    or at the `percentile`-th percentile of its point scores. `window` must be the model's (the
+    anomalies (as in pre-training) for `epochs` epochs through the Trainer; the later part's
+    point scores, taken from the whole series scored at once, set the threshold so that its
+    point-wise false-alarm rate is `false_alarm_rate` (default 0.001) or at the
+    `percentile`-th percentile of its point scores. `window` must be the model's (the
     detector is scale- and length-free; a series of any length is scored by sliding windows).
     `period` (the series' season, e.g. from its time stamps) makes the injected season breaks
     of the training windows phase jumps of half that season, as a broken season of this series
@@ -232,7 +233,10 @@ def fine_tune(
             verbose=verbose,
         )
     rule = {"false_alarm_rate": false_alarm_rate, "percentile": percentile}
-    threshold = normal_threshold(point_scores(tuned, values[cut:]), **rule)
+    # The held-out part is scored inside the whole normal series, as a user's test series is
+    # scored whole: its period and discord come from the same context (scored alone, a short
+    # held-out stretch may show no period at all, and its threshold fails on the long series).
+    threshold = normal_threshold(point_scores(tuned, values)[cut:], **rule)
     set_threshold(tuned, float(np.clip(threshold, 1e-6, 1 - 1e-6)))
     return tuned
 
