@@ -203,7 +203,7 @@ def test_repeated_pattern_marks_one_whole_instance_or_none():
         flagged = np.flatnonzero(marks)
         if len(flagged):  # one contiguous run (an instance, maybe cut by the window's edge)
             assert np.array_equal(flagged, np.arange(flagged[0], flagged[-1] + 1))
-            assert len(flagged) <= 128
+            assert len(flagged) <= round(128 * 1.15)  # 12–128 points, stretched up to 15 %
         seen.add(bool(len(flagged)))
     assert seen == {True, False}
 

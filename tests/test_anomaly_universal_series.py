@@ -20,6 +20,7 @@ from zoo.models.universal_anomaly.series_discord import (
     MEDIAN_FLOOR,
     nearest_distances,
     series_discord,
+    series_discord_and_match,
     series_repeatability,
     subsequence_stride,
 )
@@ -164,14 +165,17 @@ def test_nearest_distances_at_stride_one_are_stumpys_matrix_profile():
     np.testing.assert_allclose(d.numpy(), profile / np.sqrt(2 * m), atol=DISCORD_ATOL)
 
 
-def _series_model(weight: float = 0.0):
-    return build_universal_detector(**SMALL, series=True, discord_weight=weight)
+def _series_model(weight: float = 0.0, match_weight: float = 0.0):
+    return build_universal_detector(
+        **SMALL, series=True, discord_weight=weight, match_weight=match_weight
+    )
 
 
-def test_fusion_is_the_documented_rule_of_its_parts():
-    # The parts (network mean, period and its strength, discord) are each checked against numpy
-    # above; here the fused logit against the rule written out in float64 from them.
-    model = _series_model(8.0)
+@pytest.mark.parametrize("match_weight", [0.0, 1.0])
+def test_fusion_is_the_documented_rule_of_its_parts(match_weight):
+    # The parts (network mean, period and its strength, discord, matched logits) are each checked
+    # against numpy above; here the fused logit against the rule written out in float64.
+    model = _series_model(8.0, match_weight)
     rng = np.random.default_rng(6)
     x = np.tile(np.exp(-0.5 * ((np.arange(30) - 9) / 2.0) ** 2), 12) + 0.05 * rng.normal(size=360)
     x[200:230] = x[200:230][::-1]  # an odd instance
@@ -190,8 +194,12 @@ def test_fusion_is_the_documented_rule_of_its_parts():
     g = 8.0 * float(strength[0])
     log_d = np.log(np.maximum(np.asarray(series_discord(batch, period), "float64")[0], 1e-3))
     ell = np.log(p) - np.log1p(-p)
+    matched = series_discord_and_match(batch, period, tf.constant(ell[None], "float32"))[1]
+    shared = np.minimum(ell, np.asarray(matched, "float64")[0]) - np.median(ell)
+    ell = ell - match_weight * float(strength[0]) * np.maximum(shared, 0.0)
     expected = np.maximum(ell, (ell + g * np.maximum(log_d, 0.0)) / (1.0 + g))
     assert g > 1.0  # the discord takes part
+    assert match_weight == 0 or shared.max() > 0.1  # and, when asked, the match
     # float32 logits of probabilities in (1e-6, 1 - 1e-6): |ℓ| <= 14, a few float32 eps of it.
     np.testing.assert_allclose(np.asarray(model(batch)["logit"])[0], expected, atol=1e-4)
 
@@ -248,3 +256,52 @@ def test_validation_series_are_reproducible_and_mark_whole_odd_instances():
         np.testing.assert_array_equal(a.values, b.values)
         runs = np.flatnonzero(np.diff(np.r_[0, a.labels, 0]))
         assert 1 <= len(runs) // 2 <= 3  # one to three odd beats, each one contiguous run
+
+
+def _matched_reference(x: np.ndarray, m: int, values: np.ndarray):
+    """(`values` read at each point's match, clear (n,) bool): t in subsequence i matches
+    j(i)·r + (t − i·r), j(i) the brute-force nearest non-overlapping repeat; the mean over valid
+    covering subsequences. `clear` is False where a runner-up repeat is within 1e-3 of the
+    nearest distance d (float32 correlations move d by ~1e-5 there: the nearest may swap)."""
+    _, starts, d = _distance_reference(x, m)
+    frames = np.stack([x[s : s + m] for s in starts])
+    z = (frames - frames.mean(1, keepdims=True)) / frames.std(1, keepdims=True)
+    out, clear = np.array(values, float), np.ones(len(x), bool)
+    for t in range(len(x)):
+        matches = []
+        for i in np.flatnonzero((starts <= t) & (starts + m > t) & np.isfinite(d)):
+            others = [j for j in range(len(starts)) if abs(starts[i] - starts[j]) >= m]
+            distances = np.array([np.linalg.norm(z[i] - z[j]) for j in others]) / np.sqrt(2 * m)
+            order = np.argsort(distances)
+            clear[t] &= distances[order[1]] - distances[order[0]] > 1e-3
+            matches.append(values[starts[others[order[0]]] + t - starts[i]])
+        if matches:
+            out[t] = np.mean(matches)
+    return out, clear
+
+
+@pytest.mark.parametrize("m", [10, 24])  # strides 2 and 3
+def test_matched_values_read_each_point_at_its_nearest_repeat(m):
+    rng = np.random.default_rng(8)
+    x = np.sin(np.arange(240) * 2 * np.pi / m) + 0.4 * rng.normal(size=240)
+    values = rng.normal(size=240)
+    discord, got = series_discord_and_match(
+        tf.constant(x[None], "float32"), tf.constant([m]), tf.constant(values[None], "float32")
+    )
+    got = got.numpy()[0]
+    # The discord from the same search is the one of `series_discord`.
+    np.testing.assert_array_equal(
+        discord.numpy(), series_discord(tf.constant(x[None], "float32"), tf.constant([m])).numpy()
+    )
+    expected, clear = _matched_reference(x, m, values)
+    assert clear.mean() > 0.7  # most points are compared
+    # Gathered float32 values averaged over <= 9 subsequences: a few float32 eps of |v| <= 5.
+    np.testing.assert_allclose(got[clear], expected[clear], atol=1e-5)
+    assert np.abs(got - values).mean() > 0.5  # the matches are other points
+    # In a series too short for two non-overlapping subsequences every point keeps its value.
+    short = series_discord_and_match(
+        tf.constant(x[None, : 2 * m], "float32"),
+        tf.constant([m]),
+        tf.constant(values[None, : 2 * m], "float32"),
+    )[1].numpy()[0]
+    np.testing.assert_allclose(short, values[: 2 * m], atol=1e-6)

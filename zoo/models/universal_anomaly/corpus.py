@@ -118,29 +118,59 @@ def shape_variant(rng: np.random.Generator, shape: np.ndarray, noise: float) -> 
     return rng.uniform(0.9, 1.1) * warped + rng.normal(0, noise, n)
 
 
+def random_pulse(rng: np.random.Generator, length: int) -> np.ndarray:
+    """A sharp random instance of `length` points, like one beat of a pulse train: 1–4 narrow
+    Gaussian bumps (widths 0.5–4 % of the instance; the first of amplitude up to ±3, the others
+    up to ±1) and 0–2 wide low ones, on a flat baseline, z-normalised."""
+    t = np.linspace(0.0, 1.0, length)
+    shape = np.zeros(length)
+    for j in range(int(rng.integers(1, 5))):
+        centre, width = rng.uniform(0.1, 0.9), rng.uniform(0.005, 0.04)
+        amplitude = rng.uniform(-3.0, 3.0) if j == 0 else rng.uniform(-1.0, 1.0)
+        shape += amplitude * np.exp(-0.5 * ((t - centre) / width) ** 2)
+    for _ in range(int(rng.integers(0, 3))):
+        centre, width = rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.15)
+        shape += rng.uniform(-0.5, 0.5) * np.exp(-0.5 * ((t - centre) / width) ** 2)
+    return (shape - shape.mean()) / (shape.std() or 1.0)
+
+
 def repeated_pattern(
     rng: np.random.Generator, window: int, anomaly_share: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """A window of one random shape repeated (12–128 points an instance, like a heartbeat or the
-    instances of a UCR data set joined end to end, each z-normalised half of the time); with
-    probability `anomaly_share` one instance is a different shape (the base blended 40–100 %
-    with a new one), labelled 1. Returns (values, labels), each (window,)."""
+    instances of a UCR data set joined end to end, each z-normalised half of the time); half the
+    windows a smooth shape (`random_shape`), half a sharp pulse (`random_pulse`), every
+    instance's length stretched by a random factor within ±j (j in [0, 0.15] per window: strictly
+    periodic up to a heartbeat's variation); with probability `anomaly_share` one instance is a
+    different shape (the base blended 40–100 % with a new one of the same kind), labelled 1.
+    Returns (values, labels), each (window,)."""
     length = int(rng.integers(12, 129))
-    count = window // length + 2
-    base, noise = random_shape(rng, length), rng.uniform(0.02, 0.2)
+    make = random_pulse if rng.random() < 0.5 else random_shape
+    jitter = rng.uniform(0.0, 0.15)
+    count = int(window / (length * (1 - jitter))) + 2
+    base, noise = make(rng, length), rng.uniform(0.02, 0.2)
     instances = [shape_variant(rng, base, noise) for _ in range(count)]
-    marks = [np.zeros(length) for _ in range(count)]
     if rng.random() < anomaly_share:
         odd = int(rng.integers(0, count))
         mix = rng.uniform(0.4, 1.0)
-        other = (1 - mix) * base + mix * random_shape(rng, length)
-        instances[odd] = shape_variant(rng, other, noise)
-        marks[odd] = np.ones(length)
+        instances[odd] = shape_variant(rng, (1 - mix) * base + mix * make(rng, length), noise)
+    else:
+        odd = -1
     if rng.random() < 0.5:
         instances = [(x - x.mean()) / (x.std() or 1.0) for x in instances]
+    instances = [stretch(x, rng.uniform(1 - jitter, 1 + jitter)) for x in instances]
+    while sum(len(x) for x in instances) < window:  # rounding left them short (rare)
+        instances.append(instances[1 if odd == 0 else 0])
+    marks = [np.full(len(x), float(k == odd)) for k, x in enumerate(instances)]
     values = np.concatenate(instances) * rng.uniform(0.1, 10) + rng.normal(0, 10)
     start = int(rng.integers(0, len(values) - window + 1))
     return values[start : start + window], np.concatenate(marks)[start : start + window]
+
+
+def stretch(x: np.ndarray, factor: float) -> np.ndarray:
+    """`x` resampled (linear interpolation) to round(factor · len(x)) points (at least 4)."""
+    n = max(round(len(x) * factor), 4)
+    return np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
 
 
 def training_windows(

@@ -67,6 +67,8 @@ class UniversalDetector(ZooModel):
             named `NETWORK`) on the series' windows, their mean point scores fused with the
             series' period-matched discord (`series_layers`).
         discord_weight: a of the fusion (`series_layers.DiscordFusion`; series mode only).
+        match_weight: b of the fusion: how much of the logit a point shares with its match in
+            its nearest repeat is taken off (`series_layers.DiscordFusion`; series mode only).
         name: the model's name.
     """
 
@@ -80,6 +82,7 @@ class UniversalDetector(ZooModel):
         discord_lengths: tuple[int, ...] | list[int] = (),
         series: bool = False,
         discord_weight: float = 0.0,
+        match_weight: float = 0.0,
         name: str = "universal_detector",
         **kwargs: Any,
     ) -> None:
@@ -108,7 +111,8 @@ class UniversalDetector(ZooModel):
             inputs = keras.Input(shape=(None,), name=INPUT_NAME)
             windows = WindowFrames(window, name="frames")(inputs)
             mean = OverlapMean(window, name="window_mean")([network(windows)["score"], inputs])
-            logit = DiscordFusion(discord_weight, name="discord_fusion")([mean, inputs])
+            fusion = DiscordFusion(discord_weight, match_weight, name="discord_fusion")
+            logit = fusion([mean, inputs])
             score = keras.layers.Activation("sigmoid", name="score")(logit)
         else:
             inputs = keras.Input(shape=(window,), name=INPUT_NAME)
@@ -129,6 +133,8 @@ class UniversalDetector(ZooModel):
             config["discord_lengths"] = discord_lengths
         if series:
             config.update(series=True, discord_weight=float(discord_weight))
+            if match_weight:
+                config["match_weight"] = float(match_weight)
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

@@ -30,7 +30,8 @@ PRESETS = [
             "filters": 32,
             "dilations": [1, 2, 4, 8, 16, 32, 64],
             "series": True,
-            "discord_weight": 8.0,
+            "discord_weight": 16.0,
+            "match_weight": 0.5,
         },
         signatures={"score": ("score",), "is_anomaly": ("is_anomaly",)},
     )

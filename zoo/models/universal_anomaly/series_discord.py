@@ -41,6 +41,13 @@ def subsequence_stride(m: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
 def nearest_distances(x: tf.Tensor, m: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """One series x (n,) → (d (S,) nearest-neighbour distances (0 where undefined), valid (S,)
     bool, r): the subsequence profile of the module docstring."""
+    d, valid, r, _ = nearest_repeats(x, m)
+    return d, valid, r
+
+
+def nearest_repeats(x: tf.Tensor, m: tf.Tensor):
+    """`nearest_distances` and, as a fourth value, each subsequence's nearest repeat j(i) (S,)
+    int32 (i itself where undefined)."""
     n = tf.shape(x)[0]
     r = subsequence_stride(m, n)
     observed = tf.math.is_finite(x)
@@ -59,9 +66,11 @@ def nearest_distances(x: tf.Tensor, m: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor,
     distance = tf.sqrt(tf.maximum(1.0 - rho, 0.0))
     starts = tf.range(tf.shape(frames)[0]) * r
     allowed = (tf.abs(starts[:, None] - starts[None, :]) >= m) & valid[None, :] & valid[:, None]
-    nearest = tf.reduce_min(tf.where(allowed, distance, float("inf")), axis=-1)
+    masked = tf.where(allowed, distance, float("inf"))
+    nearest = tf.reduce_min(masked, axis=-1)
     defined = tf.math.is_finite(nearest)
-    return tf.where(defined, nearest, 0.0), valid & defined, r
+    index = tf.where(defined, tf.argmin(masked, axis=-1, output_type="int32"), starts // r)
+    return tf.where(defined, nearest, 0.0), valid & defined, r, index
 
 
 def to_points(values: tf.Tensor, m: tf.Tensor, r: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
@@ -80,19 +89,51 @@ def to_points(values: tf.Tensor, m: tf.Tensor, r: tf.Tensor, n: tf.Tensor) -> tf
     return total / count
 
 
+def matched_values(values: tf.Tensor, index: tf.Tensor, valid: tf.Tensor, m, r) -> tf.Tensor:
+    """(n,) point values → (n,) the same values read at each point's match in its nearest repeat:
+    point t, at offset o = t − i·r in a covering subsequence i, matches j(i)·r + o; it takes the
+    mean over its valid covering subsequences (its own value where none is valid).
+
+    So a point whose value is the same at its match (a normal beat the network scores like every
+    other beat) reads as its own value, and a point unlike its match (a spike in one period) reads
+    as the typical value of its place in the period."""
+    n = tf.shape(values)[0]
+    t = tf.range(n)
+    last = tf.shape(index)[0] - 1
+    total = tf.zeros_like(values)
+    count = tf.zeros_like(values)
+    for k in range(COVER):
+        i = t // r - k
+        inside = (i >= 0) & (i <= last) & (i * r + m > t)
+        i = tf.clip_by_value(i, 0, last)
+        use = inside & tf.gather(valid, i)
+        match = tf.clip_by_value(tf.gather(index, i) * r + t - i * r, 0, n - 1)
+        total = tf.where(use, total + tf.gather(values, match), total)
+        count = tf.where(use, count + 1.0, count)
+    return tf.where(count > 0, total / tf.maximum(count, 1.0), values)
+
+
 def relative_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     """One series x (n,), length m (int32 scalar) → (n,) point discords over their median."""
+    return discord_and_match(x, m, tf.zeros_like(x))[0]
+
+
+def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor):
+    """One series x (n,), length m, point values (n,) → ((n,) relative discords (module
+    docstring), (n,) `matched_values` of `values`), from one nearest-repeat search. A series too
+    short for two non-overlapping subsequences has neither: discord the neutral 1, and each
+    point's own value."""
     n = tf.shape(x)[0]
     observed = tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32"))
 
     def profile():
-        d, valid, r = nearest_distances(x, m)
+        d, valid, r, index = nearest_repeats(x, m)
         count = tf.reduce_sum(tf.cast(valid, "int32"))[None]
         median = tf.maximum(masked_median(d[None], valid[None], count)[0, 0], MEDIAN_FLOOR)
-        return to_points(tf.where(valid, d / median, 1.0), m, r, n)
+        discord = to_points(tf.where(valid, d / median, 1.0), m, r, n)
+        return discord, matched_values(values, index, valid, m, r)
 
-    # A series too short for two non-overlapping subsequences has no discord: neutral 1.
-    return tf.cond(observed >= 2 * m + 1, profile, lambda: tf.ones_like(x))
+    return tf.cond(observed >= 2 * m + 1, profile, lambda: (tf.ones_like(x), values))
 
 
 def row_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
@@ -127,4 +168,15 @@ def series_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
         lambda row: relative_discord(row[0], row[1]),
         (x, tf.cast(m, "int32")),
         fn_output_signature=tf.TensorSpec([None], "float32"),
+    )
+
+
+def series_discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor):
+    """(batch, n) raw series, (batch,) lengths, (batch, n) values → ((batch, n) relative
+    discords, (batch, n) matched values), row by row (`discord_and_match`)."""
+    x = tf.cast(x, "float32")
+    return tf.map_fn(
+        lambda row: discord_and_match(row[0], row[1], row[2]),
+        (x, tf.cast(m, "int32"), tf.cast(values, "float32")),
+        fn_output_signature=(tf.TensorSpec([None], "float32"), tf.TensorSpec([None], "float32")),
     )

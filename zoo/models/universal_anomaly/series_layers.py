@@ -9,14 +9,19 @@
 - `DiscordFusion`: the network's mean point probability p and the series' own discord evidence
   in one logit: the network's, raised to their weighted mean where that is higher,
 
-      ℓ = logit(p),   logit = max(ℓ, (ℓ + a · s · max(log D, 0)) / (1 + a · s)),
+      ℓ = logit(p),   logit = max(ℓ', (ℓ' + a · s · max(log D, 0)) / (1 + a · s)),
+      ℓ' = ℓ − b · s · max(min(ℓ, e) − median(ℓ), 0),
 
   with D the relative discord of the point at the series' estimated period
   (`series_discord.series_discord`: its distance to the nearest repeat over the median one, 1 for
   a typical point), s the strength of that period (its autocorrelation, 0 when the series has no
-  period) and a = `weight`. A point unlike the other periods of a periodic series (D > log-wise
-  above ℓ) is raised; the network's evidence is never lowered (a spike stays where the network
-  puts it), and a series with no period keeps the network's score. The mean (not a sum) keeps
+  period), a = `weight`, and e the network's logit at the point's match in its nearest repeat
+  (`series_discord.matched_values`; b = `match_weight`, 0 gives ℓ' = ℓ). A point unlike the
+  other periods of a periodic series (D > log-wise above ℓ') is raised; the network's evidence
+  is never lowered below ℓ' (a spike stays where the network puts it), and a series with no
+  period keeps the network's score. ℓ' takes off what a point shares with its period-mates: a
+  sharp normal beat that the network marks as every other beat is lowered towards the series'
+  median, while a spike, whose match scores low, keeps its logit. The mean (not a sum) keeps
   the logit within the range of its parts, so the score does not saturate at 1 and the threshold
   set for a false-alarm rate stays meaningful. The rule and a = 8 were chosen on the validation
   set of `validation.py`.
@@ -30,8 +35,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zoo.models.universal_anomaly.layers import masked_median
 from zoo.models.universal_anomaly.period import estimate_period
-from zoo.models.universal_anomaly.series_discord import series_discord
+from zoo.models.universal_anomaly.series_discord import series_discord, series_discord_and_match
 
 
 def _count(n: tf.Tensor, window: int, hop: int) -> tf.Tensor:
@@ -102,28 +108,42 @@ class DiscordFusion(keras.layers.Layer):
 
     Args:
         weight: a, the weight of the log relative discord (a number >= 0).
+        match_weight: b, the share of the logit shared with the match taken off (a number >= 0).
     """
 
-    def __init__(self, weight: float, **kwargs):
+    def __init__(self, weight: float, match_weight: float = 0.0, **kwargs):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         if not weight >= 0:
             raise ValueError(f"`weight` must be a number >= 0. Received: weight={weight!r}")
+        if not match_weight >= 0:
+            raise ValueError(
+                f"`match_weight` must be a number >= 0. Received: match_weight={match_weight!r}"
+            )
         self.weight = float(weight)
+        self.match_weight = float(match_weight)
 
     def call(self, inputs):
         probability, series = inputs
         p = tf.clip_by_value(tf.cast(probability, "float32"), 1e-6, 1.0 - 1e-6)
         x = tf.stop_gradient(tf.cast(series, "float32"))
         period, strength = estimate_period(x)
-        discord = series_discord(x, period)
+        logit = tf.math.log(p) - tf.math.log1p(-p)
+        if self.match_weight:
+            discord, matched = series_discord_and_match(x, period, logit)
+            observed = tf.math.is_finite(x)
+            count = tf.reduce_sum(tf.cast(observed, "int32"), axis=1)
+            median = masked_median(logit, observed, count)
+            shared = tf.maximum(tf.minimum(logit, matched) - median, 0.0)
+            logit = logit - self.match_weight * strength[:, None] * shared
+        else:
+            discord = series_discord(x, period)
         gate = self.weight * strength[:, None]
         evidence = tf.maximum(tf.math.log(tf.maximum(discord, 1e-3)), 0.0)
-        logit = tf.math.log(p) - tf.math.log1p(-p)
         return tf.maximum(logit, (logit + gate * evidence) / (1.0 + gate))
 
     def compute_output_shape(self, input_shapes):
         return tuple(input_shapes[1])
 
     def get_config(self):
-        return {**super().get_config(), "weight": self.weight}
+        return {**super().get_config(), "weight": self.weight, "match_weight": self.match_weight}

@@ -44,7 +44,7 @@ import numpy as np
 
 from zoo.models.common.anomaly_injection import inject_anomalies
 from zoo.models.common.detection_scores import average_precision, roc_auc
-from zoo.models.universal_anomaly.corpus import random_shape, shape_variant
+from zoo.models.universal_anomaly.corpus import random_shape, shape_variant, stretch
 
 INJECTED_SEED, SHAPES_SEED, PULSE_SEED = 4000, 4001, 4002
 INJECTED_SERIES, SHAPE_SERIES, PULSE_SERIES, NORMAL_SERIES = 120, 60, 40, 150
@@ -98,7 +98,7 @@ def shape_series(count: int = SHAPE_SERIES, seed: int = SHAPES_SEED):
             other = (1 - mix) * base + mix * random_shape(rng, length)
             pieces[k] = shape_variant(rng, other, noise)
         jitter = rng.uniform(0.0, JITTER)
-        pieces = [_stretch(x, rng.uniform(1 - jitter, 1 + jitter)) for x in pieces]
+        pieces = [stretch(x, rng.uniform(1 - jitter, 1 + jitter)) for x in pieces]
         if rng.random() < 0.5:
             pieces = [(x - x.mean()) / (x.std() or 1.0) for x in pieces]
         labels = [np.full(len(x), int(k in odd), "int8") for k, x in enumerate(pieces)]
@@ -151,12 +151,6 @@ def pulse_series(count: int = PULSE_SERIES, seed: int = PULSE_SEED):
     return out
 
 
-def _stretch(x: np.ndarray, factor: float) -> np.ndarray:
-    """`x` resampled (linear interpolation) to round(factor · len(x)) points."""
-    n = max(round(len(x) * factor), 4)
-    return np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
-
-
 def validation_set() -> list[ValidationSeries]:
     return injected_series() + shape_series() + pulse_series()
 
@@ -189,7 +183,27 @@ def _candidates() -> dict:
             )
     for a in (32.0, 64.0):
         rules[f"a={a:g}·ρ, mean, never lower"] = _never_lower(a, lambda s, rho: rho)
+    for b in (0.5, 1.0):
+        for shared in (False, True):
+            for a in (8.0, 16.0):
+                name = f"match{'-shared' if shared else ''} b={b:g}, a={a:g}·s, never lower"
+                rules[name] = _matched(b, shared, _never_lower(a, lambda s, rho: s))
     return rules
+
+
+def _matched(b: float, shared: bool, fuse):
+    """`fuse` applied to ℓ' = ℓ − b·s·max(e − median(ℓ), 0), e the logit at each point's match in
+    its nearest repeat (shared: min(ℓ, e)): what a point's period-mates also score is removed."""
+
+    def on_parts(parts):
+        ell, s = parts["logit"], parts["strength"]
+        e = parts["matched_logit"]
+        e = np.minimum(ell, e) if shared else e
+        lowered = ell - b * s * np.maximum(e - np.median(ell), 0.0)
+        return fuse(lowered, parts["log_discord"], s, parts["repeatability"])
+
+    on_parts.takes_parts = True
+    return on_parts
 
 
 def _never_lower(a: float, weight):
@@ -213,7 +227,10 @@ def fusion_parts(model, values: np.ndarray) -> dict:
 
     from zoo.models.universal_anomaly.model import NETWORK
     from zoo.models.universal_anomaly.period import estimate_period
-    from zoo.models.universal_anomaly.series_discord import series_discord, series_repeatability
+    from zoo.models.universal_anomaly.series_discord import (
+        series_discord_and_match,
+        series_repeatability,
+    )
 
     x = tf.constant(np.asarray(values, "float32")[None])
     windows = model.get_layer("frames")(x)
@@ -221,10 +238,12 @@ def fusion_parts(model, values: np.ndarray) -> dict:
     p = np.asarray(model.get_layer("window_mean")([scores, x]), "float64")[0]
     p = np.clip(p, 1e-6, 1 - 1e-6)
     period, strength = estimate_period(x)
-    discord = np.asarray(series_discord(x, period), "float64")[0]
+    logit = np.log(p) - np.log1p(-p)
+    discord, matched = series_discord_and_match(x, period, tf.constant(logit[None]))
     return {
-        "logit": np.log(p) - np.log1p(-p),
-        "log_discord": np.log(np.maximum(discord, 1e-3)),
+        "logit": logit,
+        "matched_logit": np.asarray(matched, "float64")[0],
+        "log_discord": np.log(np.maximum(np.asarray(discord, "float64")[0], 1e-3)),
         "strength": float(strength.numpy()[0]),
         "repeatability": float(series_repeatability(x, period).numpy()[0]),
         "period": int(period.numpy()[0]),
@@ -232,6 +251,8 @@ def fusion_parts(model, values: np.ndarray) -> dict:
 
 
 def _fuse(fuse, parts: dict) -> np.ndarray:
+    if getattr(fuse, "takes_parts", False):
+        return fuse(parts)
     return fuse(parts["logit"], parts["log_discord"], parts["strength"], parts["repeatability"])
 
 
