@@ -208,6 +208,20 @@ def test_repeated_pattern_marks_one_whole_instance_or_none():
     assert seen == {True, False}
 
 
+def test_random_pulses_are_sharp_and_random_shapes_smooth():
+    from scipy.stats import kurtosis
+
+    rng = np.random.default_rng(5)
+    pulses = [corpus.random_pulse(rng, int(rng.integers(12, 129))) for _ in range(100)]
+    shapes = [corpus.random_shape(rng, int(rng.integers(12, 129))) for _ in range(100)]
+    for x in pulses + shapes:  # z-normalised, as the windows' instances are scaled afterwards
+        assert abs(x.mean()) < 1e-9 and abs(x.std() - 1.0) < 1e-9
+    # A few narrow bumps on a flat baseline: heavy tails (excess kurtosis far above a Gaussian's
+    # 0); sums of sines and wide bumps: light tails.
+    assert np.median([kurtosis(x) for x in pulses]) > 3.0
+    assert np.median([kurtosis(x) for x in shapes]) < 1.0
+
+
 def test_ucr_derived_series_marks_exactly_the_odd_instances():
     item = benchmark.ucr_derived("gunpoint")
     assert item.labels.sum() == benchmark.ODD_INSTANCES * item.window
