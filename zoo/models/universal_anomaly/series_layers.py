@@ -23,8 +23,8 @@
   sharp normal beat that the network marks as every other beat is lowered towards the series'
   median, while a spike, whose match scores low, keeps its logit. The mean (not a sum) keeps
   the logit within the range of its parts, so the score does not saturate at 1 and the threshold
-  set for a false-alarm rate stays meaningful. The rule and a = 8 were chosen on the validation
-  set of `validation.py`.
+  set for a false-alarm rate stays meaningful. The rule, a = 16 and b = 0.5 were chosen on the
+  validation set of `validation.py`.
 
 Shapes: (batch, n) series → (batch·K, window) → (batch, n) scores; DiscordFusion [(batch, n) p,
 (batch, n) series] → (batch, n) logit.
