@@ -18,6 +18,10 @@ than on its m neighbours; chosen on the validation set, where it also ranked bet
 point; a flat subsequence (std below 1e-3 of the series') has ẑ = 0; where it is undefined (a
 subsequence holding a missing point, a series shorter than 2m + 1) it is the neutral 1.
 
+The same search gives every point t its match: at offset o = t − i·r in a covering subsequence
+i, the point j(i)·r + o of that subsequence's nearest repeat j(i) (`matched_values`: any point
+values, such as the network's logits, read there; the mean over the covering subsequences).
+
 Shapes: x (batch, n), m (batch,) int → (batch, n) float32.
 Reference: Yeh et al., "Matrix Profile I", ICDM 2016; Keogh et al. 2005 (discords).
 """
@@ -115,14 +119,14 @@ def matched_values(values: tf.Tensor, index: tf.Tensor, valid: tf.Tensor, m, r) 
 
 def relative_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     """One series x (n,), length m (int32 scalar) → (n,) point discords over their median."""
-    return discord_and_match(x, m, tf.zeros_like(x))[0]
+    return discord_and_match(x, m)[0]
 
 
-def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor):
-    """One series x (n,), length m, point values (n,) → ((n,) relative discords (module
-    docstring), (n,) `matched_values` of `values`), from one nearest-repeat search. A series too
-    short for two non-overlapping subsequences has neither: discord the neutral 1, and each
-    point's own value."""
+def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor | None = None):
+    """One series x (n,), length m, point values (n,) or None → ((n,) relative discords (module
+    docstring), (n,) `matched_values` of `values` or None), from one nearest-repeat search. A
+    series too short for two non-overlapping subsequences has neither: discord the neutral 1,
+    and each point's own value."""
     n = tf.shape(x)[0]
     observed = tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32"))
 
@@ -131,8 +135,12 @@ def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor):
         count = tf.reduce_sum(tf.cast(valid, "int32"))[None]
         median = tf.maximum(masked_median(d[None], valid[None], count)[0, 0], MEDIAN_FLOOR)
         discord = to_points(tf.where(valid, d / median, 1.0), m, r, n)
+        if values is None:
+            return discord
         return discord, matched_values(values, index, valid, m, r)
 
+    if values is None:
+        return tf.cond(observed >= 2 * m + 1, profile, lambda: tf.ones_like(x)), None
     return tf.cond(observed >= 2 * m + 1, profile, lambda: (tf.ones_like(x), values))
 
 
