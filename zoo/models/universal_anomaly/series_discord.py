@@ -77,6 +77,14 @@ def nearest_repeats(x: tf.Tensor, m: tf.Tensor):
     return tf.where(defined, nearest, 0.0), valid & defined, r, index
 
 
+def _covering(t: tf.Tensor, k: int, m, r, last) -> tuple[tf.Tensor, tf.Tensor]:
+    """For points t, the k-th subsequence back from each point's own, i = ⌊t/r⌋ − k clipped to
+    0..last, and whether it covers the point (i·r <= t < i·r + m, i in 0..last)."""
+    i = t // r - k
+    covers = (i >= 0) & (i <= last) & (i * r + m > t)
+    return tf.clip_by_value(i, 0, last), covers
+
+
 def to_points(values: tf.Tensor, m: tf.Tensor, r: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
     """(S,) subsequence values → (n,): each point the mean over the subsequences i covering it
     (i·r <= t < i·r + m); points after the last subsequence take its value."""
@@ -85,10 +93,8 @@ def to_points(values: tf.Tensor, m: tf.Tensor, r: tf.Tensor, n: tf.Tensor) -> tf
     total = tf.gather(values, tf.minimum(t // r, last))
     count = tf.ones_like(total)
     for k in range(1, COVER):
-        i = t // r - k
-        covers = (i >= 0) & (i <= last) & (i * r + m > t)
-        other = tf.gather(values, tf.clip_by_value(i, 0, last))
-        total = tf.where(covers, total + other, total)
+        i, covers = _covering(t, k, m, r, last)
+        total = tf.where(covers, total + tf.gather(values, i), total)
         count = tf.where(covers, count + 1.0, count)
     return total / count
 
@@ -107,48 +113,55 @@ def matched_values(values: tf.Tensor, index: tf.Tensor, valid: tf.Tensor, m, r) 
     total = tf.zeros_like(values)
     count = tf.zeros_like(values)
     for k in range(COVER):
-        i = t // r - k
-        inside = (i >= 0) & (i <= last) & (i * r + m > t)
-        i = tf.clip_by_value(i, 0, last)
-        use = inside & tf.gather(valid, i)
+        i, covers = _covering(t, k, m, r, last)
+        use = covers & tf.gather(valid, i)
         match = tf.clip_by_value(tf.gather(index, i) * r + t - i * r, 0, n - 1)
         total = tf.where(use, total + tf.gather(values, match), total)
         count = tf.where(use, count + 1.0, count)
     return tf.where(count > 0, total / tf.maximum(count, 1.0), values)
 
 
+def _relative(d: tf.Tensor, valid: tf.Tensor, m, r, n) -> tf.Tensor:
+    """(S,) nearest distances → (n,) point discords over their median (module docstring)."""
+    count = tf.reduce_sum(tf.cast(valid, "int32"))[None]
+    median = tf.maximum(masked_median(d[None], valid[None], count)[0, 0], MEDIAN_FLOOR)
+    return to_points(tf.where(valid, d / median, 1.0), m, r, n)
+
+
+def _has_repeats(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
+    """True when x holds enough observed points for two non-overlapping subsequences."""
+    return tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32")) >= 2 * m + 1
+
+
 def relative_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     """One series x (n,), length m (int32 scalar) → (n,) point discords over their median."""
-    return discord_and_match(x, m)[0]
-
-
-def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor | None = None):
-    """One series x (n,), length m, point values (n,) or None → ((n,) relative discords (module
-    docstring), (n,) `matched_values` of `values` or None), from one nearest-repeat search. A
-    series too short for two non-overlapping subsequences has neither: discord the neutral 1,
-    and each point's own value."""
     n = tf.shape(x)[0]
-    observed = tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32"))
+
+    def profile():
+        d, valid, r = nearest_distances(x, m)
+        return _relative(d, valid, m, r, n)
+
+    # A series too short for two non-overlapping subsequences has no discord: neutral 1.
+    return tf.cond(_has_repeats(x, m), profile, lambda: tf.ones_like(x))
+
+
+def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor):
+    """One series x (n,), length m, point values (n,) → ((n,) relative discords, (n,)
+    `matched_values` of `values`), from one nearest-repeat search. A series too short for two
+    non-overlapping subsequences has neither: discord the neutral 1, and each point's own value."""
+    n = tf.shape(x)[0]
 
     def profile():
         d, valid, r, index = nearest_repeats(x, m)
-        count = tf.reduce_sum(tf.cast(valid, "int32"))[None]
-        median = tf.maximum(masked_median(d[None], valid[None], count)[0, 0], MEDIAN_FLOOR)
-        discord = to_points(tf.where(valid, d / median, 1.0), m, r, n)
-        if values is None:
-            return discord
-        return discord, matched_values(values, index, valid, m, r)
+        return _relative(d, valid, m, r, n), matched_values(values, index, valid, m, r)
 
-    if values is None:
-        return tf.cond(observed >= 2 * m + 1, profile, lambda: tf.ones_like(x)), None
-    return tf.cond(observed >= 2 * m + 1, profile, lambda: (tf.ones_like(x), values))
+    return tf.cond(_has_repeats(x, m), profile, lambda: (tf.ones_like(x), values))
 
 
 def row_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     """One series x (n,), length m → 1 − median_i d_i over its valid subsequences, in [0, 1]:
     1 when every m-point part has an exact repeat, near 0 when none resembles another (0 for a
     series too short for two non-overlapping subsequences)."""
-    observed = tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32"))
 
     def measured():
         d, valid, _ = nearest_distances(x, m)
@@ -156,7 +169,7 @@ def row_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
         median = masked_median(d[None], valid[None], count)[0, 0]
         return tf.where(count[0] > 0, tf.clip_by_value(1.0 - median, 0.0, 1.0), 0.0)
 
-    return tf.cond(observed >= 2 * m + 1, measured, lambda: tf.constant(0.0))
+    return tf.cond(_has_repeats(x, m), measured, lambda: tf.constant(0.0))
 
 
 def series_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
