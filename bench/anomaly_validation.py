@@ -5,7 +5,8 @@ the benchmark series.
     python bench/anomaly_validation.py
 
 Prints, per rule (best mean ROC-AUC first), ROC-AUC / PR-AUC / F1 at the shipped-style threshold
-on each group (injected anomalies, repeated shapes, pulse trains), and their mean ROC-AUC.
+on each group (injected anomalies, repeated shapes, pulse trains, alike odd instances), and
+their mean ROC-AUC.
 """
 
 from __future__ import annotations

@@ -114,6 +114,51 @@ def _distance_reference(x: np.ndarray, m: int):
     return r, starts, d
 
 
+def _kth_distance_reference(x: np.ndarray, m: int, k: int) -> np.ndarray:
+    """The distance to the k-th nearest repeat, each found repeat's neighbourhood (starts closer
+    than m) left out before the next is sought; the farthest found where fewer than k exist."""
+    n = len(x)
+    r = int(subsequence_stride(tf.constant(m), tf.constant(n)))
+    starts = np.arange(0, n - m + 1, r)
+    frames = np.stack([x[s : s + m] for s in starts]).astype(float)
+    z = (frames - frames.mean(1, keepdims=True)) / frames.std(1, keepdims=True)
+    out = np.zeros(len(starts))
+    for i in range(len(starts)):
+        candidates = {
+            j: np.linalg.norm(z[i] - z[j]) / np.sqrt(2 * m)
+            for j in range(len(starts))
+            if abs(starts[i] - starts[j]) >= m
+        }
+        for _ in range(k):
+            if not candidates:
+                break
+            j = min(candidates, key=candidates.get)
+            out[i] = candidates[j]
+            candidates = {c: v for c, v in candidates.items() if abs(starts[c] - starts[j]) >= m}
+    return out
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_kth_nearest_repeat_matches_brute_force_and_sees_alike_odd_instances(k):
+    rng = np.random.default_rng(8)
+    beat = np.exp(-0.5 * ((np.arange(40) - 12) / 3.0) ** 2)
+    x = np.tile(beat, 12) + 0.05 * rng.normal(size=480)
+    odd = np.exp(-0.5 * ((np.arange(40) - 28) / 6.0) ** 2)
+    x[120:160] = odd + 0.05 * rng.normal(size=40)  # two odd instances, alike each other
+    x[320:360] = odd + 0.05 * rng.normal(size=40)
+    d, valid, _ = nearest_distances(tf.constant(x, "float32"), tf.constant(40), k)
+    assert bool(tf.reduce_all(valid))
+    np.testing.assert_allclose(d.numpy(), _kth_distance_reference(x, 40, k), atol=DISCORD_ATOL)
+    # The twins are each other's nearest repeat: their k = 1 discord is typical, k >= 2 is not.
+    labels = np.zeros(480, bool)
+    labels[120:160] = labels[320:360] = True
+    for neighbours, expect_seen in ((1, False), (k, True)):
+        got = series_discord(tf.constant(x[None], "float32"), tf.constant([40]), neighbours)
+        got = got.numpy()[0]
+        seen = got[labels].mean() > 2 * np.median(got[~labels])
+        assert seen == expect_seen, (neighbours, got[labels].mean(), np.median(got[~labels]))
+
+
 def test_repeatability_is_one_minus_the_median_nearest_distance():
     rng = np.random.default_rng(4)
     beat = np.exp(-0.5 * ((np.arange(40) - 12) / 3.0) ** 2)

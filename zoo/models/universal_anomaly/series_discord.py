@@ -9,8 +9,13 @@ z-normalised and each gets the distance to its nearest non-overlapping neighbour
     ρ_ij = ẑ_i · ẑ_j / m,        d_i = min_{j: |i−j|·r >= m} sqrt(max(1 − ρ_ij, 0))
 
 (d_i = ‖ẑ_i − ẑ_j‖ / sqrt(2m), 0 for a repeat, 1 for an unrelated shape: the matrix profile of the
-classic discord detector, scaled). Each d_i is divided by the median of d over the series'
-valid subsequences (floored at `MEDIAN_FLOOR`, so the tiny deviations of an almost exactly
+classic discord detector, scaled). With k = `neighbours` > 1, d_i is instead the distance to the
+k-th nearest repeat, each found one's own neighbourhood (|j − j'|·r < m) left out before the next
+is sought (so the k repeats are k different places of the series): two or three odd instances
+alike one another (two abnormal beats of one kind, two instances of another class) are each
+other's nearest repeat, and only a k above their number sees them as unlike the rest (the
+"twin freak" of discord search). Each d_i is divided by the median of d over the series' valid
+subsequences (floored at `MEDIAN_FLOOR`, so the tiny deviations of an almost exactly
 repeating series do not read as large), and a point takes the mean of these ratios over the
 subsequences that cover it (the mean, not the max, keeps a spike's discord on the spike rather
 than on its m neighbours; chosen on the validation set, where it also ranked better). So it reads
@@ -42,16 +47,19 @@ def subsequence_stride(m: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
     return tf.maximum(tf.maximum((m + 7) // 8, (n + MAX_SUBSEQUENCES - 1) // MAX_SUBSEQUENCES), 1)
 
 
-def nearest_distances(x: tf.Tensor, m: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """One series x (n,) → (d (S,) nearest-neighbour distances (0 where undefined), valid (S,)
-    bool, r): the subsequence profile of the module docstring."""
-    d, valid, r, _ = nearest_repeats(x, m)
+def nearest_distances(
+    x: tf.Tensor, m: tf.Tensor, neighbours: int = 1
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """One series x (n,) → (d (S,) k-th nearest-neighbour distances (0 where undefined), valid
+    (S,) bool, r): the subsequence profile of the module docstring, k = `neighbours`."""
+    d, valid, r, _ = nearest_repeats(x, m, neighbours)
     return d, valid, r
 
 
-def nearest_repeats(x: tf.Tensor, m: tf.Tensor):
+def nearest_repeats(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1):
     """`nearest_distances` and, as a fourth value, each subsequence's nearest repeat j(i) (S,)
-    int32 (i itself where undefined)."""
+    int32 (i itself where undefined): always the first, whatever k. A subsequence with fewer than
+    k separate repeats takes its farthest one's distance."""
     n = tf.shape(x)[0]
     r = subsequence_stride(m, n)
     observed = tf.math.is_finite(x)
@@ -74,7 +82,14 @@ def nearest_repeats(x: tf.Tensor, m: tf.Tensor):
     nearest = tf.reduce_min(masked, axis=-1)
     defined = tf.math.is_finite(nearest)
     index = tf.where(defined, tf.argmin(masked, axis=-1, output_type="int32"), starts // r)
-    return tf.where(defined, nearest, 0.0), valid & defined, r, index
+    kth, found = nearest, index
+    for _ in range(neighbours - 1):
+        # Leave out the neighbourhood of the repeat just found, then take the next nearest.
+        masked = tf.where(tf.abs(starts[None, :] - (found * r)[:, None]) < m, float("inf"), masked)
+        found = tf.argmin(masked, axis=-1, output_type="int32")
+        following = tf.reduce_min(masked, axis=-1)
+        kth = tf.where(tf.math.is_finite(following), following, kth)
+    return tf.where(defined, kth, 0.0), valid & defined, r, index
 
 
 def _covering(t: tf.Tensor, k: int, m, r, last) -> tuple[tf.Tensor, tf.Tensor]:
@@ -133,26 +148,28 @@ def _has_repeats(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32")) >= 2 * m + 1
 
 
-def relative_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
-    """One series x (n,), length m (int32 scalar) → (n,) point discords over their median."""
+def relative_discord(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1) -> tf.Tensor:
+    """One series x (n,), length m (int32 scalar) → (n,) point discords over their median, each
+    from the distance to the k-th nearest repeat (k = `neighbours`)."""
     n = tf.shape(x)[0]
 
     def profile():
-        d, valid, r = nearest_distances(x, m)
+        d, valid, r = nearest_distances(x, m, neighbours)
         return _relative(d, valid, m, r, n)
 
     # A series too short for two non-overlapping subsequences has no discord: neutral 1.
     return tf.cond(_has_repeats(x, m), profile, lambda: tf.ones_like(x))
 
 
-def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor):
-    """One series x (n,), length m, point values (n,) → ((n,) relative discords, (n,)
-    `matched_values` of `values`), from one nearest-repeat search. A series too short for two
-    non-overlapping subsequences has neither: discord the neutral 1, and each point's own value."""
+def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor, neighbours: int = 1):
+    """One series x (n,), length m, point values (n,) → ((n,) relative discords from the k-th
+    nearest repeat (k = `neighbours`), (n,) `matched_values` of `values` at the nearest), from one
+    nearest-repeat search. A series too short for two non-overlapping subsequences has neither:
+    discord the neutral 1, and each point's own value."""
     n = tf.shape(x)[0]
 
     def profile():
-        d, valid, r, index = nearest_repeats(x, m)
+        d, valid, r, index = nearest_repeats(x, m, neighbours)
         return _relative(d, valid, m, r, n), matched_values(values, index, valid, m, r)
 
     return tf.cond(_has_repeats(x, m), profile, lambda: (tf.ones_like(x), values))
@@ -182,22 +199,23 @@ def series_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     )
 
 
-def series_discord(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
-    """(batch, n) raw series, (batch,) lengths → (batch, n) relative discords, row by row."""
+def series_discord(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1) -> tf.Tensor:
+    """(batch, n) raw series, (batch,) lengths → (batch, n) relative discords, row by row (from
+    the k-th nearest repeat, k = `neighbours`)."""
     x = tf.cast(x, "float32")
     return tf.map_fn(
-        lambda row: relative_discord(row[0], row[1]),
+        lambda row: relative_discord(row[0], row[1], neighbours),
         (x, tf.cast(m, "int32")),
         fn_output_signature=tf.TensorSpec([None], "float32"),
     )
 
 
-def series_discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor):
+def series_discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor, neighbours: int = 1):
     """(batch, n) raw series, (batch,) lengths, (batch, n) values → ((batch, n) relative
     discords, (batch, n) matched values), row by row (`discord_and_match`)."""
     x = tf.cast(x, "float32")
     return tf.map_fn(
-        lambda row: discord_and_match(row[0], row[1], row[2]),
+        lambda row: discord_and_match(row[0], row[1], row[2], neighbours),
         (x, tf.cast(m, "int32"), tf.cast(values, "float32")),
         fn_output_signature=(tf.TensorSpec([None], "float32"), tf.TensorSpec([None], "float32")),
     )
