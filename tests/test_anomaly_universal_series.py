@@ -210,17 +210,21 @@ def test_nearest_distances_at_stride_one_are_stumpys_matrix_profile():
     np.testing.assert_allclose(d.numpy(), profile / np.sqrt(2 * m), atol=DISCORD_ATOL)
 
 
-def _series_model(weight: float = 0.0, match_weight: float = 0.0):
+def _series_model(weight: float = 0.0, match_weight: float = 0.0, neighbours: int = 1):
     return build_universal_detector(
-        **SMALL, series=True, discord_weight=weight, match_weight=match_weight
+        **SMALL,
+        series=True,
+        discord_weight=weight,
+        match_weight=match_weight,
+        neighbours=neighbours,
     )
 
 
-@pytest.mark.parametrize("match_weight", [0.0, 1.0])
-def test_fusion_is_the_documented_rule_of_its_parts(match_weight):
+@pytest.mark.parametrize("match_weight, neighbours", [(0.0, 1), (1.0, 1), (1.0, 2)])
+def test_fusion_is_the_documented_rule_of_its_parts(match_weight, neighbours):
     # The parts (network mean, period and its strength, discord, matched logits) are each checked
     # against numpy above; here the fused logit against the rule written out in float64.
-    model = _series_model(8.0, match_weight)
+    model = _series_model(8.0, match_weight, neighbours)
     rng = np.random.default_rng(6)
     x = np.tile(np.exp(-0.5 * ((np.arange(30) - 9) / 2.0) ** 2), 12) + 0.05 * rng.normal(size=360)
     x[200:230] = x[200:230][::-1]  # an odd instance
@@ -237,7 +241,8 @@ def test_fusion_is_the_documented_rule_of_its_parts(match_weight):
     )
     period, strength = estimate_period(batch)
     g = 8.0 * float(strength[0])
-    log_d = np.log(np.maximum(np.asarray(series_discord(batch, period), "float64")[0], 1e-3))
+    discord = series_discord(batch, period, neighbours)
+    log_d = np.log(np.maximum(np.asarray(discord, "float64")[0], 1e-3))
     ell = np.log(p) - np.log1p(-p)
     matched = series_discord_and_match(batch, period, tf.constant(ell[None], "float32"))[1]
     shared = np.minimum(ell, np.asarray(matched, "float64")[0]) - np.median(ell)
@@ -271,7 +276,7 @@ def test_series_mode_without_discord_is_the_mean_over_numpy_windows(n):
 
 
 def test_series_detector_is_scale_free_saves_loads_and_checks_its_weight(tmp_path):
-    model = _series_model(8.0)
+    model = _series_model(8.0, 0.5, 2)
     rng = np.random.default_rng(5)
     x = np.tile(np.exp(-0.5 * ((np.arange(30) - 9) / 2.0) ** 2), 10) + 0.05 * rng.normal(size=300)
     base = point_scores(model, x)
@@ -281,10 +286,13 @@ def test_series_detector_is_scale_free_saves_loads_and_checks_its_weight(tmp_pat
     path = tmp_path / "series.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    assert loaded.get_config()["series"] and loaded.get_config()["discord_weight"] == 8.0
+    config = loaded.get_config()
+    assert config["series"] and config["discord_weight"] == 8.0 and config["neighbours"] == 2
     np.testing.assert_allclose(loaded(batch)["score"], model(batch)["score"], atol=1e-6)
     with pytest.raises(ValueError, match="`discord_weight` must be a number >= 0"):
         _series_model(-1.0)
+    with pytest.raises(ValueError, match="`neighbours` must be an int >= 1"):
+        _series_model(8.0, 0.5, 0)
 
 
 def test_validation_series_are_reproducible_and_mark_whole_odd_instances():
@@ -301,6 +309,9 @@ def test_validation_series_are_reproducible_and_mark_whole_odd_instances():
         np.testing.assert_array_equal(a.values, b.values)
         runs = np.flatnonzero(np.diff(np.r_[0, a.labels, 0]))
         assert 1 <= len(runs) // 2 <= 3  # one to three odd beats, each one contiguous run
+    for twins in validation.twin_series(count=3):
+        runs = np.flatnonzero(np.diff(np.r_[0, twins.labels, 0]))
+        assert 2 <= len(runs) // 2 <= 3  # two or three odd instances, of one other shape
 
 
 def _matched_reference(x: np.ndarray, m: int, values: np.ndarray):

@@ -69,6 +69,8 @@ class UniversalDetector(ZooModel):
         discord_weight: a of the fusion (`series_layers.DiscordFusion`; series mode only).
         match_weight: b of the fusion: how much of the logit a point shares with its match in
             its nearest repeat is taken off (`series_layers.DiscordFusion`; series mode only).
+        neighbours: k, the discord is the distance to the k-th nearest repeat (an int >= 1;
+            `series_layers.DiscordFusion`; series mode only).
         name: the model's name.
     """
 
@@ -83,6 +85,7 @@ class UniversalDetector(ZooModel):
         series: bool = False,
         discord_weight: float = 0.0,
         match_weight: float = 0.0,
+        neighbours: int = 1,
         name: str = "universal_detector",
         **kwargs: Any,
     ) -> None:
@@ -111,7 +114,9 @@ class UniversalDetector(ZooModel):
             inputs = keras.Input(shape=(None,), name=INPUT_NAME)
             windows = WindowFrames(window, name="frames")(inputs)
             mean = OverlapMean(window, name="window_mean")([network(windows)["score"], inputs])
-            fusion = DiscordFusion(discord_weight, match_weight, name="discord_fusion")
+            fusion = DiscordFusion(
+                discord_weight, match_weight, neighbours=neighbours, name="discord_fusion"
+            )
             logit = fusion([mean, inputs])
             score = keras.layers.Activation("sigmoid", name="score")(logit)
         else:
@@ -135,6 +140,8 @@ class UniversalDetector(ZooModel):
             config.update(series=True, discord_weight=float(discord_weight))
             if match_weight:
                 config["match_weight"] = float(match_weight)
+            if neighbours != 1:
+                config["neighbours"] = int(neighbours)
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

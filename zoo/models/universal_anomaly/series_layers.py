@@ -109,9 +109,11 @@ class DiscordFusion(keras.layers.Layer):
     Args:
         weight: a, the weight of the log relative discord (a number >= 0).
         match_weight: b, the share of the logit shared with the match taken off (a number >= 0).
+        neighbours: k, D is read from the distance to the k-th nearest repeat (an int >= 1;
+            `series_discord`: k > 1 sees odd instances that are alike one another).
     """
 
-    def __init__(self, weight: float, match_weight: float = 0.0, **kwargs):
+    def __init__(self, weight: float, match_weight: float = 0.0, neighbours: int = 1, **kwargs):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         if not weight >= 0:
@@ -120,8 +122,13 @@ class DiscordFusion(keras.layers.Layer):
             raise ValueError(
                 f"`match_weight` must be a number >= 0. Received: match_weight={match_weight!r}"
             )
+        if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
+            raise ValueError(
+                f"`neighbours` must be an int >= 1. Received: neighbours={neighbours!r}"
+            )
         self.weight = float(weight)
         self.match_weight = float(match_weight)
+        self.neighbours = neighbours
 
     def call(self, inputs):
         probability, series = inputs
@@ -130,14 +137,14 @@ class DiscordFusion(keras.layers.Layer):
         period, strength = estimate_period(x)
         logit = tf.math.log(p) - tf.math.log1p(-p)
         if self.match_weight:
-            discord, matched = series_discord_and_match(x, period, logit)
+            discord, matched = series_discord_and_match(x, period, logit, self.neighbours)
             observed = tf.math.is_finite(x)
             count = tf.reduce_sum(tf.cast(observed, "int32"), axis=1)
             median = masked_median(logit, observed, count)
             shared = tf.maximum(tf.minimum(logit, matched) - median, 0.0)
             logit = logit - self.match_weight * strength[:, None] * shared
         else:
-            discord = series_discord(x, period)
+            discord = series_discord(x, period, self.neighbours)
         gate = self.weight * strength[:, None]
         evidence = tf.maximum(tf.math.log(tf.maximum(discord, 1e-3)), 0.0)
         return tf.maximum(logit, (logit + gate * evidence) / (1.0 + gate))
@@ -146,4 +153,5 @@ class DiscordFusion(keras.layers.Layer):
         return tuple(input_shapes[1])
 
     def get_config(self):
-        return {**super().get_config(), "weight": self.weight, "match_weight": self.match_weight}
+        config = {**super().get_config(), "weight": self.weight, "match_weight": self.match_weight}
+        return {**config, "neighbours": self.neighbours}
