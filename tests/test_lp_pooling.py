@@ -16,6 +16,7 @@ import tensorflow as tf
 from zoo_layer_contract import check_layer_contract
 
 from zoo.layers import GlobalLpPooling1D, GlobalLpPooling2D, LpPooling1D, LpPooling2D
+from zoo.layers.lp_blocks import in_xla_context
 
 # -- independent references --------------------------------------------------------------------
 
@@ -509,11 +510,18 @@ def test_unknown_spatial_sizes_in_a_compiled_model(pool, strides, padding):
 def test_forward_and_gradients_under_xla():
     x = np.random.default_rng(17).normal(size=(2, 7, 6, 3)).astype("float32")
     weights = np.random.default_rng(18).normal(size=(2, 4, 3, 3))
+    # Disjoint "valid" windows take the blocked reductions of `lp_blocks` under XLA (the 7×6
+    # input crops a row); overlapping or "same" windows the pooling kernels.
     cases = [
         (LpPooling2D(2, p=2.0), (2, 2), (2, 2), "valid", 2.0),
+        (LpPooling2D(2, p=1.0), (2, 2), (2, 2), "valid", 1.0),
+        (LpPooling2D(2, p=float("inf")), (2, 2), (2, 2), "valid", float("inf")),
+        (LpPooling2D(2, p=3.0, normalize=False), (2, 2), (2, 2), "valid", 3.0),
+        (LpPooling2D((2, 3), p=2.5, trainable_p=True), (2, 3), (2, 3), "valid", 2.5),
         (LpPooling2D(3, 2, "same", p=2.5, trainable_p=True), (3, 3), (2, 2), "same", 2.5),
     ]
     for layer, pool, strides, padding, p in cases:
+        normalize = layer.normalize
 
         @tf.function(jit_compile=True)
         def step(x, layer=layer):
@@ -523,12 +531,12 @@ def test_forward_and_gradients_under_xla():
                 loss = tf.reduce_sum(y * weights[:, : y.shape[1], : y.shape[2]])
             return y, tape.gradient(loss, [x, *layer.trainable_weights])
 
-        def reference(z, p=p, pool=pool, strides=strides, padding=padding):
-            y = lp_pool_reference(z, pool, strides, padding, p, True)
+        def reference(z, p=p, pool=pool, strides=strides, padding=padding, normalize=normalize):
+            y = lp_pool_reference(z, pool, strides, padding, p, normalize)
             return float((y * weights[:, : y.shape[1], : y.shape[2]]).sum())
 
         y, grads = step(tf.constant(x))
-        expected = lp_pool_reference(x, pool, strides, padding, p, True)
+        expected = lp_pool_reference(x, pool, strides, padding, p, normalize)
         np.testing.assert_allclose(y.numpy(), expected, rtol=2e-5, atol=1e-6)
         # float32 gradients against central differences of the float64 definition: each entry is
         # a sum over ≤ 4 windows of O(1) terms, so float32 rounding leaves ~1e-6; the difference
@@ -539,3 +547,26 @@ def test_forward_and_gradients_under_xla():
             eps = 1e-6
             dp = (reference(x, p=p + eps) - reference(x, p=p - eps)) / (2 * eps)
             np.testing.assert_allclose(float(grads[1]), dp, rtol=1e-5)
+
+
+def test_large_p_under_xla_scales_each_window_by_its_own_max():
+    # The blocked path's fallback: p = 64 on values near 1e3 overflows the plain power mean.
+    x = (1e3 * np.random.default_rng(21).uniform(0.5, 1.0, size=(2, 6, 6, 2))).astype("float32")
+    layer = LpPooling2D(2, p=64.0)
+    y = tf.function(layer, jit_compile=True)(tf.constant(x))
+    expected = lp_pool_reference(x.astype("float64"), (2, 2), (2, 2), "valid", 64.0, True)
+    # Each window's max times (mean of terms in [0, 1])^(1/64): float32 rounding, ~1e-6 relative.
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5)
+
+
+def test_xla_context_is_seen_only_while_xla_compiles():
+    seen = {}
+
+    def probe(name):
+        seen[name] = in_xla_context()
+        return tf.constant(0.0)
+
+    tf.function(lambda: probe("jit"), jit_compile=True)()
+    tf.function(lambda: probe("graph"))()
+    probe("eager")
+    assert seen == {"jit": True, "graph": False, "eager": False}

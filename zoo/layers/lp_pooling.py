@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from zoo.layers import lp_base
 from zoo.layers.lp_base import AtLeastOne, LpMixin, Regions
+from zoo.layers.lp_blocks import block_regions, in_xla_context
 
 __all__ = ["AtLeastOne", "BaseLpPooling", "LpPooling1D", "LpPooling2D"]
 
@@ -163,6 +164,11 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
 
     def _pool_channels_last(self, x, pool, strides):
         padding = self.padding.upper()
+        power_sum = lambda a, m, p: self._power_sum(a, m, p, pool, strides)  # noqa: E731
+        if tuple(strides) == tuple(pool) and self.padding == "valid" and in_xla_context():
+            # Disjoint windows under XLA: reductions of a blocked view, which XLA fuses with the
+            # powers into one pass (`lp_blocks`); the pooling kernels elsewhere.
+            return self.lp_pool(x, block_regions(x, pool, power_sum))
         regions = Regions(
             max=lambda a: tf.nn.max_pool2d(a, pool, strides, padding),
             mean=lambda v: tf.nn.avg_pool2d(v, pool, strides, padding),
@@ -174,7 +180,7 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
                 padding=padding,
             ),
             count=lambda: self._counts(x, pool, strides),
-            power_sum=lambda a, m, p: self._power_sum(a, m, p, pool, strides),
+            power_sum=power_sum,
         )
         return self.lp_pool(x, regions)
 

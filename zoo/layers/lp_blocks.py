@@ -1,0 +1,64 @@
+"""Disjoint pooling windows as reshaped blocks: the region operations LpPooling uses under XLA.
+
+When the strides equal the pool size (kh, kw) and the padding is "valid", the windows tile the
+input's first (out_rows·kh, out_cols·kw) positions. Viewed as blocks of shape
+(batch, out_rows, kh, out_cols, kw, channels), each region's mean, max and the mean's adjoint are
+a reduction over axes 2 and 4 and a broadcast back:
+
+    mean(v)[b, i, j, c] = (1 / (kh·kw)) Σ_{u<kh, w<kw} v[b, i·kh + u, j·kw + w, c]
+    spread(g)[b, i·kh + u, j·kw + w, c] = g[b, i, j, c] / (kh·kw)   (0 on the cropped edge)
+
+XLA fuses these with the elementwise powers around them into one pass over the input (the power,
+the sum and the root together), while a stand-alone graph runs them as separate, slower kernels
+than average pooling's (measured: a 2×2 reshape-sum of x² took 15 ms where average pooling took
+2.6 ms, and 2.0 ms under XLA). So `LpPooling` takes this form only while XLA compiles the call
+(`in_xla_context`): under `tf.function(jit_compile=True)` or a Keras model compiled with
+`jit_compile=True` (Keras' default where every layer supports XLA); an exported SavedModel
+keeps the portable pooling kernels.
+
+Shapes: x (batch, rows, cols, channels) → regions (batch, rows // kh, cols // kw, channels).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tensorflow.python.ops import control_flow_util
+
+from zoo.layers.lp_base import Regions
+
+
+def in_xla_context() -> bool:
+    """True while the graph being traced (or one it is traced inside) is compiled by XLA."""
+    if tf.executing_eagerly():
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
+def block_regions(x: tf.Tensor, pool, power_sum) -> Regions:
+    """The `Regions` of disjoint (kh, kw) windows of `x` (channels last, padding "valid"), as
+    reductions of the blocked view (module docstring); `power_sum` is passed through."""
+    kh, kw = pool
+    shape = tf.shape(x)
+    rows, cols = shape[1] // kh, shape[2] // kw
+    size = kh * kw
+
+    def blocks(v):
+        cropped = v[:, : rows * kh, : cols * kw, :]
+        return tf.reshape(cropped, [shape[0], rows, kh, cols, kw, shape[3]])
+
+    def spread(g):
+        tiled = tf.broadcast_to(
+            g[:, :, None, :, None, :] / tf.constant(size, g.dtype),
+            [shape[0], rows, kh, cols, kw, shape[3]],
+        )
+        flat = tf.reshape(tiled, [shape[0], rows * kh, cols * kw, shape[3]])
+        edge = [[0, 0], [0, shape[1] - rows * kh], [0, shape[2] - cols * kw], [0, 0]]
+        return tf.pad(flat, edge)
+
+    return Regions(
+        max=lambda a: tf.reduce_max(blocks(a), axis=(2, 4)),
+        mean=lambda v: tf.reduce_mean(blocks(v), axis=(2, 4)),
+        spread=spread,
+        count=lambda: tf.constant(float(size), x.dtype),
+        power_sum=power_sum,
+    )
