@@ -549,6 +549,32 @@ def test_forward_and_gradients_under_xla():
             np.testing.assert_allclose(float(grads[1]), dp, rtol=1e-5)
 
 
+@pytest.mark.parametrize("p", [1.0, 2.0, 2.5])
+def test_xla_blocks_without_a_cropped_edge_match_the_definition(p):
+    # Sizes that are multiples of the pool (8×6, 2×2) skip the crop and the padding back.
+    x = np.random.default_rng(23).normal(size=(2, 8, 6, 3)).astype("float32")
+    weights = np.random.default_rng(24).normal(size=(2, 4, 3, 3))
+    layer = LpPooling2D(2, p=p)
+
+    @tf.function(jit_compile=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * weights)
+        return y, tape.gradient(loss, x)
+
+    def reference(z):
+        return float((lp_pool_reference(z, (2, 2), (2, 2), "valid", p, True) * weights).sum())
+
+    y, grad = step(tf.constant(x))
+    expected = lp_pool_reference(x, (2, 2), (2, 2), "valid", p, True)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=2e-5, atol=1e-6)
+    # As in the test above: float32 sums of <= 4 terms against float64 central differences.
+    fd = _central_difference(reference, x.astype("float64"))
+    np.testing.assert_allclose(grad.numpy(), fd, rtol=1e-5, atol=1e-6)
+
+
 def test_large_p_under_xla_scales_each_window_by_its_own_max():
     # The blocked path's fallback: p = 64 on values near 1e3 overflows the plain power mean.
     x = (1e3 * np.random.default_rng(21).uniform(0.5, 1.0, size=(2, 6, 6, 2))).astype("float32")

@@ -41,9 +41,12 @@ def block_regions(x: tf.Tensor, pool, power_sum) -> Regions:
     shape = tf.shape(x)
     rows, cols = shape[1] // kh, shape[2] // kw
     size = kh * kw
+    # Sizes known to be multiples of the pool (the usual case) need no crop and no padding back.
+    static = x.shape[1:3]
+    exact = None not in static and static[0] % kh == 0 and static[1] % kw == 0
 
     def blocks(v):
-        cropped = v[:, : rows * kh, : cols * kw, :]
+        cropped = v if exact else v[:, : rows * kh, : cols * kw, :]
         return tf.reshape(cropped, [shape[0], rows, kh, cols, kw, shape[3]])
 
     def spread(g):
@@ -52,6 +55,8 @@ def block_regions(x: tf.Tensor, pool, power_sum) -> Regions:
             [shape[0], rows, kh, cols, kw, shape[3]],
         )
         flat = tf.reshape(tiled, [shape[0], rows * kh, cols * kw, shape[3]])
+        if exact:
+            return flat
         edge = [[0, 0], [0, shape[1] - rows * kh], [0, shape[2] - cols * kw], [0, 0]]
         return tf.pad(flat, edge)
 
