@@ -312,6 +312,12 @@ def test_validation_series_are_reproducible_and_mark_whole_odd_instances():
     for twins in validation.twin_series(count=3):
         runs = np.flatnonzero(np.diff(np.r_[0, twins.labels, 0]))
         assert 2 <= len(runs) // 2 <= 3  # two or three odd instances, of one other shape
+    # Real UCR sets the benchmark does not use: 2 whole odd instances among up to 30 (24, 427
+    # and 1460 points each), the same draw twice.
+    first, again = validation.ucr_series(draws=1), validation.ucr_series(draws=1)
+    for a, b, length in zip(first, again, (427, 24, 1460), strict=True):
+        np.testing.assert_array_equal(a.values, b.values)
+        assert a.labels.sum() == 2 * length and len(a.values) % length == 0
 
 
 def _matched_reference(x: np.ndarray, m: int, values: np.ndarray):

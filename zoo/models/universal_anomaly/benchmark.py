@@ -126,6 +126,22 @@ def yahoo() -> LabelledSeries:
     return _sktime_tsb_uad("yahoo", 24, "Yahoo S5 label")
 
 
+def insert_instances(normal: np.ndarray, odd: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(values, labels): the `normal` instances (k, length) joined end to end with
+    `ODD_INSTANCES` instances drawn from `odd` put in at places drawn by `rng` (after the fifth),
+    their points labelled 1."""
+    pieces = list(normal)
+    flags = [0] * len(pieces)
+    slots = rng.choice(np.arange(5, len(pieces)), size=ODD_INSTANCES, replace=False)
+    for slot, pick in zip(
+        sorted(slots, reverse=True), rng.choice(len(odd), ODD_INSTANCES), strict=True
+    ):
+        pieces.insert(int(slot), odd[int(pick)])
+        flags.insert(int(slot), 1)
+    labels = np.repeat(np.asarray(flags, "int8"), normal.shape[1])
+    return np.concatenate(pieces), labels
+
+
 def ucr_derived(name: str, seed: int = 0) -> LabelledSeries:
     import aeon.datasets
 
@@ -134,17 +150,8 @@ def ucr_derived(name: str, seed: int = 0) -> LabelledSeries:
     y = np.asarray(y)
     normal, odd = x[y == y[0]], x[y != y[0]]
     rng = np.random.default_rng(seed)
-    pieces = list(normal[:NORMAL_INSTANCES])
-    flags = [0] * len(pieces)
-    slots = rng.choice(np.arange(5, len(pieces)), size=ODD_INSTANCES, replace=False)
-    for slot, pick in zip(
-        sorted(slots, reverse=True), rng.choice(len(odd), ODD_INSTANCES), strict=True
-    ):
-        pieces.insert(int(slot), odd[int(pick)])
-        flags.insert(int(slot), 1)
-    length = x.shape[1]
-    labels = np.repeat(np.asarray(flags, "int8"), length)
-    return LabelledSeries(f"ucr_{name}", np.concatenate(pieces), labels, length, "UCR-derived")
+    values, labels = insert_instances(normal[:NORMAL_INSTANCES], odd, rng)
+    return LabelledSeries(f"ucr_{name}", values, labels, x.shape[1], "UCR-derived")
 
 
 def injected(name: str, seed: int = 0) -> LabelledSeries:
