@@ -170,9 +170,12 @@ def power_mean(x, p, regions, normalize: bool, fallback):
             return tuple(tape.gradient(y_stable, sources, output_gradients=g))
 
         def grad(g):
+            fast = fast_grad(g)
             if not checked:
-                return fast_grad(g)
-            return tf.cond(unsafe, lambda: fallback_grad(g), lambda: fast_grad(g))
+                return fast
+            # The fast gradient outside the cond (so it fuses with its neighbours under XLA);
+            # the cond only swaps in the fallback's in the rare unsafe case.
+            return tf.cond(unsafe, lambda: fallback_grad(g), lambda: fast)
 
         return y, grad
 
