@@ -237,7 +237,10 @@ MATH_NOTES = """
     each window by its own max m_R, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term is in
     [0, 1]: p = 64 on values ~1e3 (or ~1e-20) stays exact in float32. float16 inputs are computed
     in float32. An all-zero region gives 0 with a finite (zero) gradient, also with respect to a
-    trainable p. NaN inputs propagate to the regions that contain them.
+    trainable p. NaN inputs propagate to the regions that contain them. While XLA compiles the
+    call (`jit_compile=True`, Keras' default for `fit` where every layer supports it), disjoint
+    "valid" windows with p = 1, 2 or inf are reduced as blocks, which XLA fuses with the power
+    into one pass (`zoo.layers.lp_blocks`); the same values, to float32 rounding.
 """
 
 ARGS = """
