@@ -575,14 +575,66 @@ def test_xla_blocks_without_a_cropped_edge_match_the_definition(p):
     np.testing.assert_allclose(grad.numpy(), fd, rtol=1e-5, atol=1e-6)
 
 
-def test_large_p_under_xla_scales_each_window_by_its_own_max():
-    # The blocked path's fallback: p = 64 on values near 1e3 overflows the plain power mean.
+@pytest.mark.parametrize("trainable_p", [False, True])
+def test_large_p_under_xla_scales_each_window_by_its_own_max(trainable_p):
+    # p = 64 on values near 1e3 overflows the plain power mean: the forward takes the scaled
+    # fallback, and the branch-free gradient under XLA (from y alone) must stay exact.
     x = (1e3 * np.random.default_rng(21).uniform(0.5, 1.0, size=(2, 6, 6, 2))).astype("float32")
-    layer = LpPooling2D(2, p=64.0)
-    y = tf.function(layer, jit_compile=True)(tf.constant(x))
+    weights = np.random.default_rng(22).normal(size=(2, 3, 3, 2))
+    layer = LpPooling2D(2, p=64.0, trainable_p=trainable_p)
+
+    @tf.function(jit_compile=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * weights)
+        return y, tape.gradient(loss, [x, *layer.trainable_weights])
+
+    def reference(z, p=64.0):
+        return float((lp_pool_reference(z, (2, 2), (2, 2), "valid", p, True) * weights).sum())
+
+    y, grads = step(tf.constant(x))
     expected = lp_pool_reference(x.astype("float64"), (2, 2), (2, 2), "valid", 64.0, True)
     # Each window's max times (mean of terms in [0, 1])^(1/64): float32 rounding, ~1e-6 relative.
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5)
+    # d/dx = sign·(|x|/y)^63/4: float32 powers of ratios <= 4^(1/64) err by ~63·eps ≈ 8e-6
+    # relative; central differences of the float64 definition (step 1e-3 on values ~1e3).
+    fd = _central_difference(reference, x.astype("float64"), eps=1e-3)
+    np.testing.assert_allclose(grads[0].numpy(), fd, rtol=5e-5, atol=1e-7)
+    if trainable_p:
+        dp = (
+            reference(x.astype("float64"), 64.0 + 1e-4)
+            - reference(x.astype("float64"), 64.0 - 1e-4)
+        ) / 2e-4
+        np.testing.assert_allclose(float(grads[1]), dp, rtol=1e-4)
+
+
+def test_learned_p_under_xla_has_zero_gradients_on_zero_windows():
+    x = np.random.default_rng(25).normal(size=(1, 4, 4, 1)).astype("float32")
+    x[0, :2, :2, 0] = 0.0  # one all-zero window
+    x[0, 2, 3, 0] = 0.0  # one zero in another
+    layer = LpPooling2D(2, p=2.5, trainable_p=True)
+
+    @tf.function(jit_compile=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x))
+        return tape.gradient(loss, [x, *layer.trainable_weights])
+
+    grad_x, grad_p = step(tf.constant(x))
+    assert np.isfinite(grad_x.numpy()).all() and np.isfinite(float(grad_p))
+    assert (grad_x.numpy()[0, :2, :2, 0] == 0).all() and grad_x.numpy()[0, 2, 3, 0] == 0
+
+    def reference(z, p=2.5):
+        return float(lp_pool_reference(z, (2, 2), (2, 2), "valid", p, True).sum())
+
+    dp = (
+        reference(x.astype("float64"), 2.5 + 1e-6) - reference(x.astype("float64"), 2.5 - 1e-6)
+    ) / 2e-6
+    # float32 sums of <= 4 terms against a float64 central difference: 1e-5 relative.
+    np.testing.assert_allclose(float(grad_p), dp, rtol=1e-5)
 
 
 def test_xla_context_is_seen_only_while_xla_compiles():

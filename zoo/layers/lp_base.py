@@ -138,7 +138,9 @@ class Regions:
     max(a): max of `a` per region; mean(v): mean of `v` per region (over the real inputs);
     spread(g): the adjoint of `mean` (its gradient for upstream g, shaped like the input or
     broadcastable to it); count(): |R| per region, broadcastable to the results;
-    power_sum(a, m, p): Σ_R (a/m_R)^p with m the (safe, non-zero) per-region scale.
+    power_sum(a, m, p): Σ_R (a/m_R)^p with m the (safe, non-zero) per-region scale;
+    broadcast(v): each region's value on each of its inputs, only for disjoint regions (else
+    None), which gives the branch-free gradient of `lp_power_mean`.
     """
 
     max: Callable
@@ -146,6 +148,7 @@ class Regions:
     spread: Callable
     count: Callable
     power_sum: Callable
+    broadcast: Callable | None = None
 
 
 class LpMixin:

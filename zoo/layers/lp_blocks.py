@@ -51,11 +51,8 @@ def block_regions(x: tf.Tensor, pool, power_sum) -> Regions:
         cropped = v if exact else v[:, : rows * kh, : cols * kw, :]
         return tf.reshape(cropped, [shape[0], rows, kh, cols, kw, shape[3]])
 
-    def spread(g):
-        tiled = tf.broadcast_to(
-            g[:, :, None, :, None, :] / tf.constant(size, g.dtype),
-            [shape[0], rows, kh, cols, kw, shape[3]],
-        )
+    def broadcast(v):
+        tiled = tf.broadcast_to(v[:, :, None, :, None, :], [shape[0], rows, kh, cols, kw, shape[3]])
         flat = tf.reshape(tiled, [shape[0], rows * kh, cols * kw, shape[3]])
         if exact:
             return flat
@@ -65,7 +62,8 @@ def block_regions(x: tf.Tensor, pool, power_sum) -> Regions:
     return Regions(
         max=lambda a: tf.reduce_max(blocks(a), axis=(2, 4)),
         mean=lambda v: tf.reduce_mean(blocks(v), axis=(2, 4)),
-        spread=spread,
+        spread=lambda g: broadcast(g / tf.constant(size, g.dtype)),
         count=lambda: tf.constant(float(size), x.dtype),
         power_sum=power_sum,
+        broadcast=broadcast,
     )

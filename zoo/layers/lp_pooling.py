@@ -165,7 +165,9 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
     def _pool_channels_last(self, x, pool, strides):
         padding = self.padding.upper()
         power_sum = lambda a, m, p: self._power_sum(a, m, p, pool, strides)  # noqa: E731
-        if self._blocks_pay(pool, strides) and in_xla_context():
+        disjoint = tuple(strides) == tuple(pool) and self.padding == "valid"
+        xla = disjoint and in_xla_context()
+        if xla and self._cheap_p():
             # Disjoint windows under XLA: reductions of a blocked view, which XLA fuses with the
             # powers into one pass (`lp_blocks`); the pooling kernels elsewhere.
             return self.lp_pool(x, block_regions(x, pool, power_sum))
@@ -181,16 +183,18 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
             ),
             count=lambda: self._counts(x, pool, strides),
             power_sum=power_sum,
+            # Other p under XLA: the pooling op before the root, and the branch-free gradient
+            # (`lp_power_mean`), which needs each window's y on its inputs.
+            broadcast=block_regions(x, pool, power_sum).broadcast if xla else None,
         )
         return self.lp_pool(x, regions)
 
-    def _blocks_pay(self, pool, strides) -> bool:
-        """Whether XLA runs this layer faster on blocks than on its pooling ops: disjoint "valid"
-        windows and a fixed p of 1, 2 or ∞ (no exp or log). XLA fuses a root exp(log(S)/p) with
-        the block reduction before it into one slow loop (measured 8× an average pooling for
-        p = 3 forward, against 2.1× with the pooling op before the root)."""
-        cheap = not self.trainable_p and self.p in (1.0, 2.0, float("inf"))
-        return cheap and tuple(strides) == tuple(pool) and self.padding == "valid"
+    def _cheap_p(self) -> bool:
+        """Whether XLA runs this layer faster on blocks than on its pooling ops: a fixed p of 1,
+        2 or ∞ (no exp or log). XLA fuses a root exp(log(S)/p) with the block reduction before it
+        into one slow loop (measured 8× an average pooling for p = 3 forward, against 2.1× with
+        the pooling op before the root)."""
+        return not self.trainable_p and self.p in (1.0, 2.0, float("inf"))
 
     def _power_sum(self, a, safe_m, p, pool, strides):
         """Σ_R (|x|/m_R)^p per window, m_R the (non-zero) window max."""

@@ -145,6 +145,7 @@ def power_mean(x, p, regions, normalize: bool, fallback):
             ratio = None
         else:
             t, ratio = _fixed_terms(x, p)
+            log_terms = None
         power = p_tensor if learned else p
         mean = regions.mean(t)
         total = mean if normalize else mean * count
@@ -170,6 +171,8 @@ def power_mean(x, p, regions, normalize: bool, fallback):
             return tuple(tape.gradient(y_stable, sources, output_gradients=g))
 
         def grad(g):
+            if checked and regions.broadcast is not None:
+                return _branch_free_grad(g, y, x, power, spread, regions.broadcast, learned)
             fast = fast_grad(g)
             if not checked:
                 return fast
@@ -182,6 +185,31 @@ def power_mean(x, p, regions, normalize: bool, fallback):
     if learned:
         return tf.custom_gradient(lambda x, p_tensor: _unpack(forward(x, p_tensor)))(x, p)
     return tf.custom_gradient(lambda x: _unpack(forward(x)))(x)
+
+
+def _branch_free_grad(g, y, x, p, spread, broadcast, learned: bool):
+    """d/dx (and d/dp for a learned p) from the output y alone, safe whatever its size: with
+    r_i = |x_i| / y (<= |R|^{1/p}, as y is at least each term's share, so nothing overflows),
+
+        ∂y/∂x_i = sign(x_i) · r_i^{p-1} · c/|R|,
+        ∂y/∂p   = (y/p) · (c/|R|) Σ_{i∈R} r_i^p · log r_i
+
+    (the second from ∂log y/∂p = (c/|R|) Σ r^p log|x| / p − log y / p and (c/|R|) Σ r^p = 1,
+    which removes the cancellation of two large logs). y may come from the fast path or the
+    scaled fallback alike: no branch, which XLA runs far faster than the `tf.cond` between the
+    two gradients. Disjoint windows only (`broadcast` puts each region's y on its own inputs).
+    r is 0 where x = 0 (and in an all-zero region), where both gradients get nothing."""
+    r = tf.math.divide_no_nan(tf.abs(x), broadcast(y))
+    if not learned:  # a fixed p: r^{p-1} by multiplication where p allows
+        power = _cheap_power(r, lambda: r, p - 1.0)
+        if power is None:
+            power = tf.ones_like(r) if p == 1.0 else tf.exp((p - 1.0) * tf.math.log(r))
+        return (spread(g) * tf.sign(x) * power,)
+    log_r = tf.math.log(r)  # -inf at r = 0
+    power = tf.exp(tf.math.multiply_no_nan(log_r, p - 1.0))  # r^{p-1}; 1 at p = 1
+    grad_x = spread(g) * tf.sign(x) * power
+    terms = tf.math.multiply_no_nan(log_r, spread(g * y) * power * r)  # 0 where r = 0
+    return grad_x, tf.reduce_sum(terms) / p
 
 
 def _learned_grad(g, y, total, log_total, t, log_terms, x, p, spread):
