@@ -24,16 +24,22 @@ Shapes: x (batch, rows, cols, channels) → regions (batch, rows // kh, cols // 
 from __future__ import annotations
 
 import tensorflow as tf
-from tensorflow.python.ops import control_flow_util
 
 from zoo.layers.lp_base import Regions
 
+try:  # TensorFlow's own test of the same question (not public API; absent, XLA is never seen)
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+except ImportError:  # pragma: no cover - depends on the TensorFlow version
+    GraphOrParentsInXlaContext = None
+
 
 def in_xla_context() -> bool:
-    """True while the graph being traced (or one it is traced inside) is compiled by XLA."""
-    if tf.executing_eagerly():
+    """True while the graph being traced (or one it is traced inside) is compiled by XLA; False
+    in eager mode, in a plain `tf.function`, and if this TensorFlow lacks the check (the layer
+    then keeps its portable path under XLA too: slower, the same values)."""
+    if tf.executing_eagerly() or GraphOrParentsInXlaContext is None:
         return False
-    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+    return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 def block_regions(x: tf.Tensor, pool, power_sum) -> Regions:
