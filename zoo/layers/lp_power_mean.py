@@ -208,7 +208,9 @@ def _branch_free_grad(g, y, x, p, spread, broadcast, learned: bool):
     log_r = tf.math.log(r)  # -inf at r = 0
     power = tf.exp(tf.math.multiply_no_nan(log_r, p - 1.0))  # r^{p-1}; 1 at p = 1
     grad_x = spread(g) * tf.sign(x) * power
-    terms = tf.math.multiply_no_nan(log_r, spread(g * y) * power * r)  # 0 where r = 0
+    # spread(g·y)·r^p = grad_x·x on disjoint windows (spread(g·y) = spread(g)·y there): the
+    # p-gradient reads the x-gradient instead of a second r^{p-1}.
+    terms = tf.math.multiply_no_nan(log_r, grad_x * x)  # 0 where r = 0
     return grad_x, tf.reduce_sum(terms) / p
 
 
