@@ -7,6 +7,8 @@ a reduction over axes 2 and 4 and a broadcast back:
 
     mean(v)[b, i, j, c] = (1 / (kh·kw)) Σ_{u<kh, w<kw} v[b, i·kh + u, j·kw + w, c]
     spread(g)[b, i·kh + u, j·kw + w, c] = g[b, i, j, c] / (kh·kw)   (0 on the cropped edge)
+    broadcast(v)[b, i·kh + u, j·kw + w, c] = v[b, i, j, c]           (each region's value on its
+                                                                      inputs; the gradient's)
 
 XLA fuses these with the elementwise powers around them into one pass over the input (the power,
 the sum and the root together), while a stand-alone graph runs them as separate, slower kernels
@@ -14,9 +16,10 @@ than average pooling's (measured: a 2×2 reshape-sum of x² took 15 ms where ave
 2.6 ms, and 2.0 ms under XLA). So `LpPooling` takes this form only while XLA compiles the call
 (`in_xla_context`): under `tf.function(jit_compile=True)` or a Keras model compiled with
 `jit_compile=True` (Keras' default where every layer supports XLA); an exported SavedModel
-keeps the portable pooling kernels. And only for p = 1, 2 and ∞: a root exp(log(S)/p) after a
-block reduction is fused by XLA into one slow loop (p = 3 forward 8× an average pooling, 2.1×
-with the pooling op before the root).
+keeps the portable pooling kernels. The reductions serve p = 1, 2 and ∞ only: a root
+exp(log(S)/p) after a block reduction is fused by XLA into one slow loop (p = 3 forward 8× an
+average pooling, 2.1× with the pooling op before the root); other p take only `broadcast`, for
+the branch-free gradient of `lp_power_mean`.
 
 Shapes: x (batch, rows, cols, channels) → regions (batch, rows // kh, cols // kw, channels).
 """

@@ -25,7 +25,10 @@ For p other than 1 and 2 the terms may overflow (large p, |x| > 1) or underflow 
 windows): their max and min; only when some S is beyond 2^±100 are the regions looked at, with
 the window max telling an underflow from an all-zero region (which is exact: y = 0). Where a
 region is in danger the whole call takes `fallback` instead (each region scaled by its own max,
-in `lp_base`), and its gradient is taken by autodiff of that fallback.
+in `lp_base`), and its gradient is taken by autodiff of that fallback. When the regions can put
+each y back on its own inputs (disjoint windows under XLA, `Regions.broadcast`), the gradient is
+instead computed from y alone, safe whatever its size, with no branch (`_branch_free_grad`):
+XLA runs a `tf.cond` between two gradients far slower than either.
 """
 
 from __future__ import annotations
@@ -145,7 +148,6 @@ def power_mean(x, p, regions, normalize: bool, fallback):
             ratio = None
         else:
             t, ratio = _fixed_terms(x, p)
-            log_terms = None
         power = p_tensor if learned else p
         mean = regions.mean(t)
         total = mean if normalize else mean * count
