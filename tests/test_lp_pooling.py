@@ -507,6 +507,22 @@ def test_unknown_spatial_sizes_in_a_compiled_model(pool, strides, padding):
             np.testing.assert_allclose(y.numpy(), expected, rtol=2e-5, atol=1e-6)
 
 
+def _xla_step(layer, weights=None):
+    """An XLA-compiled step: x → (y, [∂L/∂x, ∂L/∂weights...]) for L = Σ y·weights (cropped to y's
+    shape; all ones when None)."""
+
+    @tf.function(jit_compile=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            w = 1.0 if weights is None else weights[:, : y.shape[1], : y.shape[2]]
+            loss = tf.reduce_sum(y * w)
+        return y, tape.gradient(loss, [x, *layer.trainable_weights])
+
+    return step
+
+
 def test_forward_and_gradients_under_xla():
     x = np.random.default_rng(17).normal(size=(2, 7, 6, 3)).astype("float32")
     weights = np.random.default_rng(18).normal(size=(2, 4, 3, 3))
@@ -522,14 +538,7 @@ def test_forward_and_gradients_under_xla():
     ]
     for layer, pool, strides, padding, p in cases:
         normalize = layer.normalize
-
-        @tf.function(jit_compile=True)
-        def step(x, layer=layer):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = layer(x)
-                loss = tf.reduce_sum(y * weights[:, : y.shape[1], : y.shape[2]])
-            return y, tape.gradient(loss, [x, *layer.trainable_weights])
+        step = _xla_step(layer, weights)
 
         def reference(z, p=p, pool=pool, strides=strides, padding=padding, normalize=normalize):
             y = lp_pool_reference(z, pool, strides, padding, p, normalize)
@@ -556,18 +565,10 @@ def test_xla_blocks_without_a_cropped_edge_match_the_definition(p):
     weights = np.random.default_rng(24).normal(size=(2, 4, 3, 3))
     layer = LpPooling2D(2, p=p)
 
-    @tf.function(jit_compile=True)
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-            loss = tf.reduce_sum(y * weights)
-        return y, tape.gradient(loss, x)
-
     def reference(z):
         return float((lp_pool_reference(z, (2, 2), (2, 2), "valid", p, True) * weights).sum())
 
-    y, grad = step(tf.constant(x))
+    y, (grad,) = _xla_step(layer, weights)(tf.constant(x))
     expected = lp_pool_reference(x, (2, 2), (2, 2), "valid", p, True)
     np.testing.assert_allclose(y.numpy(), expected, rtol=2e-5, atol=1e-6)
     # As in the test above: float32 sums of <= 4 terms against float64 central differences.
@@ -583,18 +584,10 @@ def test_large_p_under_xla_scales_each_window_by_its_own_max(trainable_p):
     weights = np.random.default_rng(22).normal(size=(2, 3, 3, 2))
     layer = LpPooling2D(2, p=64.0, trainable_p=trainable_p)
 
-    @tf.function(jit_compile=True)
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-            loss = tf.reduce_sum(y * weights)
-        return y, tape.gradient(loss, [x, *layer.trainable_weights])
-
     def reference(z, p=64.0):
         return float((lp_pool_reference(z, (2, 2), (2, 2), "valid", p, True) * weights).sum())
 
-    y, grads = step(tf.constant(x))
+    y, grads = _xla_step(layer, weights)(tf.constant(x))
     expected = lp_pool_reference(x.astype("float64"), (2, 2), (2, 2), "valid", 64.0, True)
     # Each window's max times (mean of terms in [0, 1])^(1/64): float32 rounding, ~1e-6 relative.
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5)
@@ -615,15 +608,7 @@ def test_learned_p_under_xla_has_zero_gradients_on_zero_windows():
     x[0, :2, :2, 0] = 0.0  # one all-zero window
     x[0, 2, 3, 0] = 0.0  # one zero in another
     layer = LpPooling2D(2, p=2.5, trainable_p=True)
-
-    @tf.function(jit_compile=True)
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(layer(x))
-        return tape.gradient(loss, [x, *layer.trainable_weights])
-
-    grad_x, grad_p = step(tf.constant(x))
+    _, (grad_x, grad_p) = _xla_step(layer)(tf.constant(x))
     assert np.isfinite(grad_x.numpy()).all() and np.isfinite(float(grad_p))
     assert (grad_x.numpy()[0, :2, :2, 0] == 0).all() and grad_x.numpy()[0, 2, 3, 0] == 0
 
