@@ -18,8 +18,8 @@ than average pooling's (measured: a 2×2 reshape-sum of x² took 15 ms where ave
 `jit_compile=True` (Keras' default where every layer supports XLA); an exported SavedModel
 keeps the portable pooling kernels. The reductions serve p = 1, 2 and ∞ only: a root
 exp(log(S)/p) after a block reduction is fused by XLA into one slow loop (p = 3 forward 8× an
-average pooling, 2.1× with the pooling op before the root); other p take only `broadcast`, for
-the branch-free gradient of `lp_power_mean`.
+average pooling, 2.1× with the pooling op before the root); other p take `broadcast` and
+`spread`, for the branch-free gradient of `lp_power_mean`.
 
 Shapes: x (batch, rows, cols, channels) → regions (batch, rows // kh, cols // kw, channels).
 """
