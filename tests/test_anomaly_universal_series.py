@@ -191,6 +191,45 @@ def test_series_discord_matches_brute_force_nearest_neighbours(m):
         np.testing.assert_allclose(scaled.numpy()[0], got, atol=10 * DISCORD_ATOL)
 
 
+@pytest.mark.parametrize("kind", ["centred", "raw"])
+def test_unnormalised_subsequence_distances_match_brute_force(kind):
+    """The validation-only comparisons (`subsequences`): RMS differences of the subsequences
+    centred on their own mean, or on the series' mean, in units of the series' std; they see an
+    instance that differs only in amplitude (or level), which z-normalising hides."""
+    rng = np.random.default_rng(5)
+    beat = np.exp(-0.5 * ((np.arange(40) - 12) / 3.0) ** 2)
+    x = np.tile(beat, 12) + 0.02 * rng.normal(size=480)
+    x[200:240] = 3.0 * beat + (0.0 if kind == "centred" else 1.0) + 0.02 * rng.normal(size=40)
+    m, n = 40, len(x)
+    r = int(subsequence_stride(tf.constant(m), tf.constant(n)))
+    starts = np.arange(0, n - m + 1, r)
+    frames = np.stack([x[s : s + m] for s in starts])
+    own = frames.mean(1, keepdims=True) if kind == "centred" else x.mean()
+    a = (frames - own) / x.std()
+    expected = [
+        min(
+            np.sqrt(np.mean((a[i] - a[j]) ** 2))
+            for j in range(len(starts))
+            if abs(s - starts[j]) >= m
+        )
+        for i, s in enumerate(starts)
+    ]
+    d, valid, _ = nearest_distances(tf.constant(x, "float32"), tf.constant(m), subsequences=kind)
+    assert bool(tf.reduce_all(valid))
+    np.testing.assert_allclose(d.numpy(), expected, atol=DISCORD_ATOL)
+    # The subsequence on the odd instance (start 200): far from every other here, a typical
+    # shape when z-normalised (its edges, half odd, are novel shapes either way).
+    odd = list(starts).index(200)
+    z, _, _ = nearest_distances(tf.constant(x, "float32"), tf.constant(m))
+    assert d.numpy()[odd] > 5 * np.median(d.numpy())
+    assert z.numpy()[odd] < 2 * np.median(z.numpy())
+    got = series_discord(tf.constant(x[None], "float32"), tf.constant([m]), 1, kind)
+    scaled = series_discord(tf.constant((3e3 * x - 7.0)[None], "float32"), [m], 1, kind)
+    np.testing.assert_allclose(scaled.numpy()[0], got.numpy()[0], atol=10 * DISCORD_ATOL)
+    with pytest.raises(ValueError, match="subsequences"):
+        nearest_distances(tf.constant(x, "float32"), tf.constant(m), subsequences="zscore")
+
+
 @pytest.mark.slow  # stumpy compiles its kernels with numba on first use (~45 s)
 def test_nearest_distances_at_stride_one_are_stumpys_matrix_profile():
     import stumpy

@@ -27,6 +27,15 @@ The same search gives every point t its match: at offset o = t − i·r in a cov
 i, the point j(i)·r + o of that subsequence's nearest repeat j(i) (`matched_values`: any point
 values, such as the network's logits, read there; the mean over the covering subsequences).
 
+Validation only (not in the shipped detector): with `subsequences` "centred" or "raw" the
+subsequences are not z-normalised but only centred on their own mean (shape and amplitude) or on
+the series' mean (shape, amplitude and level), both over the series' std σ, and
+
+    d_i = min_{j: |i−j|·r >= m} ‖a_i − a_j‖ / sqrt(m)
+
+(the root-mean-square difference in units of σ). The ninth benchmark run tried the mean of the
+z-normalised and the raw log discords (`validation.py`), and it is not shipped.
+
 Shapes: x (batch, n), m (batch,) int → (batch, n) float32.
 Reference: Yeh et al., "Matrix Profile I", ICDM 2016; Keogh et al. 2005 (discords).
 """
@@ -40,6 +49,7 @@ from zoo.models.universal_anomaly.layers import masked_median
 MAX_SUBSEQUENCES = 2048
 MEDIAN_FLOOR = 0.1  # chosen on the validation set: the threshold's F1 there, ROC-AUC unchanged
 COVER = 9  # subsequences covering a point: at most m / r + 1 <= 9
+SUBSEQUENCES = ("z", "centred", "raw")  # how subsequences are compared (module docstring)
 
 
 def subsequence_stride(m: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
@@ -48,18 +58,37 @@ def subsequence_stride(m: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
 
 
 def nearest_distances(
-    x: tf.Tensor, m: tf.Tensor, neighbours: int = 1
+    x: tf.Tensor, m: tf.Tensor, neighbours: int = 1, subsequences: str = "z"
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """One series x (n,) → (d (S,) k-th nearest-neighbour distances (0 where undefined), valid
-    (S,) bool, r): the subsequence profile of the module docstring, k = `neighbours`."""
-    d, valid, r, _ = nearest_repeats(x, m, neighbours)
+    (S,) bool, r): the subsequence profile of the module docstring, k = `neighbours`, the
+    subsequences compared as `subsequences` says (one of `SUBSEQUENCES`)."""
+    d, valid, r, _ = nearest_repeats(x, m, neighbours, subsequences)
     return d, valid, r
 
 
-def nearest_repeats(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1):
+def _distances(frames, centred, std, mean, spread, m, subsequences: str):
+    """(S, S) distances between the subsequences `frames` (module docstring)."""
+    size = tf.cast(m, frames.dtype)
+    if subsequences == "z":
+        flat = std < 1e-3 * spread + 1e-30
+        z = tf.where(flat, tf.zeros_like(centred), centred / tf.maximum(std, 1e-30))
+        rho = tf.matmul(z, z, transpose_b=True) / size
+        return tf.sqrt(tf.maximum(1.0 - rho, 0.0))
+    a = (centred if subsequences == "centred" else frames - mean) / tf.maximum(spread, 1e-30)
+    squares = tf.reduce_sum(tf.square(a), axis=-1)
+    gram = tf.matmul(a, a, transpose_b=True)
+    return tf.sqrt(tf.maximum(squares[:, None] + squares[None, :] - 2.0 * gram, 0.0) / size)
+
+
+def nearest_repeats(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1, subsequences: str = "z"):
     """`nearest_distances` and, as a fourth value, each subsequence's nearest repeat j(i) (S,)
     int32 (i itself where undefined): always the first, whatever k. A subsequence with fewer than
     k separate repeats takes its farthest one's distance."""
+    if subsequences not in SUBSEQUENCES:
+        raise ValueError(
+            f"`subsequences` must be one of {SUBSEQUENCES}. Received: subsequences={subsequences!r}"
+        )
     n = tf.shape(x)[0]
     r = subsequence_stride(m, n)
     observed = tf.math.is_finite(x)
@@ -72,10 +101,7 @@ def nearest_repeats(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1):
     count = tf.maximum(tf.reduce_sum(weight), 1.0)
     mean = tf.reduce_sum(filled) / count
     spread = tf.sqrt(tf.reduce_sum(weight * tf.square(filled - mean)) / count)
-    flat = std < 1e-3 * spread + 1e-30
-    z = tf.where(flat, tf.zeros_like(centred), centred / tf.maximum(std, 1e-30))
-    rho = tf.matmul(z, z, transpose_b=True) / tf.cast(m, x.dtype)
-    distance = tf.sqrt(tf.maximum(1.0 - rho, 0.0))
+    distance = _distances(frames, centred, std, mean, spread, m, subsequences)
     starts = tf.range(tf.shape(frames)[0]) * r
     allowed = (tf.abs(starts[:, None] - starts[None, :]) >= m) & valid[None, :] & valid[:, None]
     masked = tf.where(allowed, distance, float("inf"))
@@ -148,13 +174,16 @@ def _has_repeats(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.cast(tf.math.is_finite(x), "int32")) >= 2 * m + 1
 
 
-def relative_discord(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1) -> tf.Tensor:
+def relative_discord(
+    x: tf.Tensor, m: tf.Tensor, neighbours: int = 1, subsequences: str = "z"
+) -> tf.Tensor:
     """One series x (n,), length m (int32 scalar) → (n,) point discords over their median, each
-    from the distance to the k-th nearest repeat (k = `neighbours`)."""
+    from the distance to the k-th nearest repeat (k = `neighbours`; `subsequences`: how they are
+    compared, module docstring)."""
     n = tf.shape(x)[0]
 
     def profile():
-        d, valid, r = nearest_distances(x, m, neighbours)
+        d, valid, r = nearest_distances(x, m, neighbours, subsequences)
         return _relative(d, valid, m, r, n)
 
     # A series too short for two non-overlapping subsequences has no discord: neutral 1.
@@ -199,12 +228,14 @@ def series_repeatability(x: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
     )
 
 
-def series_discord(x: tf.Tensor, m: tf.Tensor, neighbours: int = 1) -> tf.Tensor:
+def series_discord(
+    x: tf.Tensor, m: tf.Tensor, neighbours: int = 1, subsequences: str = "z"
+) -> tf.Tensor:
     """(batch, n) raw series, (batch,) lengths → (batch, n) relative discords, row by row (from
-    the k-th nearest repeat, k = `neighbours`)."""
+    the k-th nearest repeat, k = `neighbours`; `subsequences` as in `nearest_distances`)."""
     x = tf.cast(x, "float32")
     return tf.map_fn(
-        lambda row: relative_discord(row[0], row[1], neighbours),
+        lambda row: relative_discord(row[0], row[1], neighbours, subsequences),
         (x, tf.cast(m, "int32")),
         fn_output_signature=tf.TensorSpec([None], "float32"),
     )
