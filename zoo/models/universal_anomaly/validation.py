@@ -86,7 +86,8 @@ the centred discord lifts the pulses most (0.836 -> 0.950) but costs the injecte
 the pick is the mean of the z-normalised and the raw log discords (five-group mean 0.869 against
 0.856; injected 0.917, F1 0.575; pulses 0.901; ``ucr`` 0.595). The benchmark, run once with it
 (its ninth run), gave a mean ROC-AUC of 0.850 (MIT-BIH 0.800 -> 0.794, nile 0.914 -> 0.865,
-woolyrnq 0.954 -> 0.977, the rest within 0.01): not shipped.
+woolyrnq 0.954 -> 0.977, the rest within 0.01): not shipped (`python
+bench/anomaly_rule_on_benchmark.py '<rule>'` reproduces that run).
 """
 
 from __future__ import annotations
@@ -352,8 +353,10 @@ FUSION_RULES = _candidates()
 
 def fusion_parts(model, values: np.ndarray) -> dict:
     """The parts the series detector fuses, for one series: {"logit": (n,) logit of the network's
-    mean point probability, "log_discord": (n,) log D, "strength": s, "period": m}, computed by
-    the detector's own layers (`model` in series mode)."""
+    mean point probability, "matched_logit": (n,) e, "log_discord": (n,) log D, the same as
+    "log_discord_k2", "_k3" (k-th nearest repeat), "log_discord_centred", "_raw" (subsequences
+    not z-normalised), "strength": s, "repeatability": ρ, "period": m}, computed by the
+    detector's own layers (`model` in series mode)."""
     import tensorflow as tf
 
     from zoo.models.universal_anomaly.model import NETWORK
@@ -391,7 +394,8 @@ def fusion_parts(model, values: np.ndarray) -> dict:
     }
 
 
-def _fuse(fuse, parts: dict) -> np.ndarray:
+def apply_rule(fuse, parts: dict) -> np.ndarray:
+    """One candidate rule (a value of `FUSION_RULES`) on one series' `fusion_parts`: (n,) scores."""
     if getattr(fuse, "takes_parts", False):
         return fuse(parts)
     return fuse(parts["logit"], parts["log_discord"], parts["strength"], parts["repeatability"])
@@ -417,13 +421,13 @@ def validate(model, rules=FUSION_RULES, series=None, normal=None) -> dict:
     normal_parts = [fusion_parts(model, values) for values in normal]
     thresholds = {}
     for name, fuse in rules.items():
-        normal_scores = np.concatenate([_fuse(fuse, parts) for parts in normal_parts])
+        normal_scores = np.concatenate([apply_rule(fuse, parts) for parts in normal_parts])
         thresholds[name] = normal_threshold(normal_scores, false_alarm_rate=0.001)
     found = {name: {} for name in rules}
     for item in series:
         parts = fusion_parts(model, item.values)
         for name, fuse in rules.items():
-            score = _fuse(fuse, parts)
+            score = apply_rule(fuse, parts)
             row = (
                 roc_auc(item.labels, score),
                 average_precision(item.labels, score),
