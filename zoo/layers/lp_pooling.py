@@ -189,7 +189,8 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
             # Other p under XLA: the pooling op before the root; the backward from the blocks:
             # the branch-free gradient (`lp_power_mean`) needs each window's y on its inputs,
             # and XLA fuses a broadcast spread into it where it runs the pooling gradient as a
-            # slow dilated reduce-window (p = 3 forward+backward 3.05x -> 2.73x).
+            # slow dilated reduce-window (`bench/layers.py`: p = 3 forward+backward 2.9-3.2x ->
+            # 2.4-2.6x an average pooling; a learned p unchanged within the noise).
             blocked = block_regions(x, pool, power_sum)
             regions = dataclasses.replace(
                 regions, spread=blocked.spread, broadcast=blocked.broadcast
