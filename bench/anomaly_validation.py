@@ -5,8 +5,9 @@ the benchmark series.
     python bench/anomaly_validation.py
 
 Prints, per rule (best mean ROC-AUC first), ROC-AUC / PR-AUC / F1 at the shipped-style threshold
-on each group (injected anomalies, repeated shapes, pulse trains, alike odd instances), and
-their mean ROC-AUC.
+on each group (injected anomalies, repeated shapes, pulse trains, alike odd instances, real UCR
+sets the benchmark does not use), and their mean ROC-AUC. `anomaly_rule_on_benchmark.py` runs
+one of these rules on the benchmark series.
 """
 
 from __future__ import annotations
