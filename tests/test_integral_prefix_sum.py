@@ -89,3 +89,27 @@ def test_gradient_is_the_reversed_running_sum():
         loss = tf.reduce_sum(prefix_sum(v, 1.0) * w)
     want = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
     np.testing.assert_allclose(tape.gradient(loss, v).numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [50, 1024, 1000])  # one product, whole blocks, a ragged last block
+@pytest.mark.parametrize("channels", [3, 8])  # the batched and the one-matrix (kron) products
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_input_reaches_only_its_own_channel_from_its_own_step(n, channels, bad):
+    """As scipy's cumulative_trapezoid (float64): the bad value's channel is NaN or infinite
+    from its step on, earlier steps, other channels and the other sample keep their sums (matrix
+    products alone would spread it everywhere: 0·NaN = NaN)."""
+    v = np.random.default_rng(9).normal(size=(2, n, channels)).astype("float32")
+    step = n // 3
+    v[0, step, 0] = bad
+    got = IntegralLayer()(v).numpy()
+    expected = cumulative_trapezoid(v.astype("float64"), axis=1, initial=0)
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.isfinite(got), finite)
+    assert not finite[0, step:, 0].any() and finite[0, :step, 0].all()
+    np.testing.assert_allclose(got[finite], expected[finite], atol=_float32_atol(np.nan_to_num(v)))
+    inclusive = np.cumsum(v.astype("float64"), axis=1)
+    exclusive = np.concatenate([np.zeros((2, 1, channels)), inclusive[:, :-1]], axis=1)
+    # Σ_{k<i} v_k (the rectangle rule's form) counts the bad value from the next step on.
+    for diagonal, reference in ((0.0, exclusive), (1.0, inclusive)):
+        sums = prefix_sum(tf.constant(v), diagonal).numpy()
+        np.testing.assert_array_equal(np.isfinite(sums), np.isfinite(reference))

@@ -56,9 +56,11 @@ class IntegralLayer(keras.layers.Layer):
     Under a mixed-precision policy the sums are accumulated in float32 and the output has the
     compute dtype (float16 running sums lose three digits within a few hundred steps).
 
-    NaN in `x` is not rejected: it propagates to every later output of its channel (checking would
-    cost the fast path a full pass over the data); mask such steps instead. NaN or non-increasing
-    stamps in `t` raise an error.
+    NaN or infinity in `x` is not rejected: as in a cumulative sum (and scipy's
+    cumulative_trapezoid), it reaches every later output of its own channel and nothing else (the
+    fast path's matrix products would spread it everywhere, so a call whose last sums are not
+    finite is redone by `tf.cumsum`); mask such steps instead. NaN or non-increasing stamps in `t`
+    raise an error.
 
     Args:
         method: "trapezoid", "rectangle" or "simpson".

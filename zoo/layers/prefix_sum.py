@@ -12,6 +12,12 @@ a row of 64 numbers); otherwise B = 64 and the blocks are a batched product with
 columns. Without XLA this is two to three times as fast on a CPU as `tf.cumsum` along the middle
 axis (on (256, 1024, 8) float32, one thread: about 7 ms against 20 ms), and the rounding error
 grows with B and the number of levels (log_B n) rather than with n.
+
+A matrix product spreads one NaN or infinity to every number it touches (0·NaN = NaN): a
+non-finite input would turn a whole sample's sums NaN, earlier steps and other channels too. The
+last step's sums hold every input, so when one of them is not finite the call is redone by
+`tf.cumsum` instead (a `tf.cond`; the check reads batch × channels numbers), which gives a running
+sum's own semantics: a NaN reaches only its own channel, from its own step on.
 """
 
 from __future__ import annotations
@@ -54,9 +60,27 @@ def prefix_sum(v: tf.Tensor, diagonal: float, scale=None, start=None) -> tf.Tens
     `scale` (a scalar tensor, None for 1) multiplies the small matrices and the block totals, and
     `start` (broadcastable to (batch, 1, channels), None for 0) joins the block offsets, so neither
     costs a pass over the data. Short series (n ≤ B, static) take one n×n product. The block
-    totals' running sum is this function again (static n) or `tf.cumsum` (n unknown when tracing,
-    padded to whole blocks at run time).
+    totals' running sum is the blocked form again (static n) or `tf.cumsum` (n unknown when
+    tracing, padded to whole blocks at run time). Non-finite inputs: `tf.cumsum` (module
+    docstring).
     """
+    fast = _blocked(v, diagonal, scale, start)
+    finite = tf.reduce_all(tf.math.is_finite(fast[:, -1:, :]))  # True for no steps at all
+    return tf.cond(finite, lambda: fast, lambda: _cumulative(v, diagonal, scale, start))
+
+
+def _cumulative(v: tf.Tensor, diagonal: float, scale, start) -> tf.Tensor:
+    """`prefix_sum` by `tf.cumsum`: slower, but each input reaches only its own later sums."""
+    out = tf.cumsum(v, axis=1, exclusive=True)
+    if diagonal:
+        out = out + diagonal * v
+    if scale is not None:
+        out = scale * out
+    return out if start is None else out + start
+
+
+def _blocked(v: tf.Tensor, diagonal: float, scale=None, start=None) -> tf.Tensor:
+    """`prefix_sum` by blocked triangular products (module docstring), for finite inputs."""
     n = v.shape[1]
     dtype = v.dtype
     channels = v.shape[2]
@@ -83,6 +107,6 @@ def prefix_sum(v: tf.Tensor, diagonal: float, scale=None, start=None) -> tf.Tens
         if start is not None:
             offsets = offsets + start
     else:
-        offsets = prefix_sum(totals, 0.0, start=start)
+        offsets = _blocked(totals, 0.0, start=start)
     out = tf.reshape(inner + offsets[:, :, tf.newaxis, :], [-1, blocks * size, tf.shape(v)[2]])
     return out[:, :length] if ragged else out
