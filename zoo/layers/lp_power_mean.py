@@ -202,10 +202,10 @@ def _branch_free_grad(g, y, x, p, spread, broadcast, learned: bool):
     two gradients. Disjoint windows only (`broadcast` puts each region's y on its own inputs).
     r is 0 where x = 0 (and in an all-zero region), where both gradients get nothing."""
     r = tf.math.divide_no_nan(tf.abs(x), broadcast(y))
-    if not learned:  # a fixed p: r^{p-1} by multiplication where p allows
+    if not learned:  # a fixed p (never 1 or 2 here): r^{p-1} by multiplication where p allows
         power = _cheap_power(r, lambda: r, p - 1.0)
         if power is None:
-            power = tf.ones_like(r) if p == 1.0 else tf.exp((p - 1.0) * tf.math.log(r))
+            power = tf.exp((p - 1.0) * tf.math.log(r))
         return (spread(g) * tf.sign(x) * power,)
     log_r = tf.math.log(r)  # -inf at r = 0
     power = tf.exp(tf.math.multiply_no_nan(log_r, p - 1.0))  # r^{p-1}; 1 at p = 1

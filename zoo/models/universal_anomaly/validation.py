@@ -306,6 +306,7 @@ def _candidates() -> dict:
     # The shipped match rule with log D from subsequences compared without z-normalising (c:
     # centred on their own mean, r: raw; `series_discord`), alone, the max with log D_z, or the
     # mean of the two: amplitude and level differences that z-normalising removes.
+    gate = _never_lower(16.0, lambda s, rho: s)
     for kind in ("centred", "raw"):
         own = f"log_discord_{kind}"
         variants = {
@@ -315,7 +316,6 @@ def _candidates() -> dict:
         }
         for label, discord in variants.items():
             name = f"match-shared b=0.5, a=16·s, never lower, {label}{kind} log D"
-            gate = _never_lower(16.0, lambda s, rho: s)
             rules[name] = _matched(0.5, True, gate, discord=discord)
     return rules
 
@@ -325,14 +325,16 @@ def _matched(b: float, shared: bool, fuse, neighbours: int = 1, discord=None):
     its nearest repeat (shared: min(ℓ, e)): what a point's period-mates also score is removed;
     the discord is the k-th nearest repeat's (k = `neighbours`), or `discord(parts)` if given."""
 
+    if discord is None:
+        key = "log_discord" if neighbours == 1 else f"log_discord_k{neighbours}"
+        discord = lambda parts: parts[key]  # noqa: E731
+
     def on_parts(parts):
         ell, s = parts["logit"], parts["strength"]
         e = parts["matched_logit"]
         e = np.minimum(ell, e) if shared else e
         lowered = ell - b * s * np.maximum(e - np.median(ell), 0.0)
-        log_d = parts["log_discord"] if neighbours == 1 else parts[f"log_discord_k{neighbours}"]
-        log_d = log_d if discord is None else discord(parts)
-        return fuse(lowered, log_d, s, parts["repeatability"])
+        return fuse(lowered, discord(parts), s, parts["repeatability"])
 
     on_parts.takes_parts = True
     return on_parts
