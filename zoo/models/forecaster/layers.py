@@ -74,14 +74,15 @@ class WindowScaling(keras.layers.Layer):
     def call(self, inputs):
         self._check(inputs.shape)
         if self.window is not None:
-            # Traced steps often have an unknown length: check the running shape as well.
-            check = tf.debugging.assert_equal(
-                tf.shape(inputs)[1],
-                self.window,
-                message=f"`series` must hold exactly window={self.window} past values per row",
+            # Traced steps often have an unknown length: check the running shape as well. The
+            # check is on the data path (EnsureShape passes its input through), so no part of
+            # the network can run on a wrong window before it fails; a control dependency on an
+            # assert did not guarantee that (a mis-shaped MatMul once reported first).
+            inputs = tf.ensure_shape(
+                inputs,
+                (None, self.window, 1),
+                name=f"series_must_hold_window_{self.window}_values",
             )
-            with tf.control_dependencies([check]):
-                inputs = tf.identity(inputs)
         level = tf.reduce_mean(inputs[:, -self.level_steps :, :], axis=1)
         if self.adaptive:
             # Per-window spread, floored at 5% of the training scale (a flat window stays finite).
