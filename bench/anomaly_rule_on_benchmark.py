@@ -2,19 +2,20 @@
 was taken for a rule that is not shipped (each such run is counted in the card's
 `fusion_chosen_on.benchmark_looks`; run it only after the rule was chosen on validation).
 
-    python bench/anomaly_rule_on_benchmark.py "<rule name>"
+    python bench/anomaly_rule_on_benchmark.py "<rule name>" [--preset-dir DIR]
 
 The rule is one of `validation.FUSION_RULES` (`python bench/anomaly_validation.py` lists them),
 applied to the parts the detector fuses (`validation.fusion_parts`) of each labelled benchmark
 series (`benchmark.benchmark_series`; the Daphnet excerpt has no labels and no ROC-AUC). Beside
-it, the shipped detector's own scores (`model.point_scores`). Prints ROC-AUC per series and the
-means.
+it, the detector's own scores (`model.point_scores`). Prints ROC-AUC per series and the
+means. `--preset-dir` takes a retrained preset (`zoo train anomaly_universal --output-dir DIR`)
+in place of the shipped one.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -28,10 +29,14 @@ from zoo.models.universal_anomaly.validation import FUSION_RULES, apply_rule, fu
 
 
 def main() -> None:
-    if len(sys.argv) != 2 or sys.argv[1] not in FUSION_RULES:
-        sys.exit(f"usage: {sys.argv[0]} '<rule>', one of:\n  " + "\n  ".join(FUSION_RULES))
-    rule = FUSION_RULES[sys.argv[1]]
-    model = zoo.load("anomaly_universal")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rule", help="one of:\n  " + "\n  ".join(FUSION_RULES))
+    parser.add_argument("--preset-dir", help="a retrained preset folder (default: the shipped)")
+    args = parser.parse_args()
+    if args.rule not in FUSION_RULES:
+        parser.error(f"unknown rule {args.rule!r}; one of:\n  " + "\n  ".join(FUSION_RULES))
+    rule = FUSION_RULES[args.rule]
+    model = zoo.load("anomaly_universal", args.preset_dir)
     rows = []
     print(f"{'series':24s} {'shipped':>8s} {'rule':>8s}")
     for item in benchmark_series():

@@ -208,6 +208,69 @@ def test_repeated_pattern_marks_one_whole_instance_or_none():
     assert seen == {True, False}
 
 
+def test_instance_windows_mark_the_one_instance_of_another_class():
+    from zoo.models.universal_anomaly.instance_corpus import InstanceSet, instance_window
+
+    # Class "up" rises, class "down" falls, at lengths 40-300: cropped, smoothed and resampled,
+    # each instance keeps its direction, so the labelled run must fall and be one instance.
+    rng = np.random.default_rng(6)
+    lengths = rng.integers(40, 300, 20)
+    ramps = tuple(np.linspace(0.0, 1.0, n) ** 1.5 for n in lengths)
+    classes = np.array(["up"] * 14 + ["down"] * 6)
+    shapes = tuple(r if c == "up" else r[::-1] for r, c in zip(ramps, classes, strict=True))
+    sets = (InstanceSet("ramps[0]", shapes, classes),)
+    seen = set()
+    for _ in range(60):
+        values, marks = instance_window(rng, 256, 0.75, sets=sets)
+        assert values.shape == marks.shape == (256,) and np.isfinite(values).all()
+        flagged = np.flatnonzero(marks)
+        seen.add(bool(len(flagged)))
+        if len(flagged) < 3:
+            continue
+        assert np.array_equal(flagged, np.arange(flagged[0], flagged[-1] + 1))
+        assert len(flagged) <= round(128 * 1.15)
+        steps = np.diff(values[flagged])
+        up = 1.0 if np.sum(steps > 0) > np.sum(steps < 0) else -1.0
+        # The odd instance runs against every whole normal one (the window's normal class may
+        # be "down", then the odd one rises).
+        normal = np.diff(values)[(marks[:-1] == 0) & (marks[1:] == 0)]
+        assert np.all(up * steps > 0)
+        assert np.mean(up * normal < 0) > 0.8
+    assert seen == {True, False}
+    # The same generator state gives the same window.
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    for x, y in zip(
+        instance_window(a, 256, 0.75, sets=sets),
+        instance_window(b, 256, 0.75, sets=sets),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_training_mix_with_unknown_shares_is_refused(tmp_path):
+    from zoo.models.universal_anomaly.recipe import train
+
+    with pytest.raises(ValueError, match="`mix` takes pattern_share and instance_share"):
+        train(tmp_path / "run", mix={"patterns": 0.2})
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_bundled_instance_sets_load_with_their_classes():
+    from zoo.models.universal_anomaly.instance_corpus import INSTANCE_SETS, instance_sets
+
+    for split in ("train", "test"):
+        sets = instance_sets(split)
+        assert {item.name.split("[")[0] for item in sets} == set(INSTANCE_SETS)
+        for item in sets:
+            assert len(set(item.classes)) >= 2, item.name
+            assert all(np.isfinite(x).all() and len(x) >= 7 for x in item.instances), item.name
+    assert instance_sets("train")[0].instances[0] is not instance_sets("test")[0].instances[0]
+    with pytest.raises(ValueError, match="`split`"):
+        instance_sets("validation")
+    with pytest.raises(ValueError, match="`instances`"):
+        corpus.training_windows([], window=64, count=4, seed=0, instance_share=0.5)
+
+
 def test_random_pulses_are_sharp_and_random_shapes_smooth():
     from scipy.stats import kurtosis
 

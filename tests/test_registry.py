@@ -292,3 +292,36 @@ def test_a_damaged_checksum_file_is_refused_by_line(preset_copy):
     (preset_copy / "cnn_digits" / "SHA256SUMS").write_text("not a checksum\n")
     with pytest.raises(registry.PresetFileError, match=r"SHA256SUMS line 1 must read"):
         registry.info("cnn_digits")
+
+
+def test_a_retrained_folder_loads_in_place_of_the_shipped_preset(tmp_path, loaded):
+    # `zoo train NAME --output-dir DIR` writes a preset folder; load(NAME, DIR) reads its own
+    # config.json and weights, checked the same way, and leaves the shipped preset alone.
+    name = "forecaster_co2"
+    folder = tmp_path / "run"
+    shutil.copytree(registry.preset_dir(name), folder)
+    model = registry.load(name, folder)
+    x = np.linspace(300.0, 310.0, model.get_config()["window"], dtype="float32")[None, :, None]
+    expected = loaded(name).predict(x, verbose=0)["forecast"]
+    np.testing.assert_array_equal(model.predict(x, verbose=0)["forecast"], expected)
+    # The folder's config wins: a band scale doubled (checksums rewritten) doubles the band.
+    config = json.loads((folder / "config.json").read_text())
+    config["band_scale"] *= 2
+    (folder / "config.json").write_text(json.dumps(config))
+    lines = (folder / "SHA256SUMS").read_text().splitlines()
+    digest = hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()
+    (folder / "SHA256SUMS").write_text(
+        "\n".join(
+            f"{digest}  config.json" if line.endswith("config.json") else line for line in lines
+        )
+        + "\n"
+    )
+    wider = registry.load(name, folder).predict(x, verbose=0)["quantiles"]
+    shipped = loaded(name).predict(x, verbose=0)["quantiles"]
+    np.testing.assert_allclose(
+        wider[..., 2] - wider[..., 0], 2 * (shipped[..., 2] - shipped[..., 0]), rtol=1e-4
+    )
+    assert registry.config(name)["band_scale"] == config["band_scale"] / 2
+    (folder / "model.weights.h5").write_bytes(b"damaged")
+    with pytest.raises(registry.PresetFileError, match=r"model\.weights\.h5 fails its checksum"):
+        registry.load(name, folder)

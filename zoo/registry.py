@@ -114,10 +114,16 @@ def build(name: str, **overrides: Any) -> keras.Model:
     return get_preset(name).resolve("builder")(**{"name": name, **config(name), **overrides})
 
 
-def load(name: str) -> keras.Model:
-    """`name` with its pretrained weights, after checking every file of its preset folder."""
-    folder = _require_folder(name)
+def load(name: str, folder: str | Path | None = None) -> keras.Model:
+    """`name` with its pretrained weights, after checking every file of its preset folder.
+
+    `folder`: a preset folder that `zoo train NAME --output-dir DIR` wrote (checked the same
+    way), in place of the shipped one: its `config.json` and weights.
+    """
+    folder = _require_folder(name) if folder is None else Path(folder)
     verify(folder)
-    model = build(name)
+    preset = get_preset(name)
+    settings = {**preset.config, **read_json(folder, CONFIG_FILE), "name": name}
+    model = preset.resolve("builder")(**settings)
     model.load_weights(folder / WEIGHTS_FILE)
     return model

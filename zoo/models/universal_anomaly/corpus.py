@@ -19,6 +19,7 @@ seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,11 +183,17 @@ def training_windows(
     anomaly_share: float = 0.75,
     source_weights: dict[str, float] | None = SOURCE_WEIGHTS,
     pattern_share: float = 0.0,
+    instances: Callable | None = None,
+    instance_share: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`count` windows (count, window) float32 (NaN left padding) and labels (count, window)
     float32 (1 = injected anomaly), a pure function of `seed` (see the module docstring).
     `source_weights` None draws every series equally often; a share `pattern_share` of the
-    windows comes from `repeated_pattern` instead of the series."""
+    windows comes from `repeated_pattern` instead of the series, and a share `instance_share`
+    from `instances(rng, window, anomaly_share)` → (values, labels) (e.g. real instances joined
+    end to end, `instance_corpus.instance_window`)."""
+    if instance_share and instances is None:
+        raise ValueError("`instance_share` > 0 needs `instances`, the window maker.")
     rng = np.random.default_rng(seed)
     windows = np.full((count, window), np.nan, "float32")
     labels = np.zeros((count, window), "float32")
@@ -196,8 +203,12 @@ def training_windows(
         weight = np.array([source_weights[name] / np.sum(sources == name) for name in sources])
     picks = rng.choice(len(series), size=count, p=weight / weight.sum())
     for row, pick in enumerate(picks):
-        if rng.random() < pattern_share:
+        kind = rng.random()
+        if kind < pattern_share:
             windows[row], labels[row] = repeated_pattern(rng, window, anomaly_share)
+            continue
+        if kind < pattern_share + instance_share:
+            windows[row], labels[row] = instances(rng, window, anomaly_share)
             continue
         item = series[int(pick)]
         crop = _crop(rng, item.values, window)

@@ -88,6 +88,21 @@ the pick is the mean of the z-normalised and the raw log discords (five-group me
 (its ninth run), gave a mean ROC-AUC of 0.850 (MIT-BIH 0.800 -> 0.794, nile 0.914 -> 0.865,
 woolyrnq 0.954 -> 0.977, the rest within 0.01): not shipped (`python
 bench/anomaly_rule_on_benchmark.py '<rule>'` reproduces that run).
+
+Then the network retrained with real instances in its training mix (`recipe.INSTANCE_MIX`: a
+fifth of the windows synthetic repeated shapes, a fifth instances of one class of five bundled
+classification sets that neither the benchmark nor this validation uses, joined end to end, with
+an instance of another class in 3 of 4; `instance_corpus`). Criterion, written down before its
+first validation run: eligible as before; among the rules the detector's config expresses (a, b,
+k with the s gate, never lower), its best five-group mean must beat the shipped model's 0.856 by
+at least 0.01 with injected ROC-AUC no more than 0.005 below 0.921 and ``ucr`` not below 0.590;
+then one benchmark run decides. Result: the network alone gains little on real instances (``ucr``
+0.552 against 0.544) and loses on the injected group (ROC-AUC 0.908 against 0.925, F1 0.534
+against 0.568); with the shipped rule the five-group mean is 0.866 (``ucr`` 0.609) but the
+injected F1 0.521 makes it ineligible, and the only eligible rules (a = 2, no match) reach 0.841.
+Not shipped; the benchmark was not run for it (the training run's own card computed it, as every
+`zoo train` card does, and it was not read). `python bench/anomaly_instance_training.py DIR`
+trains the variant, `python bench/anomaly_validation.py --preset-dir DIR` validates it.
 """
 
 from __future__ import annotations
