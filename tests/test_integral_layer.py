@@ -667,3 +667,31 @@ def test_stamp_length_checked_when_only_known_at_run_time():
     )
     with pytest.raises(BAD_INPUT, match=r"`t` must have one stamp per time step"):
         traced(np.zeros((2, 6, 1), dtype="float32"), np.arange(5, dtype="float32"))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "rectangle"},
+        {"method": "trapezoid"},
+        {"method": "trapezoid", "jit_compile": True},
+        {"method": "simpson"},
+        {"kernel": "exponential"},
+        {"kernel": "learned", "kernel_size": 3},
+    ],
+)
+def test_a_series_without_steps_is_refused_by_every_method(kwargs):
+    # scipy's cumulative_trapezoid refuses it too; before, the methods failed in their own ways,
+    # and rectangle and the exponential kernel returned a wrong shape when the length was traced.
+    empty = np.zeros((3, 0, 2), "float32")
+    with pytest.raises(ValueError, match="At least one point"):
+        cumulative_trapezoid(empty, axis=1, initial=0)
+    with pytest.raises(ValueError, match="`inputs` must hold at least one time step"):
+        IntegralLayer(**kwargs)(empty)
+    layer = IntegralLayer(**kwargs)
+    layer.build((None, None, 2))
+    traced = tf.function(layer, input_signature=[tf.TensorSpec([None, None, 2], tf.float32)])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least one time step"):
+        traced(empty)
+    one = np.arange(6, dtype="float32").reshape(3, 1, 2)  # one sample: the integral is 0
+    np.testing.assert_array_equal(traced(one).numpy(), np.zeros_like(one))

@@ -10,6 +10,9 @@ import tensorflow as tf
 from zoo.layers import quadrature
 
 KERNELS = (None, "learned", "exponential")
+# As scipy's cumulative_trapezoid: no running integral of zero samples (each method would fail
+# differently, or silently give a wrong shape).
+_NO_STEPS = "`inputs` must hold at least one time step (the integral starts at the first)."
 
 
 def _choice(name: str, value, valid) -> None:
@@ -165,6 +168,8 @@ class IntegralLayer(keras.layers.Layer):
                 "`inputs` must be a 3D tensor (batch, time, channels). "
                 f"Received: inputs.shape={tuple(shape)}"
             )
+        if shape[1] == 0:
+            raise ValueError(_NO_STEPS + f" Received: inputs.shape={tuple(shape)}")
 
     def build(self, input_shape):
         self._check_rank(input_shape)
@@ -255,6 +260,10 @@ class IntegralLayer(keras.layers.Layer):
     def call(self, inputs, t=None, mask=None):
         x = tf.convert_to_tensor(inputs)
         self._check_rank(x.shape)
+        if x.shape[1] is None:  # traced with an unknown length: check the running one
+            check = tf.debugging.assert_positive(tf.shape(x)[1], message=_NO_STEPS)
+            with tf.control_dependencies([check]):
+                x = tf.identity(x)
         out_dtype = tf.as_dtype(self.compute_dtype)
         # Running sums of half-precision values drift fast: accumulate in float32 at least.
         work_dtype = tf.float32 if out_dtype.size < 4 else out_dtype
