@@ -62,9 +62,11 @@ class InstanceSet:
 
 
 def _ts_file(package: str, name: str, split: str):
+    import aeon
+    import sktime
     from aeon.datasets import load_from_ts_file
 
-    module = __import__(package)
+    module = {"aeon": aeon, "sktime": sktime}[package]
     path = os.path.join(os.path.dirname(module.__file__), "datasets", "data", name)
     return load_from_ts_file(os.path.join(path, f"{name}_{split.upper()}.ts"))
 
