@@ -98,3 +98,31 @@ def test_all_zero_window_beside_normal_ones(p):
     _compare("windows", p, True, False, x)
     layer = _layer("windows", p, True, False)
     assert np.all(layer(tf.constant(x)).numpy()[0, 0, 0] == 0.0)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 2.5])
+@pytest.mark.parametrize("learned", [False, True])
+@pytest.mark.parametrize("jit_compile", [None, False, True])
+def test_disjoint_windows_on_a_ragged_input_give_the_cropped_edge_no_gradient(
+    p, learned, jit_compile
+):
+    # 5×7 rows and columns with 2×2 windows, padding "valid": the last row and column are in no
+    # window. The gradient's broadcast product (`lp_blocks.spread_times`) crops them and pads
+    # them back with zeros; the reference is the formula on the cropped 4×6 part.
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0.3, 2.0, size=(2, 5, 7, 3)) * rng.choice([-1.0, 1.0], size=(2, 5, 7, 3))
+    xt = tf.constant(x)
+    layer = _layer("windows", p, True, learned)
+    layer(xt)
+    weights = tf.constant(rng.normal(size=(2, 2, 3, 3)))
+    p_ref = tf.constant(p, tf.float64)
+    ref = _gradients(lambda v, q: _formula(v[:, :4, :6, :], q, True, "windows"), xt, p_ref, weights)
+    p_var = layer.p_weight if learned else tf.constant(p, tf.float64)
+    call = layer if jit_compile is None else tf.function(layer, jit_compile=jit_compile)
+    got = _gradients(lambda v, q: call(v), xt, p_var, weights)
+    np.testing.assert_allclose(got[0].numpy(), ref[0].numpy(), rtol=1e-11)
+    want = ref[1].numpy()
+    assert np.all(want[:, 4, :, :] == 0) and np.all(want[:, :, 6, :] == 0)
+    np.testing.assert_allclose(got[1].numpy(), want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+    if learned:
+        np.testing.assert_allclose(float(got[2]), float(ref[2]), rtol=1e-9)

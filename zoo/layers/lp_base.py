@@ -140,7 +140,9 @@ class Regions:
     broadcastable to it); count(): |R| per region, broadcastable to the results;
     power_sum(a, m, p): Σ_R (a/m_R)^p with m the (safe, non-zero) per-region scale;
     broadcast(v): each region's value on each of its inputs, only for disjoint regions (else
-    None), which gives the branch-free gradient of `lp_power_mean`.
+    None), which gives the branch-free gradient of `lp_power_mean`;
+    spread_times(g, f): spread(g) · f for `f` shaped like the input, in one pass where the regions
+    allow it (disjoint windows: a broadcast product of the blocked f); None: the two ops.
     """
 
     max: Callable
@@ -149,6 +151,13 @@ class Regions:
     count: Callable
     power_sum: Callable
     broadcast: Callable | None = None
+    spread_times: Callable | None = None
+
+    def spread_product(self, g, f):
+        """spread(g) · f (see `spread_times`)."""
+        if self.spread_times is None:
+            return self.spread(g) * f
+        return self.spread_times(g, f)
 
 
 class LpMixin:
@@ -234,7 +243,8 @@ class LpMixin:
 MATH_NOTES = """
     Computation: p = inf is max pooling of |x|; any other p the average pooling of |x|^p (x² for
     p = 2, so p = 2 is finite for |x| < 1.8e19 in float32), its root exp(log(·)/p), and a gradient
-    in closed form (one average-pooling gradient and one product). Powers p = 2 + q with q a
+    in closed form (one average-pooling gradient and one product; on disjoint windows one
+    broadcast product over the blocked input). Powers p = 2 + q with q a
     multiple of 1/2 up to 16 take multiplications and at most one sqrt, other p exp(p·log|x|).
     Where a window's power mean leaves 2^±100 (large p, values far from 1), the call instead scales
     each window by its own max m_R, y = m_R · ((1/|R|) Σ (|x_i|/m_R)^p)^{1/p}, so every term is in

@@ -11,7 +11,8 @@ Forward, with as few passes over the input as the power allows:
                  any other p (and a learned p): exp(p·log|x|)
     S = c · mean_R(t),   y = S^{1/p} = exp(log(S)/p)  (0 where S = 0)
 
-Backward (autodiff would add a pass per elementwise op; this is two passes and one spread):
+Backward (autodiff would add a pass per elementwise op; this is two passes and one spread, or,
+where the regions offer `spread_times` (disjoint windows), one broadcast product):
 
     ∂y/∂x_i = y^{1-p} |x_i|^{p-1} sign(x_i) · c/|R|  =  spread(g · y/S · c) · t_i/x_i
     ∂y/∂p   = y · (c · mean_R(t·log|x|) / (p·S) − log(S)/p²)
@@ -160,10 +161,13 @@ def power_mean(x, p, regions, normalize: bool, fallback):
         def spread(weight):
             return regions.spread(weight if normalize else weight * count)
 
+        def spread_times(weight, factor):
+            return regions.spread_product(weight if normalize else weight * count, factor)
+
         def fast_grad(g):
             if learned:
-                return _learned_grad(g, y, total, log_total, t, log_terms, x, power, spread)
-            return (spread(_weight(g, y, total, power)) * ratio(t),)
+                return _learned_grad(g, y, total, log_total, t, log_terms, x, power, spread_times)
+            return (spread_times(_weight(g, y, total, power), ratio(t)),)
 
         def fallback_grad(g):
             sources = [x, p_tensor] if learned else [x]
@@ -216,9 +220,9 @@ def _branch_free_grad(g, y, x, p, spread, broadcast, learned: bool):
     return grad_x, tf.reduce_sum(terms) / p
 
 
-def _learned_grad(g, y, total, log_total, t, log_terms, x, p, spread):
-    """d/dx and d/dp of a learned p's fast path for upstream g (module docstring); `spread(w)` is
-    the region adjoint of c·mean.
+def _learned_grad(g, y, total, log_total, t, log_terms, x, p, spread_times):
+    """d/dx and d/dp of a learned p's fast path for upstream g (module docstring);
+    `spread_times(w, f)` is the region adjoint of c·mean applied to w, times f.
 
     With u_i = spread_R(g·y/S · c) · t_i (one product over the input): ∂/∂x_i = u_i / x_i, and
     Σ_R g·∂y/∂p = (Σ_i u_i · p·log|x_i| − Σ_R g·y·log S) / p², so d/dp needs one more product
@@ -227,7 +231,7 @@ def _learned_grad(g, y, total, log_total, t, log_terms, x, p, spread):
     """
     gy = g * y
     weight = tf.math.divide_no_nan(gy, total)
-    u = spread(weight) * t
+    u = spread_times(weight, t)
     grad_x = tf.math.divide_no_nan(u, x)
     terms = tf.reduce_sum(tf.math.multiply_no_nan(log_terms, u))
     pooled = tf.reduce_sum(tf.math.multiply_no_nan(log_total, gy))
