@@ -5,7 +5,9 @@ the benchmark series.
     python bench/anomaly_validation.py [--preset-dir DIR]
 
 `--preset-dir` validates a retrained preset (`zoo train anomaly_universal --output-dir DIR`) in
-place of the shipped one.
+place of the shipped one. `--baselines` prints instead the benchmark's baselines (IsolationForest,
+LOF, matrix profile; `baselines.py`) on the same groups, each on windows of the period the
+detector estimates for the series (at least 4 points): ROC-AUC per group and the mean.
 
 Prints, per rule (best mean ROC-AUC first), ROC-AUC / PR-AUC / F1 at the shipped-style threshold
 on each group (injected anomalies, repeated shapes, pulse trains, alike odd instances, real UCR
@@ -27,8 +29,12 @@ from zoo.models.universal_anomaly.validation import mean_roc, validate
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset-dir", help="a retrained preset folder (default: the shipped)")
-    folder = parser.parse_args().preset_dir
-    report = validate(zoo.load("anomaly_universal", folder))
+    parser.add_argument("--baselines", action="store_true", help="the baselines' ROC-AUC instead")
+    args = parser.parse_args()
+    if args.baselines:
+        print_baselines()
+        return
+    report = validate(zoo.load("anomaly_universal", args.preset_dir))
     groups = "    ".join(f"{g} ROC / PR / F1" for g in next(iter(report.values())))
     print(f"{'rule':32s} {groups}    mean ROC")
     for name, groups in sorted(report.items(), key=lambda kv: -mean_roc(kv[1])):
@@ -37,6 +43,28 @@ def main() -> None:
             for g in groups.values()
         )
         print(f"{name:32s} {cells}   {mean_roc(groups):.3f}")
+
+
+def print_baselines() -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    from zoo.models.common.detection_scores import roc_auc
+    from zoo.models.universal_anomaly.baselines import baseline_scores
+    from zoo.models.universal_anomaly.period import estimate_period
+    from zoo.models.universal_anomaly.validation import validation_set
+
+    found: dict = {}
+    for item in validation_set():
+        period, _ = estimate_period(tf.constant(np.asarray(item.values, "float32")[None]))
+        window = max(int(period.numpy()[0]), 4)
+        for name, score in baseline_scores(item.values, window).items():
+            rocs = found.setdefault(name, {}).setdefault(item.group, [])
+            rocs.append(roc_auc(item.labels, score))
+    for name, groups in found.items():
+        means = {group: float(np.mean(rocs)) for group, rocs in groups.items()}
+        cells = " | ".join(f"{group} {roc:.3f}" for group, roc in means.items())
+        print(f"{name:18s} {cells} | mean {np.mean(list(means.values())):.3f}")
 
 
 if __name__ == "__main__":
