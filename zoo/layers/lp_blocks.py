@@ -1,4 +1,4 @@
-"""Disjoint pooling windows as reshaped blocks: the region operations LpPooling uses under XLA.
+"""Disjoint pooling windows as reshaped blocks: region operations for LpPooling (most under XLA).
 
 When the strides equal the pool size (kh, kw) and the padding is "valid", the windows tile the
 input's first (out_rows·kh, out_cols·kw) positions. Viewed as blocks of shape
@@ -17,10 +17,12 @@ than average pooling's (measured: a 2×2 reshape-sum of x² took 15 ms where ave
 2.6 ms, and 2.0 ms under XLA). So `LpPooling` takes this form only while XLA compiles the call
 (`in_xla_context`): under `tf.function(jit_compile=True)` or a Keras model compiled with
 `jit_compile=True` (Keras' default where every layer supports XLA); an exported SavedModel
-keeps the portable pooling kernels. The reductions serve p = 1, 2 and ∞ only: a root
-exp(log(S)/p) after a block reduction is fused by XLA into one slow loop (p = 3 forward 8× an
-average pooling, 2.1× with the pooling op before the root); other p take `broadcast` and
-`spread`, for the branch-free gradient of `lp_power_mean`.
+keeps the portable pooling kernels. Without XLA the layer takes only `spread_times` from here:
+its gradient's spread(g)·f as one broadcasting product of the blocked f, which the stand-alone
+graph runs faster than average pooling's gradient alone. The reductions serve p = 1, 2 and ∞
+only: a root exp(log(S)/p) after a block reduction is fused by XLA into one slow loop (p = 3
+forward 8× an average pooling, 2.1× with the pooling op before the root); other p take
+`broadcast` and `spread`, for the branch-free gradient of `lp_power_mean`.
 
 Shapes: x (batch, rows, cols, channels) → regions (batch, rows // kh, cols // kw, channels).
 """
