@@ -207,12 +207,18 @@ def train(
     config = {**PRESET.config, "name": NAME}
     window = config["window"]
     corpus = normal_series(n_synthetic=N_SYNTHETIC, seed=seed)
+
+    def instances(split: str):  # the real instances are read only when the mix takes them
+        if not shares["instance_share"]:
+            return None
+        return partial(instance_window, sets=instance_sets(split))
+
     x, y = training_windows(
         corpus,
         window=window,
         count=TRAIN_WINDOWS,
         seed=seed + 1,
-        instances=partial(instance_window, sets=instance_sets("train")),
+        instances=instances("train"),
         **shares,
     )
     held_out = validation_series()
@@ -221,7 +227,7 @@ def train(
         window=window,
         count=VAL_WINDOWS,
         seed=seed + 2,
-        instances=partial(instance_window, sets=instance_sets("test")),
+        instances=instances("test"),
         **shares,
     )
     model = build_universal_detector(**config)
@@ -241,7 +247,11 @@ def train(
         "epochs_run": len(history.history.get("loss", [])),
         "best_epoch": None if best_epoch is None else best_epoch + 1,
     }
-    recipe = {**RECIPE, **shares} if mix else RECIPE
+    recipe = RECIPE
+    if mix:  # the card states the shares the windows were drawn with
+        windows = f"{RECIPE['windows']}; the shares changed to {shares} (real instances: "
+        windows += "instance_corpus, train splits; test splits for early stopping)"
+        recipe = {**RECIPE, **shares, "windows": windows}
     return finish(model, output_dir, trained, seed=seed, epochs=epochs, recipe=recipe)
 
 
