@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 
@@ -297,7 +298,19 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         stop.wait()
     finally:
-        server.shutdown()
-        grpc_server.shutdown()
-        manager.stop()
+        _shut_down(
+            ("REST server", server.shutdown),
+            ("gRPC server", grpc_server.shutdown),
+            ("models", manager.stop),
+        )
     return 0
+
+
+def _shut_down(*steps) -> None:
+    """Run each (name, stop) in turn, logging how long each took (a slow exit names its step)."""
+    log = logging.getLogger("zoo.serving")
+    for name, stop in steps:
+        started = time.monotonic()
+        stop()
+        log.info("%s stopped in %.2f s", name, time.monotonic() - started)
+    log.info("zoo serve stopped cleanly")

@@ -6,7 +6,9 @@
 
 The child binds free ports (`--rest_api_port=0`, `--port=0` unless given) and prints one JSON
 line when it listens; the block starts after that line. On leaving, the child gets SIGTERM (a
-clean shutdown), and is killed if it has not exited after `stop_timeout` seconds.
+clean shutdown), and is killed if it has not exited after `stop_timeout` seconds; after the
+block `server.returncode` is its exit code and `server.final_log` its stderr (which times each
+shutdown step).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ChildServer:
         self.process: subprocess.Popen | None = None
         self.ready: dict = {}
         self.returncode: int | None = None
+        self.final_log = ""
         self._log = None
 
     @property
@@ -124,5 +127,6 @@ class ChildServer:
                 self.process.kill()
                 self.process.wait()
         self.returncode = self.process.returncode
+        self.final_log = self.log_text()  # kept for reading after the block (e.g. a failed exit)
         self.process.stdout.close()
         self._log.close()
