@@ -26,7 +26,7 @@ import zoo
 from zoo.models.common.detection_scores import average_precision, roc_auc
 from zoo.models.common.threshold import normal_threshold
 from zoo.models.universal_anomaly import validation
-from zoo.models.universal_anomaly.model import NETWORK
+from zoo.models.universal_anomaly.corpus import resampled
 from zoo.models.universal_anomaly.recipe import validation_series
 from zoo.models.universal_anomaly.series_discord import series_discord_and_match
 
@@ -34,26 +34,12 @@ SHIPPED_RULE = "match-shared b=0.5, a=16·s, never lower"
 TARGETS = (32, 64)
 
 
-def network_logit(model, values: np.ndarray) -> np.ndarray:
-    """Logit of the network's mean point probability over the windows of `values` (n,)."""
-    x = tf.constant(np.asarray(values, "float32")[None])
-    scores = model.get_layer(NETWORK)(model.get_layer("frames")(x), training=False)["score"]
-    p = np.asarray(model.get_layer("window_mean")([scores, x]), "float64")[0]
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p) - np.log1p(-p)
-
-
 def resampled_logit(model, values: np.ndarray, period: int, target: int) -> np.ndarray:
     """The network's logits on `values` resampled so `period` is `target` points, mapped back."""
-    n, factor = len(values), target / period
-    box = round(1 / factor)
-    smooth = np.asarray(values, "float64")
-    if box > 1:
-        padded = np.pad(smooth, (box // 2, box - 1 - box // 2), mode="edge")
-        smooth = np.convolve(padded, np.full(box, 1.0 / box), mode="valid")
-    places = np.linspace(0, n - 1, max(round(n * factor), 16))
-    small = network_logit(model, np.interp(places, np.arange(n), smooth))
-    return np.interp(np.arange(n), places, small)
+    n = len(values)
+    small = resampled(np.asarray(values, "float64"), max(round(n * target / period), 16))
+    places = np.linspace(0, n - 1, len(small))
+    return np.interp(np.arange(n), places, validation.network_logit(model, small))
 
 
 def variants(model, values: np.ndarray, keep_spikes: bool) -> dict:

@@ -100,12 +100,14 @@ def info(name: str) -> dict:
     return card
 
 
-def config(name: str) -> dict[str, Any]:
-    """The builder kwargs of `name`: the preset's, updated by the shipped `config.json`."""
-    preset = get_preset(name)
-    result = dict(preset.config)
-    if (preset_dir(name) / CARD_FILE).exists():
-        result.update(read_json(preset_dir(name), CONFIG_FILE))
+def config(name: str, folder: str | Path | None = None) -> dict[str, Any]:
+    """The builder kwargs of `name`: the preset's, updated by the shipped `config.json` (or, with
+    `folder`, by that preset folder's)."""
+    result = dict(get_preset(name).config)
+    if folder is None and (preset_dir(name) / CARD_FILE).exists():
+        folder = preset_dir(name)
+    if folder is not None:
+        result.update(read_json(Path(folder), CONFIG_FILE))
     return result
 
 
@@ -122,8 +124,7 @@ def load(name: str, folder: str | Path | None = None) -> keras.Model:
     """
     folder = _require_folder(name) if folder is None else Path(folder)
     verify(folder)
-    preset = get_preset(name)
-    settings = {**preset.config, **read_json(folder, CONFIG_FILE), "name": name}
-    model = preset.resolve("builder")(**settings)
+    builder = get_preset(name).resolve("builder")
+    model = builder(**{**config(name, folder), "name": name})
     model.load_weights(folder / WEIGHTS_FILE)
     return model

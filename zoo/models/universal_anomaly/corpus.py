@@ -174,6 +174,18 @@ def stretch(x: np.ndarray, factor: float) -> np.ndarray:
     return np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
 
 
+def resampled(x: np.ndarray, length: int) -> np.ndarray:
+    """`x` resampled to `length` points; shrinking by a step of 1.5 or more, it is first
+    smoothed by a box as wide as the step (edges repeated), so a fast oscillation does not
+    alias."""
+    step = len(x) / length
+    if step > 1.5:
+        box = round(step)
+        padded = np.pad(x, (box // 2, box - 1 - box // 2), mode="edge")
+        x = np.convolve(padded, np.full(box, 1.0 / box), mode="valid")
+    return stretch(x, length / len(x))
+
+
 def training_windows(
     series: list[NormalSeries],
     *,

@@ -34,7 +34,7 @@ from functools import cache
 
 import numpy as np
 
-from zoo.models.universal_anomaly.corpus import stretch
+from zoo.models.universal_anomaly.corpus import resampled
 
 __all__ = [
     "INSTANCE_SETS",
@@ -102,17 +102,11 @@ def instance_sets(split: str) -> tuple[InstanceSet, ...]:
 
 
 def _fitted(x: np.ndarray, part: tuple[float, float], length: int) -> np.ndarray:
-    """The share `part` = (start, width) of `x`, smoothed by a box as wide as the step it is
-    resampled with (so a long instance does not alias) and resampled to `length` points."""
+    """The share `part` = (start, width) of `x`, resampled to `length` points (smoothed first
+    when shrunk, so a long instance does not alias: `corpus.resampled`)."""
     n = len(x)
     lo = int(part[0] * n)
-    crop = x[lo : max(lo + int(np.ceil(part[1] * n)), lo + 4)]
-    step = len(crop) / length
-    if step > 1.5:
-        box = round(step)
-        padded = np.pad(crop, (box // 2, box - 1 - box // 2), mode="edge")
-        crop = np.convolve(padded, np.full(box, 1.0 / box), mode="valid")
-    return stretch(crop, length / len(crop))
+    return resampled(x[lo : max(lo + int(np.ceil(part[1] * n)), lo + 4)], length)
 
 
 def instance_window(
