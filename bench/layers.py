@@ -4,14 +4,15 @@
 
 Rows:
   * LpPooling2D, p = 1, 2, 3, 2.5 and a learned p (from 2.5), pool 2 on (32, 64, 64, 16) float32,
-    forward and forward+backward (gradient with respect to the input and p for an upstream
-    gradient passed in as an argument, as in training), against keras.layers.AveragePooling2D
-    doing the same, each in `tf.function`; and the same again with both sides compiled by XLA
-    (`tf.function(jit_compile=True)`, as `model.compile(jit_compile=True)` trains a Keras model,
-    Keras' default where every layer supports XLA; LpPooling's disjoint windows then take the
-    blocked reductions of `zoo.layers.lp_blocks`);
+    forward and forward+backward (the output, and the gradient with respect to the input and p
+    for an upstream gradient passed in as an argument, as in training), against
+    keras.layers.AveragePooling2D doing the same, each in `tf.function`; and the same again with
+    both sides compiled by XLA (`tf.function(jit_compile=True)`, as `model.compile(jit_compile=
+    True)` trains a Keras model, Keras' default where every layer supports XLA; LpPooling's
+    disjoint windows then take the blocked reductions of `zoo.layers.lp_blocks`);
   * a floor for the fwd+bwd rows: one elementwise pass over the input (tf.sign(x)) against
-    AveragePooling2D fwd+bwd;
+    AveragePooling2D fwd+bwd; and one for a learned p's forward: the power exp(p·log|x|) alone
+    (summed, no pooling) against AveragePooling2D fwd, with and without XLA;
   * IntegralLayer trapezoid on (256, 1024, 8) float32 in `tf.function` (default, and with
     `jit_compile=True`) against scipy.integrate.cumulative_trapezoid on the same float32 array.
 
@@ -42,9 +43,15 @@ def _forward(layer, x, jit_compile=False):
 
 
 def _forward_backward(layer, x, jit_compile=False):
-    """One training step's work: forward, then the gradient with respect to the input (and p)
+    """One training step's work: the output, and the gradient with respect to the input (and p)
     for an upstream gradient that is an input of the function, as in training; with a constant
-    upstream gradient TensorFlow would fold AveragePooling2D's backward to a constant."""
+    upstream gradient TensorFlow would fold AveragePooling2D's backward to a constant.
+
+    The output is returned beside the gradients, as a training step uses it (the next layer
+    reads it): a function that returned the gradients alone would let Grappler prune the
+    forward of every layer whose gradient does not read its output. AveragePooling2D's gradient
+    reads neither x nor y, so its "fwd+bwd" was its backward alone (3.8 ms against 5.4 ms with
+    the forward, measured), while LpPooling's gradient reads y (p != 1) and kept its forward."""
     upstream = tf.constant(
         np.random.default_rng(1).normal(size=layer.compute_output_shape(x.shape)), "float32"
     )
@@ -54,9 +61,9 @@ def _forward_backward(layer, x, jit_compile=False):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x)
-        return tape.gradient(y, [x, *layer.trainable_weights], output_gradients=g)
+        return [y, *tape.gradient(y, [x, *layer.trainable_weights], output_gradients=g)]
 
-    return lambda: [g.numpy() for g in step(upstream)]
+    return lambda: [t.numpy() for t in step(upstream)]
 
 
 def lp_rows(runs: int, rounds: int, jit_compile: bool = False):
@@ -83,12 +90,32 @@ def lp_rows(runs: int, rounds: int, jit_compile: bool = False):
                     goal,
                 )
             )
+    rows.append(_power_floor(x, peers["fwd"], runs, rounds, jit_compile))
     if jit_compile:
         return rows
     sign = tf.function(lambda: tf.sign(x))
     pair = paired(lambda: sign().numpy(), peers["fwd+bwd"], runs=runs, rounds=rounds)
     rows.append(("floor: tf.sign(x), one pass", "AveragePooling2D fwd+bwd", pair, "(reference)"))
     return rows
+
+
+def _power_floor(x, peer, runs: int, rounds: int, jit_compile: bool):
+    """The floor of a learned p's forward: |x|^p = exp(p·log|x|) over the input, summed to a
+    scalar (no pooling, nothing written but the power), against AveragePooling2D's forward. A
+    learned p's forward is this power and a pooling of it, so it cannot run faster than this
+    row's ratio plus about one average pooling with these kernels."""
+    p = tf.Variable(2.5)
+    power = tf.function(
+        lambda: tf.reduce_sum(tf.exp(p * tf.math.log(tf.abs(x)))), jit_compile=jit_compile
+    )
+    pair = paired(lambda: power().numpy(), peer, runs=runs, rounds=rounds)
+    suffix = ", XLA" if jit_compile else ""
+    return (
+        f"floor: exp(p·log(abs(x))) summed{suffix}",
+        f"AveragePooling2D fwd{suffix}",
+        pair,
+        "(ref.)",
+    )
 
 
 def integral_rows(runs: int, rounds: int):
