@@ -124,6 +124,17 @@ detector estimates (`python bench/anomaly_validation.py --baselines`), ROC-AUC i
 (0.856). It leads by far on the injected group, but IsolationForest on period windows ranks the
 pulse trains and the ``ucr`` group well above it, while on the benchmark it is the weakest
 baseline (0.731).
+
+Then a probe of whether one of those baselines is worth building into the detector: its rank
+fused with the shipped detector's, per series, (1 − w)·rank(ours) + w·rank(baseline) and the
+max of the two ranks (`python bench/anomaly_validation.py --rank-fusion`). Criterion, written
+down before the first run: worth building (in the graph, with a threshold) only if some fusion
+lifts the five-group mean ROC-AUC by at least 0.02 with the injected group no more than 0.005
+lower and ``ucr`` not lower. Result: every fusion costs the injected group 0.006–0.09 (the
+baselines rank a series' ordinary points between its spikes): IsolationForest w = 0.1 0.865
+(injected 0.915), w = 0.25 0.874 (0.895), max 0.888 (0.887, pulses 0.960, ``ucr`` 0.680); the
+matrix profile at most 0.874 (max; injected 0.891); LOF at most 0.856. None passes; nothing was
+built and the benchmark was not run.
 """
 
 from __future__ import annotations
