@@ -75,7 +75,7 @@ CASES_2D = [
     ((2, 2), None, "valid"),
     ((2, 2), None, "same"),
     ((3, 2), (1, 2), "valid"),
-    ((3, 3), (2, 2), "valid"),  # overlapping, equal strides: the convolution's window mean
+    ((3, 3), (2, 2), "valid"),
     ((3, 2), (1, 1), "valid"),
     ((3, 3), (2, 1), "same"),
     ((2, 3), (3, 1), "same"),
@@ -635,26 +635,3 @@ def test_xla_context_is_seen_only_while_xla_compiles():
     tf.function(lambda: probe("graph"))()
     probe("eager")
     assert seen == {"jit": True, "graph": False, "eager": False}
-
-
-@pytest.mark.parametrize(
-    "make, shape, jit, window_mean",
-    [
-        (lambda: LpPooling2D(2, p=2.0), (2, 8, 8, 3), False, "DepthwiseConv2dNative"),
-        (lambda: LpPooling2D(3, 2, p=3.0), (2, 9, 9, 3), False, "DepthwiseConv2dNative"),
-        (lambda: LpPooling1D(3, p=2.5), (2, 9, 3), False, "DepthwiseConv2dNative"),
-        (lambda: LpPooling2D((3, 2), (1, 2), p=2.0), (2, 8, 8, 3), False, "AvgPool"),
-        (lambda: LpPooling2D(2, padding="same", p=2.0), (2, 7, 7, 3), False, "AvgPool"),
-        (lambda: LpPooling2D(3, 2, p=3.0), (2, 9, 9, 3), True, "AvgPool"),
-    ],
-)
-def test_window_means_take_the_convolution_where_it_applies(make, shape, jit, window_mean):
-    # The faster window mean (a depthwise convolution, `BaseLpPooling._window_mean`) is the one
-    # traced for "valid" windows with equal strides (LpPooling1D's single row included); "same"
-    # padding, other strides and XLA (where the convolution is far slower) keep the average
-    # pooling. The values are tested above.
-    layer = make()
-    x = tf.constant(np.random.default_rng(0).normal(size=shape), "float32")
-    graph = tf.function(layer, jit_compile=jit).get_concrete_function(x).graph
-    types = {op.type for op in graph.get_operations()}
-    assert types & {"DepthwiseConv2dNative", "AvgPool"} == {window_mean}

@@ -174,7 +174,7 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
             return self.lp_pool(x, block_regions(x, pool, power_sum))
         regions = Regions(
             max=lambda a: tf.nn.max_pool2d(a, pool, strides, padding),
-            mean=self._window_mean(x, pool, strides, use_convolution=not in_xla_context()),
+            mean=lambda v: tf.nn.avg_pool2d(v, pool, strides, padding),
             spread=lambda g: tf.raw_ops.AvgPoolGrad(
                 orig_input_shape=tf.shape(x),
                 grad=g,
@@ -202,30 +202,6 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
                 regions, spread_times=block_regions(x, pool, power_sum).spread_times
             )
         return self.lp_pool(x, regions)
-
-    def _window_mean(self, x, pool, strides, use_convolution: bool):
-        """v → the mean of each window of v (x's shape and dtype).
-
-        With padding "valid" and x's channels known, a depthwise convolution whose kernel is
-        1/(kh·kw) everywhere, which stock TensorFlow runs faster than its average pooling
-        (measured without XLA, one thread, 2×2 and 3×3 windows, disjoint and overlapping, 1–512
-        channels: 0.57–0.98× the pooling's time on 14 shapes, 0.73× on (32, 64, 64, 16); with
-        TF_ENABLE_ONEDNN_OPTS=0 0.58–1.00× on 8 of them; LpPooling1D's windows, 2–4 steps:
-        0.76–0.91×), with the same value (exactly for a power-of-two window, within an ulp
-        otherwise). The convolution takes equal row and column strides only: LpPooling1D's
-        (1, s) becomes (s, s), the same on its single row. Under XLA the convolution is some 30×
-        slower than the pooling, "same" padding averages over the real inputs only, and other
-        unequal strides are not supported: these keep the average pooling."""
-        padding = self.padding.upper()
-        channels = x.shape[-1]
-        rows, cols = strides
-        if pool[0] == 1 and x.shape[1] == 1:  # one row (LpPooling1D): its stride is free
-            rows = cols
-        if not use_convolution or padding != "VALID" or channels is None or rows != cols:
-            return lambda v: tf.nn.avg_pool2d(v, pool, strides, padding)
-        size = tf.constant(1.0 / (pool[0] * pool[1]), x.dtype)
-        kernel = tf.fill([pool[0], pool[1], channels, 1], size)
-        return lambda v: tf.nn.depthwise_conv2d(v, kernel, [1, rows, cols, 1], "VALID")
 
     def _cheap_p(self) -> bool:
         """Whether XLA runs this layer faster on blocks than on its pooling ops: a fixed p of 1,
