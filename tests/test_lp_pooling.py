@@ -190,6 +190,24 @@ def test_large_p_scales_each_window_by_its_own_max():
         )
 
 
+@pytest.mark.parametrize("trainable_p", [False, True])
+@pytest.mark.parametrize("large", [1e3, 1.0])
+def test_large_p_under_xla_scales_tiny_and_large_windows_alike(large, trainable_p):
+    # As above, disjoint windows under XLA (the blocked slices of `lp_blocks`): the underflow of
+    # (1e-20)^64 must take the scaled fallback there too, not give 0, also where no window
+    # overflows (large = 1: the underflow alone must be seen).
+    base = _generic_input((1, 12, 3), seed=7)
+    x = base.copy()
+    x[:, :6] *= large
+    x[:, 6:] *= 1e-20
+    layer = LpPooling1D(3, p=64.0, trainable_p=trainable_p)
+    y = tf.function(layer, jit_compile=True)(tf.constant(x, "float32")).numpy()
+    reference = lp_pool_reference(base, (3,), (3,), "valid", 64.0, True)
+    rtol = 10 * 64 * EPS32  # as above
+    np.testing.assert_allclose(y[:, :2], large * reference[:, :2], rtol=rtol)
+    np.testing.assert_allclose(y[:, 2:], 1e-20 * reference[:, 2:], rtol=rtol)
+
+
 def test_global_large_p_is_finite():
     x = np.random.default_rng(8).uniform(500.0, 2000.0, size=(2, 6, 5, 3)).astype("float32")
     y = GlobalLpPooling2D(p=64.0)(x).numpy()

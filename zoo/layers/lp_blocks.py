@@ -19,12 +19,13 @@ under `tf.function(jit_compile=True)` or a Keras model compiled with `jit_compil
 default where every layer supports XLA); an exported SavedModel keeps the portable kernels.
 Under XLA, sums of slices are an elementwise loop, which beats XLA's own average pooling (p = 1
 forward 0.54×, p = 2 0.94× an XLA AveragePooling2D, against 1.0× and 1.2× with a reduce over
-axes 2 and 4), and a root after them stays fast, where XLA runs a root exp(log(S)/p) after that
-reduce in one slow loop (p = 3 forward: 1.4× with slices and no overflow check, 9.8× after the
-reduce). The mean and max serve p = 1, 2 and ∞; for other p the overflow check and its
-`tf.cond` cost as much as the pooling op saves (p = 3 and 2.5 forward 2.7× and 2.8× either
-way), so they keep the pooling op and take `broadcast` and `spread`, for the branch-free
-gradient of `lp_power_mean`. Without XLA the layer takes only `spread_times` from here: its
+axes 2 and 4), and a root exp(log(S)/p) after them stays fast, where XLA runs that root after a
+reduce over the block axes in one slow loop (p = 3 forward 9.8× an XLA average pooling, so p
+other than 1, 2 and ∞ took the pooling op until this form came). In one alternating A/B
+against the pooling op for p = 3, 2.5 and a learned p: forward 2.29–2.62× against 3.04×, 2.75×
+against 3.17×, 6.1× against 6.5–6.8×, forward+backward 1.9–2.0× against 2.2×. Every p's
+gradient here is the branch-free one of `lp_power_mean` (`broadcast`, `spread`) or, for p = 1
+and 2, `spread_times`. Without XLA the layer takes only `spread_times` from here: its
 gradient's spread(g)·f as one broadcasting product of the blocked f, which the stand-alone
 graph runs faster than average pooling's gradient alone.
 

@@ -167,10 +167,10 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
         padding = self.padding.upper()
         power_sum = lambda a, m, p: self._power_sum(a, m, p, pool, strides)  # noqa: E731
         disjoint = tuple(strides) == tuple(pool) and self.padding == "valid"
-        xla = disjoint and in_xla_context()
-        if xla and self._cheap_p():
-            # Disjoint windows under XLA: reductions of a blocked view, which XLA fuses with the
-            # powers into one pass (`lp_blocks`); the pooling kernels elsewhere.
+        if disjoint and in_xla_context():
+            # Disjoint windows under XLA: window sums and maxes as slices of a blocked view,
+            # which XLA fuses with the powers into one elementwise loop, and the gradient from
+            # the blocks (`lp_blocks`); the pooling kernels elsewhere.
             return self.lp_pool(x, block_regions(x, pool, power_sum))
         regions = Regions(
             max=lambda a: tf.nn.max_pool2d(a, pool, strides, padding),
@@ -185,30 +185,13 @@ class BaseLpPooling(LpMixin, keras.layers.Layer):
             count=lambda: self._counts(x, pool, strides),
             power_sum=power_sum,
         )
-        if xla:
-            # Other p under XLA: the pooling op before the root; the backward from the blocks:
-            # the branch-free gradient (`lp_power_mean`) needs each window's y on its inputs,
-            # and XLA fuses a broadcast spread into it where it runs the pooling gradient as a
-            # slow dilated reduce-window (`bench/layers.py`: p = 3 forward+backward 2.9-3.2x ->
-            # 2.4-2.6x an average pooling; a learned p unchanged within the noise).
-            blocked = block_regions(x, pool, power_sum)
-            regions = dataclasses.replace(
-                regions, spread=blocked.spread, broadcast=blocked.broadcast
-            )
-        elif disjoint:
+        if disjoint:
             # The gradient's spread(w)·f as one broadcast product over the blocked f, faster
             # than average pooling's gradient alone (`lp_blocks`); the forward keeps the kernels.
             regions = dataclasses.replace(
                 regions, spread_times=block_regions(x, pool, power_sum).spread_times
             )
         return self.lp_pool(x, regions)
-
-    def _cheap_p(self) -> bool:
-        """Whether XLA runs this layer faster on blocks than on its pooling ops: a fixed p of 1,
-        2 or ∞ (no exp or log). XLA fuses a root exp(log(S)/p) with the block reduction before it
-        into one slow loop (measured 8× an average pooling for p = 3 forward, against 2.1× with
-        the pooling op before the root)."""
-        return not self.trainable_p and self.p in (1.0, 2.0, float("inf"))
 
     def _power_sum(self, a, safe_m, p, pool, strides):
         """Σ_R (|x|/m_R)^p per window, m_R the (non-zero) window max."""
