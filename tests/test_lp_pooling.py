@@ -16,7 +16,7 @@ import tensorflow as tf
 from zoo_layer_contract import check_layer_contract
 
 from zoo.layers import GlobalLpPooling1D, GlobalLpPooling2D, LpPooling1D, LpPooling2D
-from zoo.layers.lp_blocks import in_xla_context
+from zoo.layers.xla_context import in_xla_context
 
 # -- independent references --------------------------------------------------------------------
 

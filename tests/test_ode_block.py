@@ -129,6 +129,66 @@ def test_linear_field_and_gradients_match_expm(solver, mode, rng):
     np.testing.assert_allclose(grad_h0, ref_h0, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["eager", "function"])
+@pytest.mark.parametrize("first_step_size", [None, 0.01])
+def test_backprop_through_dopri5_steps_matches_expm(mode, first_step_size, rng):
+    # gradient="backprop": TensorFlow's own gradient through the solver's loop, the exact
+    # derivative of the Runge-Kutta map on the mesh taken; at rtol 1e-9 it must match the closed
+    # form (expm and its Fréchet derivative) as closely as the adjoint does.
+    block = _linear_block(
+        solver="dopri5",
+        rtol=1e-9,
+        atol=1e-9,
+        gradient="backprop",
+        first_step_size=first_step_size,
+    )
+    upstream, out, grad_w, grad_h0 = _run(block, mode, rng)
+    ref_out, ref_w, ref_h0 = _expm_reference(upstream)
+    np.testing.assert_allclose(out, ref_out, atol=1e-6, rtol=1e-6)
+    np.testing.assert_allclose(grad_w, ref_w, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(grad_h0, ref_h0, atol=1e-5, rtol=1e-5)
+    # One vector-Jacobian product per evaluation but Hairer's probe, which sets only the first
+    # step (no gradient flows through the step sizes).
+    probe = 1 if first_step_size is None else 0
+    assert block.nfe_backward == block.nfe_forward - probe
+
+
+def test_backprop_gradient_is_refused_where_it_cannot_run():
+    dense = keras.layers.Dense(3)
+    with pytest.raises(ValueError, match="gradient='backprop' cannot be combined with jit_compile"):
+        ODEBlock(dense, gradient="backprop", jit_compile=True)
+    with pytest.raises(ValueError, match="`gradient` must be one of 'adjoint' for solver 'bdf'"):
+        ODEBlock(dense, solver="bdf", gradient="backprop")
+    with pytest.raises(ValueError, match="`gradient` must be one of 'backprop' for solver 'rk4'"):
+        ODEBlock(dense, solver="rk4", gradient="adjoint")
+    with pytest.raises(ValueError, match="Received: gradient='exact'"):
+        ODEBlock(dense, gradient="exact")
+    with pytest.raises(ValueError, match="`gradient` must be one of 'adjoint', 'backprop'"):
+        odeint(lambda t, h, p: -h, np.zeros((1, 2)), [0.0, 1.0], gradient="autodiff")
+    # Under an outer XLA compile the trace stops with the same kind of message.
+    block = _linear_block(solver="dopri5", gradient="backprop")
+    with pytest.raises(ValueError, match="gradient='backprop' cannot run under XLA"):
+        tf.function(block, jit_compile=True)(tf.constant(H0))
+
+
+def test_backprop_gradient_trains_in_fit_without_xla(rng):
+    # The layer tells Keras it does not support XLA: fit's jit_compile="auto" (and an explicit
+    # True, with Keras' warning) trains without it, and the loss falls.
+    keras.utils.set_random_seed(3)
+    field = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
+    block = ODEBlock(field, rtol=1e-5, atol=1e-5, gradient="backprop")
+    assert block.supports_jit is False
+    assert ODEBlock(field).supports_jit is True
+    model = keras.Sequential([keras.Input((3,)), block])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = x @ expm(W).astype("float32")
+    history = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+    assert model.jit_compile is False
+    losses = history.history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+
+
 def test_linear_field_float32_default_tolerances():
     field = keras.layers.Dense(3, use_bias=False)
     block = ODEBlock(field, t0=T0, t1=T1)
@@ -373,6 +433,7 @@ def test_fit_trains_the_field(rng):
         {"solver": "dopri5"},
         {"solver": "rk4", "num_steps": 5},
         {"solver": "dopri5", "solution_times": [0.5, 1.0]},
+        {"solver": "dopri5", "gradient": "backprop"},
     ],
 )
 def test_layer_contract(kwargs, tmp_path):
@@ -593,3 +654,12 @@ def test_config_saved_before_jit_compile_existed_still_loads():
     assert config["jit_compile"] is False
     del config["jit_compile"]
     assert ODEBlock.from_config(config).get_config()["jit_compile"] is False
+
+
+def test_config_saved_before_gradient_existed_loads_with_the_solvers_own():
+    config = ODEBlock(keras.layers.Dense(3), gradient="backprop").get_config()
+    assert config["gradient"] == "backprop"
+    assert ODEBlock.from_config(config).supports_jit is False
+    del config["gradient"]
+    rebuilt = ODEBlock.from_config(config)
+    assert rebuilt.gradient is None and rebuilt.supports_jit is True

@@ -25,6 +25,11 @@ The first trial step follows Hairer, Nørsett & Wanner, "Solving Ordinary Differ
 
 That costs one evaluation besides f0, and puts the first step near the scale the field allows
 instead of a fixed fraction of the interval.
+
+The step sizes and the accept decisions carry no gradient (`tf.stop_gradient` on the first step
+and on the error ratio): a tape that differentiates through the loop (`odeint(...,
+gradient="backprop")`) gets the exact derivative of the Runge-Kutta map on the mesh the solve
+chose, as discretise-then-optimise defines it, with no terms from the step-size controller.
 """
 
 from __future__ import annotations
@@ -178,7 +183,7 @@ def solve(
     t_start = tf.constant(t0, dtype)
     f0 = f(t_start, y0)
     if first_step is None:
-        dt0 = initial_step_size(f, t_start, y0, f0, rtol, atol, controlled)
+        dt0 = tf.stop_gradient(initial_step_size(f, t_start, y0, f0, rtol, atol, controlled))
         evaluations = tf.constant(2)
     else:
         dt0 = tf.constant(first_step, dtype)
@@ -202,11 +207,13 @@ def solve(
                 y5 = y_i
             ks.append(f(t + C[i] * dt, y_i))
         err = _error(dt, ks)
-        ratio = rms(
-            _head(err, controlled)
-            / (
-                atol
-                + rtol * tf.maximum(tf.abs(_head(y, controlled)), tf.abs(_head(y5, controlled)))
+        ratio = tf.stop_gradient(
+            rms(
+                _head(err, controlled)
+                / (
+                    atol
+                    + rtol * tf.maximum(tf.abs(_head(y, controlled)), tf.abs(_head(y5, controlled)))
+                )
             )
         )
         # NaN ratio (a state that blew up) is a rejection, and shrinks dt until the step limit.

@@ -14,9 +14,10 @@ slices [:, :, u, :, w, :] of the blocks, and the mean's adjoint is a broadcast b
 XLA fuses these with the elementwise powers around them into one pass over the input (the power,
 the sum and the root together), while a stand-alone graph runs them as separate, slower kernels
 than average pooling's (measured: a 2×2 reshape-sum of x² took 15 ms where average pooling took
-2.6 ms). So `LpPooling` takes this form only while XLA compiles the call (`in_xla_context`):
-under `tf.function(jit_compile=True)` or a Keras model compiled with `jit_compile=True` (Keras'
-default where every layer supports XLA); an exported SavedModel keeps the portable kernels.
+2.6 ms). So `LpPooling` takes this form only while XLA compiles the call
+(`xla_context.in_xla_context`): under `tf.function(jit_compile=True)` or a Keras model
+compiled with `jit_compile=True` (Keras' default where every layer supports XLA); an exported
+SavedModel keeps the portable kernels.
 Under XLA, sums of slices are an elementwise loop, which beats XLA's own average pooling (p = 1
 forward 0.54×, p = 2 0.94× an XLA AveragePooling2D, against 1.0× and 1.2× with a reduce over
 axes 2 and 4), and a root exp(log(S)/p) after them stays fast, where XLA runs that root after a
@@ -37,20 +38,6 @@ from __future__ import annotations
 import tensorflow as tf
 
 from zoo.layers.lp_base import Regions
-
-try:  # TensorFlow's own test of the same question (not public API; absent, XLA is never seen)
-    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
-except ImportError:  # pragma: no cover - depends on the TensorFlow version
-    GraphOrParentsInXlaContext = None
-
-
-def in_xla_context() -> bool:
-    """True while the graph being traced (or one it is traced inside) is compiled by XLA; False
-    in eager mode, in a plain `tf.function`, and if this TensorFlow lacks the check (the layer
-    then keeps its portable path under XLA too: slower, the same values)."""
-    if tf.executing_eagerly() or GraphOrParentsInXlaContext is None:
-        return False
-    return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 def block_regions(x: tf.Tensor, pool, power_sum) -> Regions:

@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from zoo.layers import lp_base
 from zoo.layers.lp_base import AtLeastOne, LpMixin, Regions
-from zoo.layers.lp_blocks import block_regions, in_xla_context
+from zoo.layers.lp_blocks import block_regions
+from zoo.layers.xla_context import in_xla_context
 
 __all__ = ["AtLeastOne", "BaseLpPooling", "LpPooling1D", "LpPooling2D"]
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from zoo.layers.ode_solvers import EvaluationCounter, check_method, odeint
+from zoo.layers.ode_solvers import ADAPTIVE, EvaluationCounter, check_gradient, check_method, odeint
 
 # Per-layer compiled solve for eager calls (kept out of the layer's attributes so that Keras and
 # SavedModel tracking never see it). TFP's solvers are ~40x slower op by op than as one graph.
@@ -52,11 +52,15 @@ class ODEBlock(keras.layers.Layer):
     * ``"bdf"`` — adaptive implicit BDF (`tfp.math.ode.BDF`); for stiff fields.
     * ``"euler"``, ``"midpoint"``, ``"rk4"`` — fixed-step, `num_steps` steps over [t0, t1].
 
-    Gradients: the adaptive solvers use the adjoint method (memory independent of the number of
-    steps; the field's trainable weights are handed to the solver explicitly, so fields with
-    non-float state such as Dropout's seed keep working); the fixed-step solvers backpropagate
-    through their steps. All solvers run inside `tf.function` and with `jit_compile=True`. Eager
-    calls run the solve as one `tf.function` graph.
+    Gradients: the adaptive solvers use the adjoint method by default (memory independent of the
+    number of steps; the field's trainable weights are handed to the solver explicitly, so fields
+    with non-float state such as Dropout's seed keep working); the fixed-step solvers
+    backpropagate through their steps. ``gradient="backprop"`` makes dopri5 backpropagate through
+    its steps too, as torchdiffeq's `odeint` does by default: the exact gradient of the steps
+    taken, with no backward solve (a faster training step, see the README's benchmarks), memory
+    that grows with the number of steps, and no XLA (Keras then trains the model without it).
+    All solvers run inside `tf.function`, and with `jit_compile=True` (but dopri5 with
+    ``gradient="backprop"``). Eager calls run the solve as one `tf.function` graph.
 
     Cost of a solve: `nfe_forward` and `nfe_backward` give the number of evaluations of the field
     by the latest call and by the latest gradient.
@@ -91,6 +95,9 @@ class ODEBlock(keras.layers.Layer):
             which the stock TensorFlow Serving binary cannot run (`zoo export` refuses them); a
             model under an outer `jit_compile=True` is compiled whole either way. Dropout masks
             inside the field then come from XLA's random generator.
+        gradient: None (the solver's own: "adjoint" for dopri5 and bdf, "backprop" for the
+            fixed-step solvers), or "backprop" for dopri5 (see Gradients above; not with
+            `jit_compile=True`, and the layer tells Keras it does not support XLA).
 
     Input shape:
         (batch, *state_shape), float; most often (batch, dim).
@@ -123,6 +130,7 @@ class ODEBlock(keras.layers.Layer):
         max_num_steps: int = 1000,
         time_dependent: bool = False,
         jit_compile: bool = False,
+        gradient: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -159,6 +167,11 @@ class ODEBlock(keras.layers.Layer):
                 f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}"
             )
         self.jit_compile = jit_compile
+        self.gradient = gradient
+        check_gradient(solver, gradient, jit_compile)
+        if solver in ADAPTIVE and check_gradient(solver, gradient) == "backprop":
+            # Keras' jit_compile="auto" (and an explicit True in compile) then trains without XLA.
+            self.supports_jit = False
         self._counter = EvaluationCounter(name="nfe")
 
     def _check_solution_times(self, solution_times):
@@ -303,6 +316,7 @@ class ODEBlock(keras.layers.Layer):
                 first_step_size=self.first_step_size,
                 max_num_steps=self.max_num_steps,
                 jit_compile=self.jit_compile,
+                gradient=self.gradient,
                 counter=self._counter,
                 name=f"ODEBlock {self.name!r}",
             )
@@ -323,8 +337,9 @@ class ODEBlock(keras.layers.Layer):
     @property
     def nfe_backward(self) -> int:
         """Evaluations (each one f and one vector-Jacobian product) by the latest gradient (-1: none
-        yet, or "bdf", whose TFP adjoint does not report them). Fixed-step solvers backpropagate
-        through their steps: one vector-Jacobian product per forward evaluation."""
+        yet, or "bdf", whose TFP adjoint does not report them). Fixed-step solvers, and dopri5
+        with ``gradient="backprop"``, backpropagate through their steps: one vector-Jacobian
+        product per forward evaluation (for dopri5, but the one that only sets its first step)."""
         return int(self._counter.backward.numpy())
 
     # -- config --------------------------------------------------------------------------------
@@ -345,6 +360,7 @@ class ODEBlock(keras.layers.Layer):
                 "max_num_steps": self.max_num_steps,
                 "time_dependent": self.time_dependent,
                 "jit_compile": self.jit_compile,
+                "gradient": self.gradient,
             }
         )
         return config
