@@ -153,6 +153,36 @@ def test_backprop_through_dopri5_steps_matches_expm(mode, first_step_size, rng):
     assert block.nfe_backward == block.nfe_forward - probe
 
 
+@pytest.mark.parametrize("gradient", [None, "backprop"])
+def test_trajectory_gradients_match_expm_at_every_solution_time(gradient, rng):
+    # Outputs read off the steps' dense output at solution times inside steps: the gradient of
+    # sum_k upstream_k ⊙ h(t_k), h(t_k) = h0·expm(W (t_k - t0)), term by term with expm_frechet.
+    times = [0.5, 0.9, T1]
+    block = _linear_block(
+        solver="dopri5", rtol=1e-9, atol=1e-9, solution_times=times, gradient=gradient
+    )
+    upstream = rng.normal(size=(4, len(times), 3))
+    h0 = tf.constant(H0)
+    with tf.GradientTape() as tape:
+        tape.watch(h0)
+        out = block(h0)
+        loss = tf.reduce_sum(upstream * out)
+    grad_w, grad_h0 = tape.gradient(loss, [block.vector_field.kernel, h0])
+    ref_w, ref_h0 = np.zeros_like(W), np.zeros_like(H0)
+    for k, t in enumerate(times):
+        span = t - T0
+        np.testing.assert_allclose(out[:, k].numpy(), H0 @ expm(W * span), atol=1e-6)
+        ref_h0 += upstream[:, k] @ expm(W * span).T
+        for i in range(3):
+            for j in range(3):
+                direction = np.zeros_like(W)
+                direction[i, j] = span
+                frechet = expm_frechet(W * span, direction)[1]
+                ref_w[i, j] += np.sum(upstream[:, k] * (H0 @ frechet))
+    np.testing.assert_allclose(grad_w.numpy(), ref_w, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(grad_h0.numpy(), ref_h0, atol=1e-5, rtol=1e-5)
+
+
 def test_backprop_gradient_is_refused_where_it_cannot_run():
     dense = keras.layers.Dense(3)
     with pytest.raises(ValueError, match="gradient='backprop' cannot be combined with jit_compile"):
@@ -280,9 +310,12 @@ def test_stiff_van_der_pol_bdf_matches_radau():
     np.testing.assert_allclose(out[0], ref.y[:, -1], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("gradient", [None, "backprop"])
 @pytest.mark.parametrize("mode", ["eager", "function"])
-def test_step_limit_fails_with_clear_error(mode):
-    block = ODEBlock(VanDerPol(1000.0), t0=0.0, t1=0.5, solver="dopri5", max_num_steps=20)
+def test_step_limit_fails_with_clear_error(mode, gradient):
+    block = ODEBlock(
+        VanDerPol(1000.0), t0=0.0, t1=0.5, solver="dopri5", max_num_steps=20, gradient=gradient
+    )
     call = block if mode == "eager" else tf.function(block)
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_num_steps`=20"):
         call(np.array([[2.0, 0.0]], "float32"))
@@ -294,8 +327,10 @@ def test_step_limit_under_xla_gives_nan_not_a_hang():
     assert np.all(np.isnan(out.numpy()))
 
 
-@pytest.mark.parametrize("solver", ["dopri5", "rk4"])
-def test_time_dependent_field_and_its_gradient(solver):
+@pytest.mark.parametrize(
+    ("solver", "gradient"), [("dopri5", None), ("dopri5", "backprop"), ("rk4", None)]
+)
+def test_time_dependent_field_and_its_gradient(solver, gradient):
     # dh/dt = a t h  =>  h(t1) = h0 exp(a (t1² - t0²) / 2), d/da = h(t1) (t1² - t0²) / 2.
     block = ODEBlock(
         TimeScaled(),
@@ -306,6 +341,7 @@ def test_time_dependent_field_and_its_gradient(solver):
         atol=1e-9,
         num_steps=100,
         time_dependent=True,
+        gradient=gradient,
         dtype="float64",
     )
     with tf.GradientTape() as tape:
