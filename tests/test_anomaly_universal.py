@@ -59,6 +59,21 @@ def test_detector_reads_any_scale_and_level_the_same(config):
     np.testing.assert_allclose(moved, base, atol=1e-3)
 
 
+@pytest.mark.parametrize("factor", [1e-15, 1e-30, 1e30, 1e300])
+def test_detector_reads_tiny_and_huge_magnitudes_as_their_shape(factor):
+    # In float32 inside the graph, 1e-15·x reads as flat against the scale floor 1e-6·(1 +
+    # |median|), 1e30·x overflows when squared and 1e300·x is beyond float32: `point_scores`
+    # scores x / 2^k (an exact rescaling), so each gives x's own scores (before that, the shipped
+    # detector's scores at 1e-15, 1e-30 and 1e30 were 0.33, 0.87 and 0.63 away from those at
+    # 1; this small one's fail at all but 1e30). Scores are probabilities: float32 rounding of
+    # the rescaled series (x·factor / 2^k is x times a factor in [0.7, 1.4]) moves them ~1e-6.
+    model = build_universal_detector(**SMALL)
+    rng = np.random.default_rng(4)
+    x = np.sin(np.arange(120) / 3.0) + 0.1 * rng.normal(size=120)
+    x[60] += 2.0
+    np.testing.assert_allclose(point_scores(model, factor * x), point_scores(model, x), atol=1e-4)
+
+
 def test_point_score_is_the_mean_over_covering_windows():
     model = build_universal_detector(**SMALL)
     x = np.cos(np.arange(90) / 4.0) + np.linspace(0, 2, 90)
@@ -94,6 +109,9 @@ def test_detect_takes_arrays_lists_and_long_frames(tmp_path):
     many = zoo.detect(model, [x, x[:20]])
     assert [len(s) for s in many["score"]] == [70, 20]
     np.testing.assert_allclose(many["score"][0], single["score"])
+    # A plain list of numbers is one series; an empty list, no series.
+    np.testing.assert_allclose(zoo.detect(model, list(x))["score"], single["score"])
+    assert zoo.detect(model, []) == {"score": [], "is_anomaly": []}
     frame = pd.DataFrame({"unique_id": ["b"] * 20 + ["a"] * 70, "y": np.r_[x[:20], x]})
     out = zoo.detect(model, frame)
     np.testing.assert_allclose(out["score"].to_numpy()[20:], single["score"])

@@ -26,3 +26,16 @@ def test_predictor_rejects_the_wrong_shape():
     fast = zoo.predictor(zoo.load("forecaster_sunspots"))
     with pytest.raises(ValueError, match=r"`x` must have shape \(batch, 22, 1\).*\(2, 23, 1\)"):
         fast(np.zeros((2, 23, 1)))
+
+
+def test_predictor_takes_any_size_on_a_free_axis():
+    # A model whose time axis is free ((None, None) input, as the universal forecaster's):
+    # every length runs through the one compiled function; only the rank is checked.
+    inputs = keras.Input((None,))
+    model = keras.Model(inputs, keras.ops.cumsum(inputs, axis=1))
+    fast = zoo.predictor(model)
+    for length in (3, 17):
+        x = np.random.default_rng(length).normal(size=(2, length)).astype("float32")
+        np.testing.assert_allclose(fast(x), np.cumsum(x, axis=1), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(batch, None\) \(None: any size\)"):
+        fast(np.zeros((2, 3, 1)))

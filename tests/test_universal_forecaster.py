@@ -183,6 +183,60 @@ def test_forecast_rejects_bad_arguments(model):
         forecast(model, np.full(5, np.nan), 2)
 
 
+@pytest.mark.parametrize("factor", [1e30, 1e-30, 1e300, 1e-300])
+def test_forecast_is_scale_free_at_any_float64_magnitude(model, factor):
+    # Inside the graph (float32) 1e30·x overflows when squared, 1e-30·x falls under the scale's
+    # absolute floor 1e-8 and 1e±300·x is beyond float32 (measured before the rescaling: inf, a
+    # flat line and garbage); `forecast` runs x / 2^k and multiplies back, so each gives x's
+    # forecast times the factor. The model then sees x times some c in [0.7, 1.4]: rounding as in
+    # `test_scale_equivariance`.
+    x = _series(5, 30).astype("float64")
+    base = forecast(model, x, 4)["quantiles"]
+    scaled = forecast(model, factor * x, 4)["quantiles"] / factor
+    np.testing.assert_allclose(scaled, base, rtol=0, atol=1000 * EPS32 * np.abs(x).max())
+
+
+def test_forecast_answers_as_the_model_called_eagerly(model):
+    # `forecast` runs compiled functions (`zoo.predictor`; for a horizon past the default, a
+    # copy of the model with a "times" input): the same quantiles as the Keras model called on the
+    # left-padded batch, and the copy follows the model's weights when they change.
+    series = [_series(0, 20), _series(1, 32), _series(2, 9)]
+    batch = np.full((3, 32), np.nan, "float32")
+    for i, x in enumerate(series):
+        batch[i, 32 - len(x) :] = x
+    expected = np.asarray(model(batch)["quantiles"])
+    tol = 1e-5 * np.abs(expected).max()
+    np.testing.assert_allclose(forecast(model, series, 6)["quantiles"], expected, atol=tol)
+    original = model.get_weights()
+    try:
+        for weights in (original, [w * 1.05 for w in original]):
+            model.set_weights(weights)
+            timed = with_future_times(model, model.builder_config)
+            times = np.tile(np.arange(1, 11, dtype="float32"), (3, 1))
+            long = np.asarray(timed({"context": batch, "times": times})["quantiles"])
+            got = forecast(model, series, 10)["quantiles"]
+            np.testing.assert_allclose(got, long, atol=1e-5 * np.abs(long).max())
+    finally:
+        model.set_weights(original)
+
+
+def test_forecast_refuses_infinities_and_text_and_answers_no_series(model):
+    x = _series(0, 12).astype("float64")
+    x[7] = -np.inf
+    with pytest.raises(ValueError, match=r"finite or NaN \(missing\)\. Series 1, row 7 is -inf"):
+        forecast(model, [_series(1, 10), x], 2)
+    frame = pd.DataFrame({"unique_id": ["a"] * 12, "ds": np.arange(12), "y": x})
+    with pytest.raises(ValueError, match="Series 'a', row 7 is -inf"):
+        forecast(model, frame, 2)
+    with pytest.raises(ValueError, match="`series` must hold numbers"):
+        forecast(model, ["a", "b"], 2)
+    empty = forecast(model, [], 3, quantiles=(0.2, 0.5))
+    assert empty["forecast"].shape == (0, 3) and empty["quantiles"].shape == (0, 3, 2)
+    none = forecast(model, frame.iloc[:0], 3)
+    columns = ["unique_id", "ds", "forecast", "q0.1", "q0.5", "q0.9"]
+    assert len(none) == 0 and list(none.columns) == columns
+
+
 def test_seasonal_index_matches_statsmodels_decomposition():
     from statsmodels.tsa.seasonal import seasonal_decompose
 

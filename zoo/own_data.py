@@ -317,11 +317,11 @@ def detect(
     any detector), with no training.
 
     `model`: a registry name, a `.keras` file or a loaded detector. `series`: a 1-D array
-    (returns ``{"score": (n,), "is_anomaly": (n,) bool}``), a list of 1-D arrays of any lengths
-    (returns lists of those arrays), or a DataFrame with the value column `column` and, for many
-    series in long format, `id_column` (returns a copy with the columns ``score`` and
-    ``is_anomaly``; rows keep their order). A point is flagged when its own score passes the
-    stored threshold (or `threshold`).
+    or a list of numbers (returns ``{"score": (n,), "is_anomaly": (n,) bool}``), a list of 1-D
+    arrays of any lengths (returns lists of those arrays; an empty list, empty lists), or a
+    DataFrame with the value column `column` and, for many series in long format, `id_column`
+    (returns a copy with the columns ``score`` and ``is_anomaly``; rows keep their order). A
+    point is flagged when its own score passes the stored threshold (or `threshold`).
     """
     model = load_model(model)
     family(model)
@@ -340,7 +340,7 @@ def detect(
             frame.loc[rows, "is_anomaly"] = found["is_anomaly"]
         frame["is_anomaly"] = frame["is_anomaly"].astype(bool)
         return frame
-    if isinstance(series, list | tuple):
+    if isinstance(series, list | tuple) and not (series and all(np.ndim(s) == 0 for s in series)):
         found = [_detect_one(model, np.asarray(s, "float64"), threshold) for s in series]
         return {key: [f[key] for f in found] for key in ("score", "is_anomaly")}
     return _detect_one(model, np.asarray(series, "float64"), threshold)

@@ -50,9 +50,13 @@ class Predictor:
 
     def __call__(self, x: Any) -> Any:
         x = np.asarray(x, dtype=self.dtype)
-        if x.shape[1:] != self.shape:
+        fits = len(x.shape) == len(self.shape) + 1 and all(
+            want is None or want == got for want, got in zip(self.shape, x.shape[1:], strict=True)
+        )
+        if not fits:
             raise ValueError(
-                f"`x` must have shape (batch, {', '.join(map(str, self.shape))}). "
+                f"`x` must have shape (batch, {', '.join(map(str, self.shape))}) (None: any "
+                "size). "
                 f"Received shape {x.shape}"
             )
         chunks = [

@@ -4,20 +4,30 @@ Series of different lengths go through the model in one left-padded batch. With 
 `period` (given, or inferred from a DataFrame's `ds` frequency), each series is first seasonally
 adjusted by classical decomposition (`seasonality.py`, the Theta method's test and indices) and
 the season is put back on the model's outputs.
+
+Each series enters the model divided by a power of two near its largest |value|, and the outputs
+are multiplied back (`zoo.models.common.unit_scale`): the model is scale-equivariant
+(`SeriesScaler`) and such a division is exact, so nothing changes at ordinary magnitudes, while
+series of 1e30 or 1e-30 (whose squares overflow or underflow float32 inside the model) or beyond
+float32's range get the forecast of their shape instead of inf or a flat line.
 """
 
 from __future__ import annotations
 
+import weakref
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
+from zoo.models.common.unit_scale import unit_scale
 from zoo.models.universal.seasonality import fit_seasonal_index
 
 __all__ = ["forecast", "infer_period", "prepare_context"]
 
 _TRAINED_LEVELS = (0.1, 0.5, 0.9)
+# model -> (its copy with a "times" input, that copy's compiled call); see `_timed_call`.
+_TIMED_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Pandas offset prefixes -> seasonal period.
 _PERIODS = {"Y": 1, "A": 1, "Q": 4, "M": 12, "W": 52, "D": 7, "B": 5, "H": 24, "h": 24}
 
@@ -51,11 +61,18 @@ def prepare_context(values: np.ndarray, context_length: int, period: int | None)
     return values, index
 
 
+def _numbers(values, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype="float64")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`{name}` must hold numbers ({error}).") from None
+
+
 def _as_series_list(series, name: str = "series") -> list[np.ndarray]:
     if isinstance(series, np.ndarray | pd.Series) and np.ndim(series) == 1:
-        return [np.asarray(series, dtype="float64")]
+        return [_numbers(series, name)]
     if isinstance(series, list | tuple):
-        out = [np.asarray(s, dtype="float64") for s in series]
+        out = [_numbers(s, name) for s in series]
         if out and all(s.ndim == 0 for s in out):
             return [np.asarray(out, dtype="float64")]
         if any(s.ndim != 1 for s in out):
@@ -64,11 +81,28 @@ def _as_series_list(series, name: str = "series") -> list[np.ndarray]:
             )
         return out
     if isinstance(series, np.ndarray) and series.ndim == 2:
-        return list(np.asarray(series, dtype="float64"))
+        return list(_numbers(series, name))
     raise TypeError(
         f"`{name}` must be a 1-D array, a list of 1-D arrays or a DataFrame with columns "
         f"unique_id, ds, y. Received: {type(series).__name__}"
     )
+
+
+def _check_finite(arrays: list[np.ndarray], names: list) -> None:
+    """Refuse ±inf, naming the series and the row (NaN is a missing value)."""
+    for values, name in zip(arrays, names, strict=True):
+        infinite = np.flatnonzero(np.isinf(values))
+        if infinite.size:
+            row = int(infinite[0])
+            raise ValueError(
+                f"`series` must be finite or NaN (missing). Series {name!r}, row {row} is "
+                f"{values[row]}."
+            )
+
+
+def unit_scales(contexts: list[np.ndarray]) -> np.ndarray:
+    """`unit_scale` of every context: the model runs on context / scale (module docstring)."""
+    return np.array([unit_scale(context) for context in contexts])
 
 
 def _levels(q: np.ndarray, levels) -> np.ndarray:
@@ -87,33 +121,58 @@ def _levels(q: np.ndarray, levels) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
-def _run(model, contexts: list[np.ndarray], horizon: int, batch_size: int) -> np.ndarray:
+def _timed_call(model, config: dict):
+    """A compiled call of `model` rebuilt with the "times" input (`with_future_times`), made once
+    per model and given the model's current weights on every use (so a fine-tuned model is never
+    served stale weights): (context (b, t), times (b, k)) -> quantiles (b, k, 3)."""
+    import tensorflow as tf
+
     from zoo.models.universal.model import with_future_times
+
+    found = _TIMED_CALLS.get(model)
+    if found is None:
+        timed = with_future_times(model, config)
+        spec = tf.TensorSpec((None, None), "float32")
+        call = tf.function(
+            lambda context, times: timed({"context": context, "times": times}, training=False)[
+                "quantiles"
+            ],
+            input_signature=[spec, spec],
+        )
+        found = _TIMED_CALLS[model] = (timed, call)
+    timed, call = found
+    timed.set_weights(model.get_weights())
+    return call
+
+
+def _run(model, contexts: list[np.ndarray], horizon: int, batch_size: int) -> np.ndarray:
+    """Quantiles (n, horizon, 3) of the left-padded contexts, each run at its `unit_scales`
+    scale; compiled calls (`predictor`, `_timed_call`), not eager ones."""
+    from zoo.models.common.predictor import predictor
 
     config = getattr(model, "builder_config", None)
     default_horizon = config["horizon"] if config else int(model.outputs[0].shape[1] or 0)
-    runner, times = model, None
-    if horizon > default_horizon:
-        if config is None:
-            raise ValueError(
-                f"`horizon` {horizon} exceeds the model's default horizon {default_horizon} and "
-                "the model has no `builder_config` to rebuild it with a times input."
-            )
-        runner = with_future_times(model, config)
-        times = np.arange(1, horizon + 1, dtype="float32")
+    if horizon > default_horizon and config is None:
+        raise ValueError(
+            f"`horizon` {horizon} exceeds the model's default horizon {default_horizon} and "
+            "the model has no `builder_config` to rebuild it with a times input."
+        )
     width = max(len(c) for c in contexts)
+    scales = unit_scales(contexts)
     batch = np.full((len(contexts), width), np.nan, dtype="float32")
     for i, c in enumerate(contexts):
-        batch[i, width - len(c) :] = c
-    chunks = []
-    for start in range(0, len(batch), batch_size):
-        x = batch[start : start + batch_size]
-        if times is None:
-            out = runner(x, training=False)
-        else:
-            out = runner({"context": x, "times": np.tile(times, (len(x), 1))}, training=False)
-        chunks.append(np.asarray(out["quantiles"])[:, :horizon])
-    return np.concatenate(chunks, axis=0).astype("float64")
+        batch[i, width - len(c) :] = c / scales[i]
+    if horizon > default_horizon:
+        call = _timed_call(model, config)
+        times = np.arange(1, horizon + 1, dtype="float32")
+        chunks = [
+            np.asarray(call(x, np.tile(times, (len(x), 1))))
+            for x in (batch[s : s + batch_size] for s in range(0, len(batch), batch_size))
+        ]
+        quantiles = np.concatenate(chunks, axis=0)
+    else:
+        quantiles = predictor(model, batch_size=batch_size)(batch)["quantiles"]
+    return quantiles[:, :horizon].astype("float64") * scales[:, None, None]
 
 
 def forecast(
@@ -159,11 +218,19 @@ def forecast(
                 f"Missing: {sorted(missing)}"
             )
         groups = [(uid, g.sort_values("ds")) for uid, g in series.groupby("unique_id", sort=False)]
-        arrays = [g["y"].to_numpy(dtype="float64") for _, g in groups]
+        arrays = [_numbers(g["y"], "series") for _, g in groups]
         periods = [period or infer_period(g["ds"]) for _, g in groups]
+        _check_finite(arrays, [uid for uid, _ in groups])
     else:
         arrays = _as_series_list(series)
         periods = [period] * len(arrays)
+        _check_finite(arrays, list(range(len(arrays))))
+    if not arrays:  # no series: no forecasts
+        empty = {
+            "forecast": np.zeros((0, int(horizon))),
+            "quantiles": np.zeros((0, int(horizon), len(levels))),
+        }
+        return _long_frame([], empty, levels, int(horizon)) if frame else empty
     config = getattr(model, "builder_config", None) or {}
     context_length = int(config.get("context_length", 96))
     prepared = [prepare_context(a, context_length, p) for a, p in zip(arrays, periods, strict=True)]
@@ -190,4 +257,6 @@ def _long_frame(groups, out, levels, horizon: int) -> pd.DataFrame:
         for j, level in enumerate(levels):
             part[f"q{level:g}"] = out["quantiles"][i, :, j]
         rows.append(part)
+    if not rows:
+        return pd.DataFrame(columns=["unique_id", "ds", "forecast", *(f"q{q:g}" for q in levels)])
     return pd.concat(rows, ignore_index=True)

@@ -39,6 +39,7 @@ from zoo.layers import GlobalLpPooling1D, IntegralLayer
 from zoo.models.common.predictor import predictor
 from zoo.models.common.threshold import THRESHOLD_LAYER, Threshold, get_threshold
 from zoo.models.common.threshold import set_threshold as store_threshold
+from zoo.models.common.unit_scale import unit_scale
 from zoo.models.common.zoo_model import ZooModel
 from zoo.models.universal_anomaly.discord import DiscordProfile
 from zoo.models.universal_anomaly.layers import BroadcastTime, RobustScaling, SquashTime
@@ -235,8 +236,10 @@ def window_starts(length: int, window: int, stride: int) -> np.ndarray:
 def point_scores(model: keras.Model, series, *, batch_size: int = 256) -> np.ndarray:
     """The score of every point of a 1-D `series` (n,): the mean of its window scores over the
     windows that cover it (see the module docstring). NaN points get the score of their
-    windows too (they are not anomalies of the values: callers may mask them)."""
+    windows too (they are not anomalies of the values: callers may mask them). The series is
+    scored at `unit_scale` (exact; the scores of a 1e-15 or 1e30 series are those of its shape)."""
     values = as_series(series)
+    values = values / unit_scale(values)
     if is_series(model):
         return _series_scores(model, values)
     window = window_length(model)

@@ -31,6 +31,7 @@ from zoo.models.common.runs import (
     training_card,
 )
 from zoo.models.common.threshold import normal_threshold
+from zoo.models.common.unit_scale import unit_scale
 from zoo.models.universal_anomaly.baselines import BASELINES
 from zoo.models.universal_anomaly.corpus import (
     NormalSeries,
@@ -317,6 +318,7 @@ def fine_tune(
     if false_alarm_rate is None and percentile is None:
         false_alarm_rate = 0.001
     values = as_series(data, "data")
+    values = values / unit_scale(values)  # as `point_scores` scores it
     cut = round(len(values) * (1 - holdout))
     if cut < 32 or len(values) - cut < 16:
         raise ValueError(
