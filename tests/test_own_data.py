@@ -84,6 +84,40 @@ def test_predict_writes_one_row_per_future_step(capsys, tuned_forecaster, monthl
     np.testing.assert_allclose(table["forecast"], direct, rtol=1e-5, atol=1e-4)
 
 
+def test_predict_horizon_any_for_the_universal_forecaster_own_for_the_others(
+    capsys, tuned_forecaster, monthly_csv, tmp_path
+):
+    # `zoo predict forecaster_universal --csv F --column y --horizon H`: any H (its
+    # continuous-time decoder answers each future time on its own, so the first 24 steps of a
+    # 40-step table are the default 24-step table's); another forecaster: up to its own.
+    default, longer = tmp_path / "default.csv", tmp_path / "longer.csv"
+    for path, extra in ((default, ()), (longer, ("--horizon", "40"))):
+        code, _, err = _run(
+            capsys, "predict", "forecaster_universal", "--csv", monthly_csv, "--column", "y",
+            "--time-column", "ds", *extra, "--output", path,
+        )  # fmt: skip
+        assert code == 0, err
+    default, longer = pd.read_csv(default), pd.read_csv(longer)
+    assert len(default) == 24 and list(longer["step"]) == list(range(1, 41))
+    assert longer["ds"].iloc[-1] == "2013-04-01"  # 40 months after Dec 2009
+    columns = ["forecast", "q0.1", "q0.5", "q0.9"]
+    np.testing.assert_allclose(longer[columns][:24], default[columns], rtol=1e-5, atol=1e-4)
+    frame = _monthly()
+    first = zoo.predict("forecaster_universal", frame, "y", time_column="ds", horizon=3)
+    np.testing.assert_allclose(first[columns], default[columns][:3], rtol=1e-5, atol=1e-4)
+    short = zoo.predict(tuned_forecaster, frame, "y", time_column="ds", horizon=2)
+    full = zoo.predict(tuned_forecaster, frame, "y", time_column="ds")
+    np.testing.assert_allclose(short[columns], full[columns][:2])
+    with pytest.raises(ValueError, match=r"at most this model's 6 steps\. Received: horizon=7"):
+        zoo.predict(tuned_forecaster, frame, "y", time_column="ds", horizon=7)
+    with pytest.raises(ValueError, match="`horizon` applies to forecasters"):
+        zoo.predict("anomaly_universal", frame, "y", horizon=3)
+    with pytest.raises(ValueError, match="`horizon` must be an integer >= 1"):
+        zoo.predict("forecaster_universal", frame, "y", horizon=0)
+    code, _, err = _run(capsys, "predict", "cnn_digits", "--input", monthly_csv, "--horizon", "3")
+    assert code == 2 and "`--horizon` goes with `--csv`" in err
+
+
 def test_evaluate_json_layout_and_seasonal_naive_by_hand(capsys, tuned_forecaster, monthly_csv):
     out = _on_csv(capsys, "evaluate", tuned_forecaster, monthly_csv, "y", "--time-column", "ds",
                   "--stride", "12", "--json")  # fmt: skip

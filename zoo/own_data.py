@@ -48,6 +48,7 @@ SERIES_FAMILIES = {
     "WindowDetector": "anomaly",
     "UniversalDetector": "universal_anomaly",
 }
+FORECASTER_FAMILIES = ("forecaster", "universal")
 
 
 def load_model(model):
@@ -201,12 +202,27 @@ def predict(
     *,
     time_column: str | None = None,
     id_column: str | None = None,
+    horizon: int | None = None,
 ):
     """The table `zoo predict --csv` writes: forecasters one row per future step of each series
     ((unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9), detectors one row per point
-    ((unique_id,) (ds,) value, score, is_anomaly)."""
+    ((unique_id,) (ds,) value, score, is_anomaly).
+
+    `horizon` (forecasters): steps to forecast; `forecaster_universal` forecasts any number,
+    the other forecasters (and a fine-tuned universal one) up to their own horizon."""
+    if horizon is not None and (
+        isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1
+    ):
+        raise ValueError(f"`horizon` must be an integer >= 1. Received: horizon={horizon!r}")
     model, series = _prepared(model, data, column, time_column, id_column, None)
-    return _user_module(model).predict_table(model, series)
+    if horizon is None:
+        return _user_module(model).predict_table(model, series)
+    if family(model) not in FORECASTER_FAMILIES:
+        raise ValueError(
+            f"`horizon` applies to forecasters; {model.name!r} is a detector. "
+            f"Received: horizon={horizon}"
+        )
+    return _user_module(model).predict_table(model, series, horizon=int(horizon))
 
 
 def _evaluation(model, data, column, time_column, id_column, period, labels, options):

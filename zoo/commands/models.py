@@ -152,6 +152,13 @@ def register(subparsers) -> None:
     _model_option(predict)
     add_data_options(predict, evaluation=False)
     predict.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        help="with --csv, forecasters: steps to forecast (forecaster_universal: any number; "
+        "the others: up to their own horizon; default: their own)",
+    )
+    predict.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -399,6 +406,8 @@ def run_predict(args: argparse.Namespace) -> int:
         return run_predict_csv(args)
     if args.input is None:
         raise ValueError("Give `--csv` (a table of forecasts or flags) or `--input` (raw outputs).")
+    if args.horizon is not None:
+        raise ValueError("`--horizon` goes with `--csv` (a table of forecasts), not `--input`.")
     _require_name(args)
     preset = registry.get_preset(args.name)
     data = _read_input(args.name, preset.task, args.input, args.column)

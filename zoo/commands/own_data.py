@@ -170,7 +170,13 @@ def run_plot_csv(args: argparse.Namespace) -> int:
 def run_predict_csv(args: argparse.Namespace) -> int:
     from zoo import own_data
 
-    table = own_data.predict(model_argument(args), args.csv, args.column, **_series_options(args))
+    table = own_data.predict(
+        model_argument(args),
+        args.csv,
+        args.column,
+        horizon=args.horizon,
+        **_series_options(args),
+    )
     if args.output is None:
         table.to_csv(sys.stdout, index=False)
         return 0

@@ -25,10 +25,24 @@ QUANTILES = (0.1, 0.5, 0.9)
 ForecastFn = Callable[[Sequence[np.ndarray]], dict]
 
 
-def forecast_rows(forecast_fn: ForecastFn, series: Sequence[UserSeries]) -> pd.DataFrame:
-    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9."""
+def forecast_rows(
+    forecast_fn: ForecastFn, series: Sequence[UserSeries], horizon: int | None = None
+) -> pd.DataFrame:
+    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9.
+
+    `horizon`: the first `horizon` steps of the forecasts (None: all); more steps than
+    `forecast_fn` gives is an error that says how to get them."""
     out = forecast_fn([item.values for item in series])
-    return forecast_table(series, out["forecast"], out["quantiles"], QUANTILES)
+    point, band = np.asarray(out["forecast"]), np.asarray(out["quantiles"])
+    if horizon is not None:
+        if horizon > point.shape[1]:
+            raise ValueError(
+                f"`horizon` must be at most this model's {point.shape[1]} steps. Received: "
+                f"horizon={horizon}. Fine-tune it with `--horizon {horizon}` (a new head), or "
+                "use forecaster_universal, which forecasts any horizon."
+            )
+        point, band = point[:, :horizon], band[:, :horizon]
+    return forecast_table(series, point, band, QUANTILES)
 
 
 def evaluate_forecasts(

@@ -43,9 +43,12 @@ def model_horizon(model: keras.Model) -> int:
     return int(model.output["forecast"].shape[-1])
 
 
-def predict_table(model: keras.Model, series: Sequence[UserSeries]) -> pd.DataFrame:
-    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9."""
-    return forecast_rows(lambda histories: forecast_histories(model, histories), series)
+def predict_table(
+    model: keras.Model, series: Sequence[UserSeries], horizon: int | None = None
+) -> pd.DataFrame:
+    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9;
+    the first `horizon` steps of the model's own (None: all of them)."""
+    return forecast_rows(lambda histories: forecast_histories(model, histories), series, horizon)
 
 
 def evaluate_series(

@@ -129,18 +129,22 @@ def _adjusted(z: np.ndarray, context_length: int, period: int, history: int, tra
 
 
 def transformed_quantiles(
-    model: keras.Model, histories: Sequence[np.ndarray], period: int | None = None
+    model: keras.Model,
+    histories: Sequence[np.ndarray],
+    period: int | None = None,
+    horizon: int | None = None,
 ) -> np.ndarray:
     """(n, H, 3) quantiles in the model's transformed scale, season restored, band not scaled.
 
-    H is the model's `horizon`; the season removed is the model's `adjust_period` (a plain
-    `UniversalForecaster`: `period`, default none).
+    H is `horizon` for a plain `UniversalForecaster` (default: its own) and the model's own
+    `horizon` for a fine-tuned one (its band scales are per step); the season removed is the
+    model's `adjust_period` (a plain `UniversalForecaster`: `period`, default none).
     """
     config = model.builder_config
     settings = user_settings(model)
     season = int(settings.get("adjust_period", period or 1))
     transform = settings.get("transform", "none")
-    horizon = int(config["horizon"])
+    horizon = int(horizon if horizon is not None and not settings else config["horizon"])
     length, history = int(config["context_length"]), int(settings.get("history", 0))
     z = [forward(h, transform) for h in histories]
     prepared = [_adjusted(h, length, season, history, transform) for h in z]
@@ -155,12 +159,15 @@ def transformed_quantiles(
 
 
 def forecast_histories(
-    model: keras.Model, histories: Sequence[np.ndarray], period: int | None = None
+    model: keras.Model,
+    histories: Sequence[np.ndarray],
+    period: int | None = None,
+    horizon: int | None = None,
 ) -> dict[str, np.ndarray]:
     """{"forecast" (n, H), "quantiles" (n, H, 3)} from the end of each 1-D finite history
-    (`transformed_quantiles`, band scales, back to the series' scale)."""
+    (`transformed_quantiles`, band scales, back to the series' scale); H as there."""
     settings = user_settings(model)
-    q = transformed_quantiles(model, histories, period)
+    q = transformed_quantiles(model, histories, period, horizon)
     if settings:
         lower, upper = np.asarray(settings["band_lower"]), np.asarray(settings["band_upper"])
         recent = int(settings.get("band_adapt", 0))

@@ -21,14 +21,19 @@ from zoo.models.universal.tuned import forecast_histories
 __all__ = ["evaluate_series", "plot_series", "predict_table"]
 
 
-def _forecast_fn(model: keras.Model, series: Sequence[UserSeries]):
+def _forecast_fn(model: keras.Model, series: Sequence[UserSeries], horizon: int | None = None):
     period = series[0].period if series else None
-    return lambda histories: forecast_histories(model, histories, period)
+    return lambda histories: forecast_histories(model, histories, period, horizon)
 
 
-def predict_table(model: keras.Model, series: Sequence[UserSeries]) -> pd.DataFrame:
-    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9."""
-    return forecast_rows(_forecast_fn(model, series), series)
+def predict_table(
+    model: keras.Model, series: Sequence[UserSeries], horizon: int | None = None
+) -> pd.DataFrame:
+    """One row per series and future step: (unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9.
+
+    `horizon`: steps to forecast; any number for the zero-shot model (its continuous-time
+    decoder), at most its own for a fine-tuned one (whose band is calibrated per step)."""
+    return forecast_rows(_forecast_fn(model, series, horizon), series, horizon)
 
 
 def evaluate_series(
