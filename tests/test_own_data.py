@@ -6,6 +6,7 @@ split-conformal band, the point-wise false-alarm threshold, tables and reports),
 """
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 import zoo
 from zoo.cli import main
+from zoo.data.statsmodels_series import co2_weekly
 from zoo.models.anomaly import model as anomaly
 
 
@@ -116,6 +118,20 @@ def test_predict_horizon_any_for_the_universal_forecaster_own_for_the_others(
         zoo.predict("forecaster_universal", frame, "y", horizon=0)
     code, _, err = _run(capsys, "predict", "cnn_digits", "--input", monthly_csv, "--horizon", "3")
     assert code == 2 and "`--horizon` goes with `--csv`" in err
+
+
+def test_a_single_series_forecaster_warns_on_a_series_of_another_scale(tuned_forecaster):
+    # forecaster_co2 divides by the spread of the CO2 windows it was built on (2.86 ppm): a
+    # series 1e6 times wider is outside what it learned, and the user is told what to do. The
+    # model fine-tuned on the series itself, and co2 on its own data, say nothing.
+    frame = _monthly()
+    with pytest.warns(UserWarning, match=r"times the scale 'forecaster_co2' was built on"):
+        zoo.predict("forecaster_co2", frame.assign(y=frame["y"] * 1e6), "y", time_column="ds")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        zoo.predict(tuned_forecaster, frame, "y", time_column="ds")
+        co2 = co2_weekly().to_numpy()
+        zoo.predict("forecaster_co2", co2[-400:])
 
 
 def test_evaluate_json_layout_and_seasonal_naive_by_hand(capsys, tuned_forecaster, monthly_csv):
