@@ -120,6 +120,39 @@ def test_predict_horizon_any_for_the_universal_forecaster_own_for_the_others(
     assert code == 2 and "`--horizon` goes with `--csv`" in err
 
 
+def test_evaluate_and_backtest_take_a_horizon(capsys, tuned_forecaster, tmp_path):
+    # 60 monthly values leave a test part of 12, too short for the universal forecaster's
+    # default 24 steps: `--horizon 6` evaluates it there. Its continuous-time decoder answers
+    # each step on its own, so at an origin the 6-step forecasts are the first 6 of the 30-step
+    # ones; the seasonal naive baseline is the value 12 months before, by hand; the per-series
+    # model stops at its own 6 steps.
+    frame = _monthly(60)
+    path = tmp_path / "short.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = _run(capsys, "evaluate", "forecaster_universal", "--csv", path, "--column",
+                        "y", "--time-column", "ds")  # fmt: skip
+    assert code == 2 and "lower `horizon`" in err and "The series is too short" in err
+    code, out, err = _run(capsys, "evaluate", "forecaster_universal", "--csv", path, "--column",
+                          "y", "--time-column", "ds", "--horizon", "6", "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["horizon"] == 6
+    options = {"time_column": "ds", "test_fraction": 0.6, "progress": False}
+    six = zoo.backtest("forecaster_universal", frame, "y", horizon=6, **options).frame
+    thirty = zoo.backtest("forecaster_universal", frame, "y", horizon=30, **options).frame
+    assert sorted(set(six["step"])) == list(range(1, 7)) and thirty["step"].max() == 30
+    origin = int(thirty["origin"].iloc[0])
+    a = six[six["origin"] == origin].set_index("step")
+    b = thirty[thirty["origin"] == origin].set_index("step").loc[1:6]
+    np.testing.assert_allclose(a[["forecast", "q0.1", "q0.9"]], b[["forecast", "q0.1", "q0.9"]],
+                               rtol=1e-5, atol=1e-4)  # fmt: skip
+    values = frame["y"].to_numpy()
+    np.testing.assert_allclose(a["seasonal_naive"], values[origin - 12 : origin - 6])
+    with pytest.raises(ValueError, match=r"at most this model's 6 steps\. Received: horizon=7"):
+        zoo.evaluate(tuned_forecaster, frame, "y", time_column="ds", horizon=7)
+    with pytest.raises(ValueError, match="`horizon` applies to forecasters"):
+        zoo.evaluate("anomaly_universal", frame, "y", horizon=3)
+
+
 def test_a_single_series_forecaster_warns_on_a_series_of_another_scale(tuned_forecaster):
     # forecaster_co2 divides by the spread of the CO2 windows it was built on (2.86 ppm): a
     # series 1e6 times wider is outside what it learned, and the user is told what to do. The

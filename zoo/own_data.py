@@ -210,24 +210,32 @@ def predict(
 
     `horizon` (forecasters): steps to forecast; `forecaster_universal` forecasts any number,
     the other forecasters (and a fine-tuned universal one) up to their own horizon."""
-    if horizon is not None and (
-        isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1
-    ):
-        raise ValueError(f"`horizon` must be an integer >= 1. Received: horizon={horizon!r}")
     model, series = _prepared(model, data, column, time_column, id_column, None)
-    if horizon is None:
+    if _checked_horizon(model, horizon) is None:
         return _user_module(model).predict_table(model, series)
+    return _user_module(model).predict_table(model, series, horizon=int(horizon))
+
+
+def _checked_horizon(model, horizon) -> int | None:
+    """`horizon` as an int >= 1 (or None), for a forecaster only."""
+    if horizon is None:
+        return None
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+        raise ValueError(f"`horizon` must be an integer >= 1. Received: horizon={horizon!r}")
     if family(model) not in FORECASTER_FAMILIES:
         raise ValueError(
             f"`horizon` applies to forecasters; {model.name!r} is a detector. "
             f"Received: horizon={horizon}"
         )
-    return _user_module(model).predict_table(model, series, horizon=int(horizon))
+    return int(horizon)
 
 
 def _evaluation(model, data, column, time_column, id_column, period, labels, options):
     model, series = _prepared(model, data, column, time_column, id_column, period)
     marks = _labels(labels, data, series, time_column, id_column)
+    horizon = _checked_horizon(model, options.pop("horizon", None))
+    if horizon is not None:
+        options = {**options, "horizon": horizon}
     return _user_module(model).evaluate_series(model, series, labels=marks, **options)
 
 
@@ -251,6 +259,7 @@ def evaluate(
     labels=None,
     test_fraction: float = 0.2,
     stride: int | None = None,
+    horizon: int | None = None,
     progress: bool | None = None,
 ) -> dict:
     """What `zoo evaluate --json` prints. Without `data`, the preset's own protocol on its
@@ -258,10 +267,13 @@ def evaluate(
     `test_fraction` of each series, ``{"metrics": {"mase", "smape", "coverage", "pinball", ...},
     "baselines": {"seasonal_naive", "ets", "arima"}, "origins": N, ...}``. Detectors: with
     `labels` (a column name or arrays) ``{"metrics": {"roc_auc", "pr_auc", "best_f1",
-    "false_alarm_rate", ...}, "baselines": {...}}``, else the flagged points."""
+    "false_alarm_rate", ...}, "baselines": {...}}``, else the flagged points. `horizon`
+    (forecasters): steps forecast at each origin (default the model's own; any number for
+    `forecaster_universal`, at most their own for the others)."""
     if data is None:
         return _preset_job(model, "evaluation")
     options = {"test_fraction": test_fraction, "stride": stride, "progress": progress}
+    options["horizon"] = horizon
     result = _evaluation(model, data, column, time_column, id_column, period, labels, options)
     return result.report if hasattr(result, "report") else result
 
@@ -298,6 +310,7 @@ def backtest(
         return fixed_origins(load_model(model), data, start, stride, horizon, batch_size=batch_size)
     column = start if column is None and isinstance(start, str) else column
     options = {"test_fraction": test_fraction, "stride": stride, "progress": progress}
+    options["horizon"] = horizon
     result = _evaluation(model, data, column, time_column, id_column, period, None, options)
     if not hasattr(result, "frame"):
         raise ValueError("`backtest` applies to forecasters; use `evaluate` for a detector.")
@@ -315,6 +328,9 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
     labels = options.pop("labels", None)
     model, series = _prepared(model, data, column, *reading.values())
     marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
+    horizon = _checked_horizon(model, options.pop("horizon", None))
+    if horizon is not None:
+        options["horizon"] = horizon
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)
 
 

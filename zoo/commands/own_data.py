@@ -63,6 +63,13 @@ def add_data_options(
     group.add_argument(
         "--stride", type=int, default=None, help="forecasters: steps between rolling origins"
     )
+    group.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        help="forecasters: steps forecast at each origin (default: the model's own; "
+        "forecaster_universal: any number, the others: up to their own)",
+    )
 
 
 def model_argument(args: argparse.Namespace) -> str | Path:
@@ -91,6 +98,7 @@ def evaluation_options(args: argparse.Namespace) -> dict[str, Any]:
         "labels": args.label_column,
         "test_fraction": args.test_fraction,
         "stride": args.stride,
+        "horizon": args.horizon,
     }
 
 

@@ -89,10 +89,12 @@ def _as_plans(series, period, horizon, test_fraction, stride, max_origins) -> li
         n_train = math.floor((1.0 - test_fraction) * n + 1e-9)
         possible = np.arange(n_train, n - horizon + 1)
         if n_train < 2 or not len(possible):
+            name = "The series" if ident is None else f"`series` {ident!r}"
             raise ValueError(
-                f"`series` {ident!r} is too short: {n} values leave a training part of {n_train} "
-                f"and a test part of {n - n_train} (test_fraction={test_fraction}), which must "
-                f"hold at least horizon={horizon} values."
+                f"{name} is too short: {n} values leave a training part of {n_train} and a test "
+                f"part of {n - n_train} (test_fraction={test_fraction}), which must hold at least "
+                f"horizon={horizon} values. Raise `test_fraction`, or lower `horizon` (any for "
+                "forecaster_universal, up to their own for the other forecasters)."
             )
         step = stride or max(1, math.ceil(len(possible) / max_origins))
         plans.append(

@@ -19,10 +19,24 @@ from zoo.data.series_output import forecast_table
 from zoo.models.common.plots import plot_forecasts
 from zoo.models.common.rolling_origin import RollingOriginResult, rolling_origin
 
-__all__ = ["QUANTILES", "evaluate_forecasts", "forecast_rows", "series_plotter"]
+__all__ = ["QUANTILES", "evaluate_forecasts", "forecast_rows", "series_plotter", "steps"]
 
 QUANTILES = (0.1, 0.5, 0.9)
 ForecastFn = Callable[[Sequence[np.ndarray]], dict]
+
+
+def steps(horizon: int | None, own: int, *, any_horizon: bool = False) -> int:
+    """The steps to forecast: `horizon`, or the model's `own` when None. A model with a fixed
+    head (`any_horizon` False) forecasts at most its own; more is an error that says how."""
+    if horizon is None:
+        return own
+    if horizon > own and not any_horizon:
+        raise ValueError(
+            f"`horizon` must be at most this model's {own} steps. Received: horizon={horizon}. "
+            f"Fine-tune it with `--horizon {horizon}` (a new head), or use "
+            "forecaster_universal, which forecasts any horizon."
+        )
+    return int(horizon)
 
 
 def forecast_rows(
@@ -35,13 +49,8 @@ def forecast_rows(
     out = forecast_fn([item.values for item in series])
     point, band = np.asarray(out["forecast"]), np.asarray(out["quantiles"])
     if horizon is not None:
-        if horizon > point.shape[1]:
-            raise ValueError(
-                f"`horizon` must be at most this model's {point.shape[1]} steps. Received: "
-                f"horizon={horizon}. Fine-tune it with `--horizon {horizon}` (a new head), or "
-                "use forecaster_universal, which forecasts any horizon."
-            )
-        point, band = point[:, :horizon], band[:, :horizon]
+        keep = steps(horizon, point.shape[1])
+        point, band = point[:, :keep], band[:, :keep]
     return forecast_table(series, point, band, QUANTILES)
 
 

@@ -28,7 +28,12 @@ from zoo.data.series_input import UserSeries
 from zoo.models.common.backtest import model_window
 from zoo.models.common.predictor import predictor
 from zoo.models.common.rolling_origin import RollingOriginResult
-from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_rows, series_plotter
+from zoo.models.common.series_forecasts import (
+    evaluate_forecasts,
+    forecast_rows,
+    series_plotter,
+    steps,
+)
 from zoo.models.forecaster.model import window_scale
 
 # A series' spread this many times the model's own scale (or its inverse) gets a warning.
@@ -85,14 +90,15 @@ def predict_table(
 
 
 def evaluate_series(
-    model: keras.Model, series: Sequence[UserSeries], **options
+    model: keras.Model, series: Sequence[UserSeries], horizon: int | None = None, **options
 ) -> RollingOriginResult:
-    """Rolling origins over the last `test_fraction` of every series (the model's horizon),
-    beside the baselines refit at each origin (options of `evaluate_forecasts`)."""
+    """Rolling origins over the last `test_fraction` of every series (`horizon` steps, at most
+    the model's; default its own), beside the baselines refit at each origin (options of
+    `evaluate_forecasts`)."""
     warn_if_out_of_scale(model, series)
     return evaluate_forecasts(
         lambda histories: forecast_histories(model, histories),
-        model_horizon(model),
+        steps(horizon, model_horizon(model)),
         series,
         **options,
     )

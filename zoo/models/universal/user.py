@@ -15,8 +15,14 @@ import pandas as pd
 
 from zoo.data.series_input import UserSeries
 from zoo.models.common.rolling_origin import RollingOriginResult
-from zoo.models.common.series_forecasts import evaluate_forecasts, forecast_rows, series_plotter
+from zoo.models.common.series_forecasts import (
+    evaluate_forecasts,
+    forecast_rows,
+    series_plotter,
+    steps,
+)
 from zoo.models.universal.tuned import forecast_histories
+from zoo.models.universal.user_settings import user_settings
 
 __all__ = ["evaluate_series", "plot_series", "predict_table"]
 
@@ -37,12 +43,14 @@ def predict_table(
 
 
 def evaluate_series(
-    model: keras.Model, series: Sequence[UserSeries], **options
+    model: keras.Model, series: Sequence[UserSeries], horizon: int | None = None, **options
 ) -> RollingOriginResult:
-    """Rolling origins over the last `test_fraction` of every series (the model's horizon),
-    beside the baselines refit at each origin (options of `evaluate_forecasts`)."""
-    horizon = int(model.builder_config["horizon"])
-    return evaluate_forecasts(_forecast_fn(model, series), horizon, series, **options)
+    """Rolling origins over the last `test_fraction` of every series (`horizon` steps: any for
+    the zero-shot model, at most its own for a fine-tuned one; default its own), beside the
+    baselines refit at each origin (options of `evaluate_forecasts`)."""
+    own = int(model.builder_config["horizon"])
+    h = steps(horizon, own, any_horizon=not user_settings(model))
+    return evaluate_forecasts(_forecast_fn(model, series, h), h, series, **options)
 
 
 # The first series' rolling-origin forecasts with their band, as a PNG.
