@@ -211,15 +211,14 @@ def predict(
     `horizon` (forecasters): steps to forecast; `forecaster_universal` forecasts any number,
     the other forecasters (and a fine-tuned universal one) up to their own horizon."""
     model, series = _prepared(model, data, column, time_column, id_column, None)
-    if _checked_horizon(model, horizon) is None:
-        return _user_module(model).predict_table(model, series)
-    return _user_module(model).predict_table(model, series, horizon=int(horizon))
+    return _user_module(model).predict_table(model, series, **_horizon_option(model, horizon))
 
 
-def _checked_horizon(model, horizon) -> int | None:
-    """`horizon` as an int >= 1 (or None), for a forecaster only."""
+def _horizon_option(model, horizon) -> dict:
+    """{"horizon": int >= 1} for a forecaster, {} when `horizon` is None (detectors' functions
+    take no horizon); a clear error otherwise."""
     if horizon is None:
-        return None
+        return {}
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"`horizon` must be an integer >= 1. Received: horizon={horizon!r}")
     if family(model) not in FORECASTER_FAMILIES:
@@ -227,15 +226,13 @@ def _checked_horizon(model, horizon) -> int | None:
             f"`horizon` applies to forecasters; {model.name!r} is a detector. "
             f"Received: horizon={horizon}"
         )
-    return int(horizon)
+    return {"horizon": int(horizon)}
 
 
 def _evaluation(model, data, column, time_column, id_column, period, labels, options):
     model, series = _prepared(model, data, column, time_column, id_column, period)
     marks = _labels(labels, data, series, time_column, id_column)
-    horizon = _checked_horizon(model, options.pop("horizon", None))
-    if horizon is not None:
-        options = {**options, "horizon": horizon}
+    options = {**options, **_horizon_option(model, options.pop("horizon", None))}
     return _user_module(model).evaluate_series(model, series, labels=marks, **options)
 
 
@@ -328,9 +325,7 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
     labels = options.pop("labels", None)
     model, series = _prepared(model, data, column, *reading.values())
     marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
-    horizon = _checked_horizon(model, options.pop("horizon", None))
-    if horizon is not None:
-        options["horizon"] = horizon
+    options.update(_horizon_option(model, options.pop("horizon", None)))
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)
 
 

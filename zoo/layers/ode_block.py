@@ -168,8 +168,7 @@ class ODEBlock(keras.layers.Layer):
             )
         self.jit_compile = jit_compile
         self.gradient = gradient
-        check_gradient(solver, gradient, jit_compile)
-        if solver in ADAPTIVE and check_gradient(solver, gradient) == "backprop":
+        if check_gradient(solver, gradient, jit_compile) == "backprop" and solver in ADAPTIVE:
             # Keras' jit_compile="auto" (and an explicit True in compile) then trains without XLA.
             self.supports_jit = False
         self._counter = EvaluationCounter(name="nfe")

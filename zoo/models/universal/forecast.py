@@ -100,11 +100,6 @@ def _check_finite(arrays: list[np.ndarray], names: list) -> None:
             )
 
 
-def unit_scales(contexts: list[np.ndarray]) -> np.ndarray:
-    """`unit_scale` of every context: the model runs on context / scale (module docstring)."""
-    return np.array([unit_scale(context) for context in contexts])
-
-
 def _levels(q: np.ndarray, levels) -> np.ndarray:
     """Quantiles at `levels` from the model's (0.1, 0.5, 0.9): exact at those three, else a
     normal shape whose lower/upper spread matches q0.1/q0.9 on each side of the median."""
@@ -146,8 +141,8 @@ def _timed_call(model, config: dict):
 
 
 def _run(model, contexts: list[np.ndarray], horizon: int, batch_size: int) -> np.ndarray:
-    """Quantiles (n, horizon, 3) of the left-padded contexts, each run at its `unit_scales`
-    scale; compiled calls (`predictor`, `_timed_call`), not eager ones."""
+    """Quantiles (n, horizon, 3) of the left-padded contexts, each run at its `unit_scale`
+    (module docstring); compiled calls (`predictor`, `_timed_call`), not eager ones."""
     from zoo.models.common.predictor import predictor
 
     config = getattr(model, "builder_config", None)
@@ -158,7 +153,7 @@ def _run(model, contexts: list[np.ndarray], horizon: int, batch_size: int) -> np
             "the model has no `builder_config` to rebuild it with a times input."
         )
     width = max(len(c) for c in contexts)
-    scales = unit_scales(contexts)
+    scales = np.array([unit_scale(c) for c in contexts])
     batch = np.full((len(contexts), width), np.nan, dtype="float32")
     for i, c in enumerate(contexts):
         batch[i, width - len(c) :] = c / scales[i]
