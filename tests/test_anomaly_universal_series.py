@@ -409,3 +409,29 @@ def test_matched_values_read_each_point_at_its_nearest_repeat(m):
         tf.constant(values[None, : 2 * m], "float32"),
     )[1].numpy()[0]
     np.testing.assert_allclose(short, values[: 2 * m], atol=1e-6)
+
+
+def test_peak_suppressed_rule_drops_the_discord_only_beside_a_stronger_network_peak():
+    # Hand-built parts: a flat logit of -4 with one spike of +6 at t = 50; log D = 1 everywhere
+    # (the subsequences around the spike and an odd instance far away both read as discords).
+    n, m = 200, 10
+    logit = np.full(n, -4.0)
+    logit[50] = 6.0
+    parts = {
+        "logit": logit,
+        "matched_logit": np.full(n, -4.0),  # every match scores like the flat part
+        "log_discord": np.ones(n),
+        "log_discord_k2": np.ones(n),
+        "strength": 0.5,
+        "period": m,
+    }
+    rule = validation.FUSION_RULES["match b=0.5, a=16·max(s, 0), 1·log D, k=1, δ=8"]
+    got = validation.apply_rule(rule, parts)
+    # No point shares a high logit with its match, so ℓ' = ℓ; the gate is g = 16·0.5 = 8, and
+    # the fused logit max(ℓ', (ℓ' + g·evidence) / (1 + g)).
+    beside = (np.abs(np.arange(n) - 50) <= m) & (np.arange(n) != 50)
+    evidence = np.where(beside, 0.0, 1.0)  # within ±m, 10 logits below the spike: dropped
+    expected = np.maximum(logit, (logit + 8.0 * evidence) / 9.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert got[50] == 6.0
+    assert got[45] == pytest.approx(-4.0 / 9.0) and got[150] == pytest.approx(4.0 / 9.0)
