@@ -1,9 +1,11 @@
 """zoo.data.csv_input: a user's CSV column as floats, and clear errors for bad files."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from zoo.data.csv_input import read_array, read_images, read_series, read_table
+from zoo.data.series_input import read_user_series
 
 
 def _write(tmp_path, text, name="data.csv"):
@@ -68,3 +70,37 @@ def test_read_images_from_csv_and_npy(tmp_path):
     np.save(npy, np.zeros((2, 7, 8)))
     with pytest.raises(ValueError, match=r"shape \(8, 8\).*\(2, 7, 8\)"):
         read_images(npy, 8, 8)
+
+
+def test_semicolon_files_with_decimal_commas_read_as_pandas_reads_them(tmp_path):
+    # A spreadsheet in a decimal-comma locale: ';' between cells, '.' between thousands.
+    rng = np.random.default_rng(5)
+    values = np.round(rng.normal(0, 3000, size=30), 4)
+    values[:2] = 1234.5, -98765.25
+    frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30).strftime("%d.%m.%Y")})
+    frame["y"] = values
+    path = tmp_path / "eu.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False)
+    text = path.read_text()
+    assert ";1234,5\n" in text and ";-98765,25\n" in text
+    path.write_text(text.replace("1234,5", "1.234,5").replace("98765,25", "98.765,25"))
+    expected = pd.read_csv(path, sep=";", decimal=",", thousands=".")["y"].to_numpy()
+    np.testing.assert_array_equal(read_series(path, "y"), expected)
+    np.testing.assert_allclose(read_series(path, "y"), values, rtol=0, atol=1e-12)
+    (series,) = read_user_series(path, "y", time_column="ds")  # 13.01.2024: day first
+    assert series.freq == "daily" and series.timestamps[12] == pd.Timestamp("2024-01-13")
+
+
+def test_tab_files_and_one_column_files_are_read(tmp_path):
+    tabbed = tmp_path / "t.tsv"
+    tabbed.write_text("a\tb\n1.5\t2\n3\t4.25\n")
+    np.testing.assert_array_equal(read_table(tabbed, ["a", "b"]), [[1.5, 2.0], [3.0, 4.25]])
+    single = tmp_path / "one.csv"
+    single.write_text("v\n1.5\n2\n")
+    np.testing.assert_array_equal(read_series(single, "v"), [1.5, 2.0])
+    # In a ';' file, a column that is not all decimal-comma numbers is left as written.
+    mixed = tmp_path / "m.csv"
+    mixed.write_text("v;w\n1,5;x\n2;y\n")
+    np.testing.assert_array_equal(read_series(mixed, "v"), [1.5, 2.0])
+    with pytest.raises(ValueError, match=r"`column` 'w'.*'x' at data row 1"):
+        read_series(mixed, "w")

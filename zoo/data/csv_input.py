@@ -1,8 +1,10 @@
 """A user's data from a file: one CSV column as a float series, a numeric table, or images.
 
-Every reader fails with an error that names the argument, what was expected and what was received:
-a missing column lists the columns the file has; a NaN, an empty cell or a non-numeric value gives
-its row (1-based data row, header not counted) and the offending text.
+A file may separate its cells with ',', ';' or tabs, and a ';'-separated one may write decimal
+commas (`zoo.data.csv_dialect`). Every reader fails with an error that names the argument, what
+was expected and what was received: a missing column lists the columns the file has; a NaN, an
+empty cell or a non-numeric value gives its row (1-based data row, header not counted) and the
+offending text.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.data.csv_dialect import delimiter_of, with_decimal_points
+
 __all__ = ["read_array", "read_images", "read_series", "read_table"]
 
 
@@ -20,16 +24,25 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"`path` must be an existing CSV file. Received: {str(path)!r}")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        delimiter = delimiter_of(handle.readline())
     try:
         # Everything as text first, so that a bad cell is reported as the user wrote it; blank
         # lines are kept (an empty value in a one-column file is a gap, not something to skip).
-        return pd.read_csv(
-            path, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False
+        frame = pd.read_csv(
+            path,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
         )
     except pd.errors.EmptyDataError:
         raise ValueError(
             f"`path` must be a CSV file with a header row. Received an empty file: {str(path)!r}"
         ) from None
+    # A ';'-separated file comes from a locale with decimal commas (`zoo.data.csv_dialect`).
+    return with_decimal_points(frame) if delimiter == ";" else frame
 
 
 def _column_as_float(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:

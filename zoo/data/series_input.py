@@ -4,12 +4,14 @@
 returns one :class:`UserSeries` per series: a single series, or one per value of `id_column` in the
 long layout ``unique_id, ds, y`` that statsforecast and Darts use (order of first appearance).
 
-With a `time_column` (dates in any format pandas reads, quarters such as "1965 Q1", ISO weeks
-such as "1991 W06" read as their Monday, or numbers) the frequency is inferred from the most
-common spacing (:mod:`zoo.data.series_time`) and sets the season length unless `period` is
-given. Missing steps of the regular grid are inserted and filled by linear interpolation in
-time (in the position on the grid, i.e. ``pandas.Series.interpolate(method="time")`` for fixed
-steps); :class:`GapReport` says how many and where.
+With a `time_column` (dates in any format pandas reads, numeric ones such as 03/04/2021 in one
+order for the whole column, day or month first (:mod:`zoo.data.date_order`), quarters such as
+"1965 Q1", ISO weeks such as "1991 W06" read as their Monday, or numbers) the frequency is
+inferred from the most common spacing (:mod:`zoo.data.series_time`) and sets the season length
+unless `period` is given. Missing steps of the regular grid are inserted and filled by linear
+interpolation in time (in the position on the grid, i.e.
+``pandas.Series.interpolate(method="time")`` for fixed steps); :class:`GapReport` says how many
+and where.
 
 Errors name the column and the row. Rows are counted as **data rows, 1-based, header not
 counted**: data row 1 is the first line under the header (line 2 of the file, row 2 of a
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.data.csv_input import _read_csv
+from zoo.data.date_order import as_month_first, day_first
 from zoo.data.series_time import TimeGrid, infer_grid
 
 __all__ = ["GapReport", "UserSeries", "read_user_series"]
@@ -140,13 +143,15 @@ def _spell_periods(text: pd.Series) -> pd.Series:
     return quarter
 
 
-def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str):
-    """Numbers if every cell is a number, else dates; an unreadable cell names its row."""
+def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str, dayfirst: bool):
+    """Numbers if every cell is a number, else dates (numeric ones day first if `dayfirst`,
+    `zoo.data.date_order`); an unreadable cell names its row."""
     stripped = text.astype(str).str.strip()
     numbers = pd.to_numeric(stripped, errors="coerce").to_numpy("float64")
     if np.isfinite(numbers).all():
         return numbers
-    dates = pd.to_datetime(_spell_periods(stripped), errors="coerce", format="mixed")
+    spelled = _spell_periods(as_month_first(stripped, dayfirst))
+    dates = pd.to_datetime(spelled, errors="coerce", format="mixed")
     k = _first(dates.isna())
     if k is not None:
         raise ValueError(
@@ -204,11 +209,13 @@ def _fill(
     return filled, GapReport(len(missing), tuple(int(k) for k in missing), text)
 
 
-def _one_series(frame, column, time_column, rows, source, period, ident, dtype) -> UserSeries:
+def _one_series(
+    frame, column, time_column, rows, source, period, ident, dtype, dayfirst=False
+) -> UserSeries:
     values = _parse_values(frame[column], column, rows, source)
     grid, stamps, report = None, None, GapReport()
     if time_column is not None and len(values) >= 2:
-        times = _parse_times(frame[time_column], time_column, rows, source)
+        times = _parse_times(frame[time_column], time_column, rows, source, dayfirst)
         grid, positions = _grid_positions(times, time_column, rows, source)
         values, report = _fill(values, positions, grid)
         stamps = grid.stamps(np.arange(len(values)))
@@ -270,10 +277,16 @@ def read_user_series(
     else:
         ids = frame[id_column].astype(str).str.strip().to_numpy()
         groups = [(key, np.flatnonzero(ids == key)) for key in pd.unique(ids)]
+    # Numeric dates (03/04/2021) are read in one order for the whole column.
+    dayfirst = time_column is not None and day_first(
+        frame[time_column], time_column, name, [index for _, index in groups]
+    )
     result = []
     for ident, index in groups:
         part = frame.iloc[index]
-        series = _one_series(part, column, time_column, rows[index], name, period, ident, dtype)
+        series = _one_series(
+            part, column, time_column, rows[index], name, period, ident, dtype, dayfirst
+        )
         if len(series) < max(int(min_length), 1):
             which = f" (series {ident!r})" if ident is not None else ""
             raise ValueError(
