@@ -104,3 +104,27 @@ def test_tab_files_and_one_column_files_are_read(tmp_path):
     np.testing.assert_array_equal(read_series(mixed, "v"), [1.5, 2.0])
     with pytest.raises(ValueError, match=r"`column` 'w'.*'x' at data row 1"):
         read_series(mixed, "w")
+
+
+def test_group_marks_and_spaced_header_names_are_read(tmp_path):
+    # "1,234.5" quoted in a ',' file (a spreadsheet's thousands marks); ' y ' in the header.
+    path = _write(tmp_path, 'ds, y ,z\n1,"1,234.5",2.125\n2,-7,"12,000"\n3,"1,000,000",3\n')
+    expected = pd.read_csv(path, thousands=",").rename(columns=str.strip)
+    np.testing.assert_array_equal(read_series(path, "y"), expected["y"].to_numpy())
+    np.testing.assert_array_equal(read_series(path, "y"), [1234.5, -7.0, 1e6])
+    np.testing.assert_array_equal(read_series(path, "z"), [2.125, 12000.0, 3.0])
+    # In a ';' file without a decimal comma anywhere, 2.125 stays a decimal point.
+    semi = _write(tmp_path, "a;b\n2.125;1\n3;2\n", "semi.csv")
+    np.testing.assert_array_equal(read_series(semi, "a"), [2.125, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("cell", "hint"),
+    [("", "fill or drop missing"), ("NA", "fill or drop missing"), ("12 kg", "such as 1234.5")],
+)
+def test_a_bad_value_says_whether_it_is_missing_or_not_a_number(tmp_path, cell, hint):
+    path = _write(tmp_path, f"ds,y\n1,2\n2,{cell}\n")
+    with pytest.raises(ValueError, match=f"data row 2.*{hint}"):
+        read_series(path, "y")
+    with pytest.raises(ValueError, match=f"data row 2.*{hint}"):
+        read_user_series(path, "y", time_column="ds")

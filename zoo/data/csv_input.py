@@ -1,10 +1,11 @@
 """A user's data from a file: one CSV column as a float series, a numeric table, or images.
 
-A file may separate its cells with ',', ';' or tabs, and a ';'-separated one may write decimal
-commas (`zoo.data.csv_dialect`). Every reader fails with an error that names the argument, what
-was expected and what was received: a missing column lists the columns the file has; a NaN, an
-empty cell or a non-numeric value gives its row (1-based data row, header not counted) and the
-offending text.
+A file may separate its cells with ',', ';' or tabs, a ';'-separated one may write decimal
+commas, and numbers may hold group marks (1,234.5; `zoo.data.csv_dialect`); the names in the
+header are read without surrounding spaces. Every reader fails with an error that names the
+argument, what was expected and what was received: a missing column lists the columns the file
+has; a NaN, an empty cell or a non-numeric value gives its row (1-based data row, header not
+counted) and the offending text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.data.csv_dialect import delimiter_of, with_decimal_points
+from zoo.data.csv_dialect import delimiter_of, with_plain_numbers
 
 __all__ = ["read_array", "read_images", "read_series", "read_table"]
 
@@ -42,7 +43,20 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
             f"`path` must be a CSV file with a header row. Received an empty file: {str(path)!r}"
         ) from None
     # A ';'-separated file comes from a locale with decimal commas (`zoo.data.csv_dialect`).
-    return with_decimal_points(frame) if delimiter == ";" else frame
+    frame = with_plain_numbers(frame, "," if delimiter == ";" else ".")
+    frame.columns = [str(name).strip() for name in frame.columns]
+    return frame
+
+
+MISSING_MARKS = ("", "nan", "na", "n/a", "null", "none", "-")
+
+
+def bad_value_hint(cell: str) -> str:
+    """What to do about a value cell that is not a finite number: fill a missing one, or write a
+    plain number."""
+    if str(cell).strip().lower() in MISSING_MARKS:
+        return "fill or drop missing values first."
+    return "write each value as a number such as 1234.5 or -2e3."
 
 
 def _column_as_float(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
@@ -59,7 +73,7 @@ def _column_as_float(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray
         raise ValueError(
             f"`column` {column!r} of {str(path)!r} must hold finite numbers. Received "
             f"{text.iloc[row]!r} at data row {row + 1} ({int(bad.sum())} bad value(s) in all); "
-            "fill or drop missing values first."
+            + bad_value_hint(text.iloc[row])
         )
     return values
 

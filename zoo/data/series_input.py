@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.data.csv_input import _read_csv
+from zoo.data.csv_input import _read_csv, bad_value_hint
 from zoo.data.date_order import as_month_first, day_first
 from zoo.data.series_time import TimeGrid, infer_grid
 
@@ -119,8 +119,8 @@ def _parse_values(text: pd.Series, column: str, rows: np.ndarray, source: str) -
         raise ValueError(
             f"`column` {column!r} of {source} must hold finite numbers. Received "
             f"{str(text.iloc[k])!r} at data row {rows[k]} "
-            f"({int(np.sum(~np.isfinite(values)))} bad value(s) in all); fill or drop missing "
-            "values first."
+            f"({int(np.sum(~np.isfinite(values)))} bad value(s) in all); "
+            + bad_value_hint(text.iloc[k])
         )
     return values
 
