@@ -172,6 +172,22 @@ def test_forecast_api_arrays_lists_and_frames(model):
     assert infer_period(frame["ds"].iloc[:24]) == 12
 
 
+def test_forecast_reads_text_dates_as_pd_read_csv_leaves_them(model):
+    # Day-first text dates, rows shuffled within each series: read as dates (not sorted as text,
+    # which puts 01/02/2000 before 02/01/2000), each series sorted in time, its season seen.
+    stamps = pd.date_range("2000-01-01", periods=24, freq="MS")
+    dated = pd.DataFrame(
+        {"unique_id": ["a"] * 24 + ["b"] * 24, "ds": list(stamps) * 2, "y": _series(6, 48)}
+    )
+    text = dated.assign(ds=dated["ds"].dt.strftime("%d/%m/%Y")).sample(frac=1.0, random_state=0)
+    expected, got = forecast(model, dated, 3), forecast(model, text, 3)
+    got = got.sort_values(["unique_id", "ds"], ignore_index=True)  # series in order of appearance
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["ds"].iloc[0] == pd.Timestamp("2002-01-01")
+    with pytest.raises(ValueError, match=r"`time_column` 'ds'.*'soon' at data row 2"):
+        forecast(model, pd.DataFrame({"unique_id": "a", "ds": ["01/01/2000", "soon"], "y": 1.0}), 2)
+
+
 def test_forecast_rejects_bad_arguments(model):
     with pytest.raises(ValueError, match="`horizon`"):
         forecast(model, _series(0, 10), 0)

@@ -10,11 +10,11 @@ is read partly one way and partly the other (01/02/2024 as January 2, 13/02/2024
 - a first number above 12 in some cell means day first, a second number above 12 month first;
   a column with both mixes the two orders and is refused, naming a row of each;
 - otherwise (every number <= 12) a '.' separator means day first (the convention where dates
-  are written so); else the order that fits each series better is taken: fewer steps back in
-  time, then fewer steps of its regular grid left empty or missed (month first reads a
+  are written so); else the order that fits each series better is taken: fewer repeated
+  dates, then fewer steps of its regular grid left empty or missed (month first reads a
   monthly 01/02/2019, 01/03/2019, ... as January 2, 3, ..., with a year-long jump after every
-  twelve); if both fit alike, month first (pandas' reading) with a warning saying how to be
-  sure (ISO dates).
+  twelve), then fewer steps back in time; if both fit alike, month first (pandas' reading)
+  with a warning saying how to be sure (ISO dates).
 
 `as_month_first` rewrites those cells as YYYY-MM-DD (a time of day kept) for pandas to read;
 other cells (ISO dates, quarters, weeks) are left as they are. Two-digit years are read as
@@ -68,29 +68,33 @@ def as_month_first(text: pd.Series, day_is_first: bool) -> pd.Series:
     return out
 
 
-def _misfit(text: pd.Series, day_is_first: bool, groups) -> tuple[int, int] | None:
-    """(steps back in time, grid steps left empty or missed) within the series `groups` (index
-    arrays) when `text` is read so; None if some cell is then no date."""
+def _misfit(text: pd.Series, day_is_first: bool, groups) -> tuple[int, int, int] | None:
+    """(repeated dates, steps of the regular grid left empty or missed by the sorted dates, steps
+    back in time in row order) within the series `groups` (index arrays) when `text` is read so;
+    None if some cell is then no date. Sorted first, so rows need not be in time order (a
+    DataFrame's need not be; a CSV's must, and there the steps back break a tie)."""
     from zoo.data.series_time import infer_grid
 
     stamps = pd.to_datetime(as_month_first(text, day_is_first), errors="coerce", format="mixed")
     if stamps.isna().any():
         return None
-    back, gaps = 0, 0
+    repeats, gaps, back = 0, 0, 0
     for index in groups:
         part = pd.DatetimeIndex(stamps.iloc[index])
-        steps = np.diff(part.asi8)
-        back += int(np.sum(steps <= 0))
-        if len(part) < 3 or (steps <= 0).any():
+        back += int(np.sum(np.diff(part.asi8) <= 0))
+        ordered = part.sort_values()
+        repeats += int(np.sum(np.diff(ordered.asi8) == 0))
+        ordered = ordered.unique()
+        if len(ordered) < 3:
             continue
         try:
-            positions = infer_grid(part).positions(part)
+            positions = infer_grid(ordered).positions(ordered)
         except ValueError:  # no usual step: as far from a grid as can be
-            gaps += len(part)
+            gaps += len(ordered)
             continue
         whole = np.round(positions)
         gaps += int(np.sum(np.abs(positions - whole) > 1e-6)) + int(whole[-1] + 1 - len(whole))
-    return back, gaps
+    return repeats, gaps, back
 
 
 def day_first(text: pd.Series, column: str, source: str, groups=None) -> bool:

@@ -34,7 +34,7 @@ from zoo.data.csv_input import _read_csv, bad_value_hint
 from zoo.data.date_order import as_month_first, day_first
 from zoo.data.series_time import TimeGrid, infer_grid
 
-__all__ = ["GapReport", "UserSeries", "read_user_series"]
+__all__ = ["GapReport", "UserSeries", "parse_time_column", "read_user_series"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,17 @@ def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str, da
     if dates.dt.tz is not None:
         dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
     return pd.DatetimeIndex(dates)
+
+
+def parse_time_column(
+    text: pd.Series, column: str = "ds", source: str = "the DataFrame", groups=None
+) -> pd.DatetimeIndex | np.ndarray:
+    """A time column as a CSV's is read (module docstring): numbers if every cell is one, else
+    dates, numeric ones in one order for the whole column; `groups` the row positions of each
+    series (for that order; default one series). An unreadable cell names its data row."""
+    text = text.reset_index(drop=True)
+    rows = np.arange(1, len(text) + 1)
+    return _parse_times(text, column, rows, source, day_first(text, column, source, groups))
 
 
 def _grid_positions(stamps, column: str, rows: np.ndarray, source: str):

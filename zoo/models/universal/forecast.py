@@ -212,6 +212,7 @@ def forecast(
                 "`series` DataFrame must have the columns unique_id, ds, y. "
                 f"Missing: {sorted(missing)}"
             )
+        series = _with_readable_times(series)
         groups = [(uid, g.sort_values("ds")) for uid, g in series.groupby("unique_id", sort=False)]
         arrays = [_numbers(g["y"], "series") for _, g in groups]
         periods = [period or infer_period(g["ds"]) for _, g in groups]
@@ -237,6 +238,22 @@ def forecast(
     if not frame:
         return out
     return _long_frame(groups, out, levels, int(horizon))
+
+
+def _with_readable_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with a `ds` of text (as `pandas.read_csv` leaves dates) read as a CSV's time
+    column is (`zoo.data.series_input.parse_time_column`: 03/04/2021 in one order for the whole
+    column), so that each series is sorted in time, not as text, and its frequency is seen."""
+    ds = frame["ds"]
+    if pd.api.types.is_datetime64_any_dtype(ds) or pd.api.types.is_numeric_dtype(ds):
+        return frame
+    from zoo.data.series_input import parse_time_column
+
+    frame = frame.reset_index(drop=True)
+    ids = frame["unique_id"].astype(str).to_numpy()
+    groups = [np.flatnonzero(ids == key) for key in pd.unique(ids)]
+    times = parse_time_column(frame["ds"], "ds", "the `series` DataFrame", groups)
+    return frame.assign(ds=np.asarray(times))
 
 
 def _long_frame(groups, out, levels, horizon: int) -> pd.DataFrame:
