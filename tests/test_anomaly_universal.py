@@ -394,6 +394,29 @@ def test_shipped_detector_finds_a_spike_in_a_series_it_never_saw(shipped):
     assert found["is_anomaly"][clean].mean() <= 0.01
 
 
+@pytest.mark.parametrize("kind", ["white noise", "random walk", "AR(1)", "sine of period 100"])
+@pytest.mark.parametrize("size", [30.0, 100.0])
+def test_shipped_detector_flags_a_spike_however_large(shipped, kind, size):
+    # The network alone reads a spike as less anomalous the larger it is (its inputs clip at
+    # 20 robust σ and the spike dominates its window's summary): a 100σ spike in white noise
+    # scored 0.04 before the magnitude floor. σ: the series' own standard deviation.
+    rng = np.random.default_rng(13)
+    e = rng.normal(size=4000)
+    x = {
+        "white noise": e,
+        "random walk": np.cumsum(e),
+        "AR(1)": np.convolve(e, 0.9 ** np.arange(60))[:4000],
+        "sine of period 100": np.sin(2 * np.pi * np.arange(4000) / 100) + 0.1 * e,
+    }[kind]
+    x = x.copy()
+    x[2467] += size * x.std()
+    found = zoo.detect(shipped, x)
+    assert found["is_anomaly"][2467]
+    # No flag away from it (in the sine the discord of the spike's subsequences flags some of
+    # its neighbours within a period, as it did before the floor).
+    assert np.abs(np.flatnonzero(found["is_anomaly"]) - 2467).max() <= 100
+
+
 def test_fine_tune_sets_the_threshold_on_held_out_normal_points(shipped):
     rng = np.random.default_rng(12)
     x = 3 + np.sin(np.arange(400) / 4.0) + 0.2 * rng.normal(size=400)

@@ -24,6 +24,7 @@ from zoo.models.universal_anomaly.series_discord import (
     series_repeatability,
     subsequence_stride,
 )
+from zoo.models.universal_anomaly.series_layers import DiscordFusion
 
 SMALL = {"window": 32, "filters": 8, "dilations": [1, 2]}
 # float32 correlations of m <= 64 terms of z-normalised values err by ~m·eps = 1e-5; sqrt(1 - ρ)
@@ -249,13 +250,16 @@ def test_nearest_distances_at_stride_one_are_stumpys_matrix_profile():
     np.testing.assert_allclose(d.numpy(), profile / np.sqrt(2 * m), atol=DISCORD_ATOL)
 
 
-def _series_model(weight: float = 0.0, match_weight: float = 0.0, neighbours: int = 1):
+def _series_model(
+    weight: float = 0.0, match_weight: float = 0.0, neighbours: int = 1, floor: float = 0.0
+):
     return build_universal_detector(
         **SMALL,
         series=True,
         discord_weight=weight,
         match_weight=match_weight,
         neighbours=neighbours,
+        magnitude_floor=floor,
     )
 
 
@@ -293,6 +297,59 @@ def test_fusion_is_the_documented_rule_of_its_parts(match_weight, neighbours):
     assert g > 1.0  # the discord takes part
     assert match_weight == 0 or shared.max() > 0.1  # and, when asked, the match
     # float32 logits of probabilities in (1e-6, 1 - 1e-6): |ℓ| <= 14, a few float32 eps of it.
+    np.testing.assert_allclose(np.asarray(model(batch)["logit"])[0], expected, atol=1e-4)
+
+
+def _magnitude_reference(x: np.ndarray, window: int = 32) -> np.ndarray:
+    """E in numpy: the windows of `WindowFrames` (every window / 4 points, the last ending at the
+    last point, NaN-padded), each point's |x − median| / (1.4826·MAD) of its window clipped at
+    20, its mean over the windows that cover it."""
+    n, hop = len(x), window // 4
+    ends = np.arange(n, 0, -hop)[: 1 + max(-(-(n - window) // hop), 0)]
+    padded = np.r_[np.full(window, np.nan), x]
+    total, cover = np.zeros(n + window), np.zeros(n + window)
+    for e in ends:
+        row = padded[e : e + window]
+        seen = row[np.isfinite(row)]
+        median = np.median(seen)
+        scale = 1.4826 * np.median(np.abs(seen - median))
+        total[e : e + window] += np.nan_to_num(np.minimum(np.abs(row - median) / scale, 20.0))
+        cover[e : e + window] += 1
+    return total[window:] / cover[window:]
+
+
+@pytest.mark.parametrize("match_weight", [0.0, 1.0])
+def test_magnitude_floor_is_the_documented_rule_of_its_parts(match_weight):
+    keras.utils.set_random_seed(6)
+    model = _series_model(8.0, match_weight, floor=6.0)
+    rng = np.random.default_rng(6)
+    x = np.tile(np.exp(-0.5 * ((np.arange(30) - 9) / 2.0) ** 2), 12) + 0.05 * rng.normal(size=360)
+    x[200] += (
+        40.0  # a spike hundreds of robust σ out; the pulses are some 8 out, as are their mates
+    )
+    batch = tf.constant(x[None], "float32")
+    magnitude = _magnitude_reference(x)
+    got = model.get_layer("magnitude_mean")(
+        [model.get_layer("window_magnitude")(model.get_layer("frames")(batch)), batch]
+    )
+    # Medians and MADs of float32 windows, |z| <= 20: a few float32 eps of 20.
+    np.testing.assert_allclose(np.asarray(got, "float64")[0], magnitude, atol=1e-4)
+    mean = model.get_layer("window_mean")(
+        [model.get_layer(NETWORK)(model.get_layer("frames")(batch))["score"], batch]
+    )
+    fused = model.get_layer("discord_fusion")
+    without = DiscordFusion(8.0, match_weight)([mean, batch])  # the rule tested above
+    period, _ = estimate_period(batch)
+    mates = series_discord_and_match(batch, period, tf.constant(magnitude[None], "float32"))[1]
+    shared = np.minimum(magnitude, np.asarray(mates, "float64")[0]) - np.median(magnitude)
+    expected = np.maximum(np.asarray(without, "float64")[0], magnitude - np.maximum(shared, 0) - 6)
+    # The spike (E = 20) is raised far past a stored threshold's logit (~1.4) even though its
+    # subsequences, one peak once z-normalised, match a pulse peak (E_m ~ 9); the pulses' peaks
+    # are 6+ robust σ out too, and their mates as far: they stay.
+    assert magnitude[200] == pytest.approx(20.0) and expected[200] > 3
+    assert np.sum(magnitude > 6) > 12
+    assert np.sum(expected > np.asarray(without)[0] + 1e-3) <= 8  # ... but only the spike rises
+    np.testing.assert_allclose(np.asarray(fused([mean, batch, got]))[0], expected, atol=1e-4)
     np.testing.assert_allclose(np.asarray(model(batch)["logit"])[0], expected, atol=1e-4)
 
 

@@ -43,7 +43,12 @@ from zoo.models.common.unit_scale import unit_scale
 from zoo.models.common.zoo_model import ZooModel
 from zoo.models.universal_anomaly.discord import DiscordProfile
 from zoo.models.universal_anomaly.layers import BroadcastTime, RobustScaling, SquashTime
-from zoo.models.universal_anomaly.series_layers import DiscordFusion, OverlapMean, WindowFrames
+from zoo.models.universal_anomaly.series_layers import (
+    DiscordFusion,
+    OverlapMean,
+    WindowFrames,
+    WindowMagnitude,
+)
 
 INPUT_NAME = "series"
 NETWORK = "network"
@@ -72,6 +77,9 @@ class UniversalDetector(ZooModel):
             its nearest repeat is taken off (`series_layers.DiscordFusion`; series mode only).
         neighbours: k, the discord is the distance to the k-th nearest repeat (an int >= 1;
             `series_layers.DiscordFusion`; series mode only).
+        magnitude_floor: f, the fused logit is at least E' − f, E' a point's distance from its
+            windows' medians in robust standard deviations less what it shares with its match
+            (`series_layers`; 0: no floor; series mode only).
         name: the model's name.
     """
 
@@ -87,6 +95,7 @@ class UniversalDetector(ZooModel):
         discord_weight: float = 0.0,
         match_weight: float = 0.0,
         neighbours: int = 1,
+        magnitude_floor: float = 0.0,
         name: str = "universal_detector",
         **kwargs: Any,
     ) -> None:
@@ -116,9 +125,17 @@ class UniversalDetector(ZooModel):
             windows = WindowFrames(window, name="frames")(inputs)
             mean = OverlapMean(window, name="window_mean")([network(windows)["score"], inputs])
             fusion = DiscordFusion(
-                discord_weight, match_weight, neighbours=neighbours, name="discord_fusion"
+                discord_weight,
+                match_weight,
+                neighbours=neighbours,
+                magnitude_floor=magnitude_floor,
+                name="discord_fusion",
             )
-            logit = fusion([mean, inputs])
+            parts = [mean, inputs]
+            if magnitude_floor:
+                magnitude = WindowMagnitude(name="window_magnitude")(windows)
+                parts.append(OverlapMean(window, name="magnitude_mean")([magnitude, inputs]))
+            logit = fusion(parts)
             score = keras.layers.Activation("sigmoid", name="score")(logit)
         else:
             inputs = keras.Input(shape=(window,), name=INPUT_NAME)
@@ -143,6 +160,8 @@ class UniversalDetector(ZooModel):
                 config["match_weight"] = float(match_weight)
             if neighbours != 1:
                 config["neighbours"] = int(neighbours)
+            if magnitude_floor:
+                config["magnitude_floor"] = float(magnitude_floor)
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

@@ -32,6 +32,7 @@ PRESETS = [
             "series": True,
             "discord_weight": 16.0,
             "match_weight": 0.5,
+            "magnitude_floor": 6.0,
         },
         signatures={"score": ("score",), "is_anomaly": ("is_anomaly",)},
     )

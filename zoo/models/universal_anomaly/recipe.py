@@ -83,7 +83,12 @@ RECIPE = {
     "b = 0.5 chosen among 53 candidates on "
     "the validation set of zoo.models.universal_anomaly.validation (synthetic series with "
     "injected anomalies, repeated random shapes with odd instances and trains of sharp pulses "
-    "with odd beats, seeds 4000/4001/4002), never on the benchmark",
+    "with odd beats, seeds 4000/4001/4002), never on the benchmark; then raised to at least "
+    "E' − 6 (E: the mean over the covering windows of the point's |z| = |x − median| / "
+    "(1.4826·MAD) of the window, at most 20; E' = E − max(min(E, E_m) − median E, 0), E_m at "
+    "the point's match): the network's logit falls as a spike grows past a few robust σ, so "
+    "the floor keeps a large spike flagged (added after a 100σ spike in white noise scored "
+    "0.04; f = 6 and 8 held on validation by a criterion written before)",
     "false_alarm_rate": 0.001,
     "threshold": "the point score passed by 0.1 % of the points of 300 whole held-out "
     "synthetic normal series (seed 1000)",
@@ -137,6 +142,19 @@ VALIDATION_TABLE = {
     "lengths m, m/2, m/4 (chosen by the criterion, not shipped: benchmark 0.825), with ucr": (
         "0.926 / 0.777 / 0.557 | 0.961 / 0.700 / 0.089 | 0.921 / 0.355 / 0.002 | "
         "0.946 / 0.713 / 0.063 | 0.628 / 0.163 / 0.011"
+    ),
+    "shipped, with the magnitude floor: logit at least E' − 6 (E' the robust |z| less what "
+    "the point shares with its match), with ucr": (
+        "0.921 / 0.776 / 0.559 | 0.986 / 0.812 / 0.146 | 0.836 / 0.360 / 0.016 | "
+        "0.946 / 0.742 / 0.072 | 0.590 / 0.144 / 0.014"
+    ),
+    "the same with E' − 8 (also within the bars; 6 kept, the lower)": (
+        "0.921 / 0.776 / 0.558 | 0.986 / 0.812 / 0.150 | 0.836 / 0.361 / 0.007 | "
+        "0.946 / 0.742 / 0.078 | 0.590 / 0.144 / 0.013"
+    ),
+    "the same with E − 6, E not matched (pulses' PR-AUC 0.361 -> 0.205: normal R peaks raised)": (
+        "0.921 / 0.775 / 0.560 | 0.986 / 0.811 / 0.142 | 0.830 / 0.205 / 0.062 | "
+        "0.946 / 0.742 / 0.069 | 0.587 / 0.143 / 0.040"
     ),
     "the same with the third nearest repeat (k = 3; injected F1 below 0.55)": (
         "0.922 / 0.781 / 0.542 | 0.981 / 0.779 / 0.095 | 0.912 / 0.303 / 0.001 | "
@@ -414,7 +432,10 @@ def make_card(metrics: dict, seed: int, epochs: int, recipe: dict = RECIPE) -> d
         "with ℓ = logit p, ℓ' = ℓ − 0.5·s·max(min(ℓ, e) − median ℓ, 0) (e: ℓ at the point's "
         "match in its nearest repeat, so what a point shares with its period-mates is taken "
         "off) and the fused logit is max(ℓ', (ℓ' + 16·s·max(log D, 0)) / (1 + 16·s)): the "
-        "discord can raise a point, never lower it below ℓ'; all of it inside the exported "
+        "discord can raise a point, never lower it below ℓ'; last, the logit is raised to at "
+        "least E' − 6, E the mean over the covering windows of the point's robust |z| in its "
+        "window (at most 20) and E' = E less what it shares with its match (the network alone "
+        "reads a large spike as less anomalous the larger it is); all of it inside the exported "
         "graph",
         "fusion_chosen_on": {
             "validation": "zoo.models.universal_anomaly.validation: 120 synthetic normal series "
@@ -433,7 +454,7 @@ def make_card(metrics: dict, seed: int, epochs: int, recipe: dict = RECIPE) -> d
             "half, its threshold set on 800 held-out points, raised false alarms on the 3990-point "
             "test half from 1.9 % to 30 %)",
             "table": VALIDATION_TABLE,
-            "benchmark_looks": "the benchmark was run eleven times: (1) the first choice (a = 8, "
+            "benchmark_looks": "the benchmark was run twelve times: (1) the first choice (a = 8, "
             "s² gate, a sum of logits): mean ROC-AUC 0.828, but scores saturated at 1 and the "
             "threshold with them; (2) after a look at the periods estimated on the first seven "
             "benchmark series (the MIT-BIH ECG's strength 0.29, as its beat lengths vary), the "
@@ -480,7 +501,13 @@ def make_card(metrics: dict, seed: int, epochs: int, recipe: dict = RECIPE) -> d
             "m/4 (k = 2, β = 1, the gate floored at 0.5; five-group mean 0.876, ucr 0.628): "
             "0.825 (GunPoint 0.910 -> 0.715, ItalyPowerDemand 0.708 -> 0.509), so not shipped. "
             "Four picks of the validation criterion in a row ranked above the shipped rule on "
-            "validation and below it on the benchmark, so no further rule was chosen there",
+            "validation and below it on the benchmark, so no further rule was chosen there; "
+            "(12) the magnitude floor (logit at least E' − 6), a fix for a failure outside the "
+            "benchmark (the network's logit fell as a spike grew: a 100σ spike in white noise "
+            "scored 0.04, in a random walk 0.66), kept because it held on validation (every "
+            "group's ROC-AUC within 0.005 and PR-AUC within 0.02, injected F1 0.559), measured "
+            "once and reported whatever it gave: 0.852 (0.8521 against 0.8520; the threshold "
+            "0.798 -> 0.812), the shipped figures",
         },
         "training": training_card(NAME, seed, epochs, RECIPE["max_epochs"], recipe),
         "metrics": metrics,

@@ -141,9 +141,9 @@ def to_points(values: tf.Tensor, m: tf.Tensor, r: tf.Tensor, n: tf.Tensor) -> tf
 
 
 def matched_values(values: tf.Tensor, index: tf.Tensor, valid: tf.Tensor, m, r) -> tf.Tensor:
-    """(n,) point values → (n,) the same values read at each point's match in its nearest repeat:
-    point t, at offset o = t − i·r in a covering subsequence i, matches j(i)·r + o; it takes the
-    mean over its valid covering subsequences (its own value where none is valid).
+    """(n,) or (n, c) point values → the same values read at each point's match in its nearest
+    repeat: point t, at offset o = t − i·r in a covering subsequence i, matches j(i)·r + o; it
+    takes the mean over its valid covering subsequences (its own value where none is valid).
 
     So a point whose value is the same at its match (a normal beat the network scores like every
     other beat) reads as its own value, and a point unlike its match (a spike in one period) reads
@@ -156,6 +156,8 @@ def matched_values(values: tf.Tensor, index: tf.Tensor, valid: tf.Tensor, m, r) 
     for k in range(COVER):
         i, covers = _covering(t, k, m, r, last)
         use = covers & tf.gather(valid, i)
+        if values.shape.rank == 2:  # one flag per point, for every channel
+            use = use[:, None]
         match = tf.clip_by_value(tf.gather(index, i) * r + t - i * r, 0, n - 1)
         total = tf.where(use, total + tf.gather(values, match), total)
         count = tf.where(use, count + 1.0, count)
@@ -191,9 +193,9 @@ def relative_discord(
 
 
 def discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor, neighbours: int = 1):
-    """One series x (n,), length m, point values (n,) → ((n,) relative discords from the k-th
-    nearest repeat (k = `neighbours`), (n,) `matched_values` of `values` at the nearest), from one
-    nearest-repeat search. A series too short for two non-overlapping subsequences has neither:
+    """One series x (n,), length m, point values (n,) or (n, c) → ((n,) relative discords from
+    the k-th nearest repeat (k = `neighbours`), `matched_values` of `values` at the nearest), from
+    one nearest-repeat search. A series too short for two non-overlapping subsequences has neither:
     discord the neutral 1, and each point's own value."""
     n = tf.shape(x)[0]
 
@@ -242,11 +244,14 @@ def series_discord(
 
 
 def series_discord_and_match(x: tf.Tensor, m: tf.Tensor, values: tf.Tensor, neighbours: int = 1):
-    """(batch, n) raw series, (batch,) lengths, (batch, n) values → ((batch, n) relative
-    discords, (batch, n) matched values), row by row (`discord_and_match`)."""
+    """(batch, n) raw series, (batch,) lengths, (batch, n) or (batch, n, c) values → ((batch, n)
+    relative discords, matched values of the shape of `values`), row by row
+    (`discord_and_match`; one nearest-repeat search for all c channels)."""
     x = tf.cast(x, "float32")
+    values = tf.cast(values, "float32")
+    matched = tf.TensorSpec([None] * (values.shape.rank - 1), "float32")
     return tf.map_fn(
         lambda row: discord_and_match(row[0], row[1], row[2], neighbours),
-        (x, tf.cast(m, "int32"), tf.cast(values, "float32")),
-        fn_output_signature=(tf.TensorSpec([None], "float32"), tf.TensorSpec([None], "float32")),
+        (x, tf.cast(m, "int32"), values),
+        fn_output_signature=(tf.TensorSpec([None], "float32"), matched),
     )
