@@ -119,6 +119,25 @@ def test_detect_takes_arrays_lists_and_long_frames(tmp_path):
         zoo.detect(model, frame, column="value")
 
 
+def test_detect_scores_a_long_frame_in_time_order_whatever_its_row_order():
+    # Text day-first dates (as pd.read_csv leaves them), rows shuffled: each series is scored in
+    # time order and the scores go back to their rows, as for the sorted frame.
+    model = build_universal_detector(**SMALL)
+    x = np.sin(np.arange(70) / 2.0)
+    x[40] += 5.0
+    stamps = pd.date_range("2024-01-01", periods=70, freq="D")
+    ordered = pd.DataFrame({"unique_id": "a", "ds": stamps.strftime("%d/%m/%Y"), "y": x})
+    shuffled = ordered.sample(frac=1.0, random_state=1)
+    got = zoo.detect(model, shuffled)
+    assert list(got.index) == list(shuffled.index)  # rows keep their order
+    expected = zoo.detect(model, x)["score"]
+    np.testing.assert_array_equal(got.sort_index()["score"].to_numpy(), expected)
+    # Datetime and numeric time columns sort the same way.
+    for times in (stamps, np.arange(70) * 2.5):
+        frame = pd.DataFrame({"ds": times, "y": x}).iloc[::-1]
+        np.testing.assert_array_equal(zoo.detect(model, frame).sort_index()["score"], expected)
+
+
 def _discord_reference(x: np.ndarray, m: int, r: int) -> np.ndarray:
     """Brute force: (W, 2) discord channels by explicit loops over subsequence pairs."""
     width = len(x)

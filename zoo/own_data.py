@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from zoo.data.series_input import UserSeries, read_user_series
+from zoo.data.series_input import UserSeries, parse_time_column, read_user_series
 
 __all__ = [
     "backtest",
@@ -329,6 +330,19 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)
 
 
+def _sortable_times(times: pd.Series, column: str, groups) -> np.ndarray:
+    """A DataFrame's time column as float64 numbers that sort in time: numbers as they are,
+    datetimes as nanoseconds, text read as a CSV's time column is (numeric dates in one order
+    for the whole column)."""
+    if pd.api.types.is_numeric_dtype(times):
+        return times.to_numpy("float64")
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        times = parse_time_column(times, column, "the DataFrame", groups)
+        if not isinstance(times, pd.DatetimeIndex):  # text that was all numbers
+            return np.asarray(times, "float64")
+    return pd.DatetimeIndex(times).asi8.astype("float64")
+
+
 def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
     found = _user_module(model).point_scores(model, [UserSeries(None, values, None, None, 1)])[0]
     from zoo.models.common.threshold import get_threshold
@@ -338,7 +352,13 @@ def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
 
 
 def detect(
-    model, series, *, threshold: float | None = None, column: str = "y", id_column="unique_id"
+    model,
+    series,
+    *,
+    threshold: float | None = None,
+    column: str = "y",
+    id_column="unique_id",
+    time_column="ds",
 ):
     """Point-wise anomaly scores and flags of a zoo detector (`anomaly_universal` zero-shot, or
     any detector), with no training.
@@ -347,7 +367,9 @@ def detect(
     or a list of numbers (returns ``{"score": (n,), "is_anomaly": (n,) bool}``), a list of 1-D
     arrays of any lengths (returns lists of those arrays; an empty list, empty lists), or a
     DataFrame with the value column `column` and, for many series in long format, `id_column`
-    (returns a copy with the columns ``score`` and ``is_anomaly``; rows keep their order). A
+    (returns a copy with the columns ``score`` and ``is_anomaly``; rows keep their order). If
+    the DataFrame has `time_column`, each series is scored in time order (text dates read as a
+    CSV's time column is, `zoo.data.series_input.parse_time_column`), else in row order. A
     point is flagged when its own score passes the stored threshold (or `threshold`).
     """
     model = load_model(model)
@@ -358,15 +380,21 @@ def detect(
                 f"`column` must name a column of the DataFrame. Received column={column!r}; "
                 f"columns: {list(series.columns)}"
             )
-        frame = series.copy()
-        frame["score"], frame["is_anomaly"] = np.nan, False
-        groups = frame.groupby(id_column, sort=False).groups if id_column in frame else None
-        for rows in groups.values() if groups is not None else [frame.index]:
-            found = _detect_one(model, frame.loc[rows, column].to_numpy(float), threshold)
-            frame.loc[rows, "score"] = found["score"]
-            frame.loc[rows, "is_anomaly"] = found["is_anomaly"]
-        frame["is_anomaly"] = frame["is_anomaly"].astype(bool)
-        return frame
+        frame = series.reset_index(drop=True)
+        ids = frame[id_column].astype(str).to_numpy() if id_column in frame else None
+        groups = [np.arange(len(frame))] if ids is None else []
+        if ids is not None:
+            groups = [np.flatnonzero(ids == key) for key in pd.unique(ids)]
+        if time_column in frame:
+            times = _sortable_times(frame[time_column], time_column, groups)
+            groups = [rows[np.argsort(times[rows], kind="stable")] for rows in groups]
+        score, flags = np.full(len(frame), np.nan), np.zeros(len(frame), bool)
+        for rows in groups:
+            found = _detect_one(model, frame[column].to_numpy(float)[rows], threshold)
+            score[rows], flags[rows] = found["score"], found["is_anomaly"]
+        out = series.copy()
+        out["score"], out["is_anomaly"] = score, flags
+        return out
     if isinstance(series, list | tuple) and not (series and all(np.ndim(s) == 0 for s in series)):
         found = [_detect_one(model, np.asarray(s, "float64"), threshold) for s in series]
         return {key: [f[key] for f in found] for key in ("score", "is_anomaly")}
