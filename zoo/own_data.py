@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.data.series_input import UserSeries, parse_time_column, read_user_series
+from zoo.data.series_input import (
+    UserSeries,
+    parse_time_column,
+    read_user_series,
+    rows_by_series,
+)
 
 __all__ = [
     "backtest",
@@ -381,10 +386,9 @@ def detect(
                 f"columns: {list(series.columns)}"
             )
         frame = series.reset_index(drop=True)
-        ids = frame[id_column].astype(str).to_numpy() if id_column in frame else None
-        groups = [np.arange(len(frame))] if ids is None else []
-        if ids is not None:
-            groups = [np.flatnonzero(ids == key) for key in pd.unique(ids)]
+        groups = [np.arange(len(frame))]
+        if id_column in frame:
+            groups = [rows for _, rows in rows_by_series(frame[id_column])]
         if time_column in frame:
             times = _sortable_times(frame[time_column], time_column, groups)
             groups = [rows[np.argsort(times[rows], kind="stable")] for rows in groups]

@@ -34,7 +34,7 @@ from zoo.data.csv_input import _read_csv, bad_value_hint
 from zoo.data.date_order import as_month_first, day_first
 from zoo.data.series_time import TimeGrid, infer_grid
 
-__all__ = ["GapReport", "UserSeries", "parse_time_column", "read_user_series"]
+__all__ = ["GapReport", "UserSeries", "parse_time_column", "read_user_series", "rows_by_series"]
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,13 @@ def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str, da
     return pd.DatetimeIndex(dates)
 
 
+def rows_by_series(ids) -> list[tuple[str, np.ndarray]]:
+    """(id as text, its row positions) of each series named in an id column (any values, read as
+    text without surrounding spaces), in order of first appearance."""
+    text = pd.Series(np.asarray(ids)).astype(str).str.strip().to_numpy()
+    return [(key, np.flatnonzero(text == key)) for key in pd.unique(text)]
+
+
 def parse_time_column(
     text: pd.Series, column: str = "ds", source: str = "the DataFrame", groups=None
 ) -> pd.DatetimeIndex | np.ndarray:
@@ -286,8 +293,7 @@ def read_user_series(
     if id_column is None:
         groups = [(None, rows - 1)]
     else:
-        ids = frame[id_column].astype(str).str.strip().to_numpy()
-        groups = [(key, np.flatnonzero(ids == key)) for key in pd.unique(ids)]
+        groups = rows_by_series(frame[id_column])
     # Numeric dates (03/04/2021) are read in one order for the whole column.
     dayfirst = time_column is not None and day_first(
         frame[time_column], time_column, name, [index for _, index in groups]

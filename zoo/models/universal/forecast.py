@@ -247,11 +247,10 @@ def _with_readable_times(frame: pd.DataFrame) -> pd.DataFrame:
     ds = frame["ds"]
     if pd.api.types.is_datetime64_any_dtype(ds) or pd.api.types.is_numeric_dtype(ds):
         return frame
-    from zoo.data.series_input import parse_time_column
+    from zoo.data.series_input import parse_time_column, rows_by_series
 
     frame = frame.reset_index(drop=True)
-    ids = frame["unique_id"].astype(str).to_numpy()
-    groups = [np.flatnonzero(ids == key) for key in pd.unique(ids)]
+    groups = [rows for _, rows in rows_by_series(frame["unique_id"])]
     times = parse_time_column(frame["ds"], "ds", "the `series` DataFrame", groups)
     return frame.assign(ds=np.asarray(times))
 
