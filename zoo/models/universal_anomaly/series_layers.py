@@ -114,6 +114,13 @@ class OverlapMean(keras.layers.Layer):
         return {**super().get_config(), "window": self.window}
 
 
+def _shared_with_match(values, matched, observed, count):
+    """max(min(v, v_m) − median(v), 0): how far above the series' median (over its observed
+    points) a point's value v (batch, n) is and its match's v_m is too."""
+    median = masked_median(values, observed, count)
+    return tf.maximum(tf.minimum(values, matched) - median, 0.0)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class DiscordFusion(keras.layers.Layer):
     """[(batch, n) network probability, (batch, n) series] → (batch, n) fused logit (module
@@ -175,8 +182,7 @@ class DiscordFusion(keras.layers.Layer):
                 magnitude, matched_magnitude = values[..., 1], matched[..., 1]
                 matched = matched[..., 0]
             if self.match_weight:
-                median = masked_median(logit, observed, count)
-                shared = tf.maximum(tf.minimum(logit, matched) - median, 0.0)
+                shared = _shared_with_match(logit, matched, observed, count)
                 logit = logit - self.match_weight * strength[:, None] * shared
         else:
             discord = series_discord(x, period, self.neighbours)
@@ -185,8 +191,7 @@ class DiscordFusion(keras.layers.Layer):
         fused = tf.maximum(logit, (logit + gate * evidence) / (1.0 + gate))
         if not floor:
             return fused
-        median = masked_median(magnitude, observed, count)
-        shared = tf.maximum(tf.minimum(magnitude, matched_magnitude) - median, 0.0)
+        shared = _shared_with_match(magnitude, matched_magnitude, observed, count)
         return tf.maximum(fused, magnitude - shared - floor)
 
     def compute_output_shape(self, input_shapes):

@@ -445,36 +445,38 @@ def _peak_suppressed(beta: float, floor: float, delta: float, neighbours: int):
     from scipy.ndimage import maximum_filter1d
 
     key = "log_discord" if neighbours == 1 else f"log_discord_k{neighbours}"
+    fuse = _never_lower(16.0, lambda s, rho: max(s, floor), scale=beta)
 
     def on_parts(parts):
-        ell, s, e = parts["logit"], parts["strength"], parts["matched_logit"]
-        lowered = ell - 0.5 * s * np.maximum(np.minimum(ell, e) - np.median(ell), 0.0)
+        lowered = _lowered(parts, 0.5, shared=True)
         peak = maximum_filter1d(lowered, size=2 * parts["period"] + 1, mode="nearest")
-        evidence = np.where(peak - lowered > delta, 0.0, np.maximum(beta * parts[key], 0.0))
-        g = 16.0 * max(s, floor)
-        return np.maximum(lowered, (lowered + g * evidence) / (1.0 + g))
+        log_d = np.where(peak - lowered > delta, 0.0, parts[key])
+        return fuse(lowered, log_d, parts["strength"], None)  # its gate reads no ρ
 
     on_parts.takes_parts = True
     return on_parts
 
 
+def _lowered(parts: dict, b: float, shared: bool, removal=None) -> np.ndarray:
+    """ℓ' = ℓ − b·g·max(e − median(ℓ), 0), e the logit at each point's match in its nearest
+    repeat (shared: min(ℓ, e)), g = s or `removal(parts)` if given."""
+    ell, e = parts["logit"], parts["matched_logit"]
+    e = np.minimum(ell, e) if shared else e
+    g = parts["strength"] if removal is None else removal(parts)
+    return ell - b * g * np.maximum(e - np.median(ell), 0.0)
+
+
 def _matched(b: float, shared: bool, fuse, neighbours: int = 1, discord=None, removal=None):
-    """`fuse` applied to ℓ' = ℓ − b·g·max(e − median(ℓ), 0), e the logit at each point's match in
-    its nearest repeat (shared: min(ℓ, e)), g = s or `removal(parts)` if given: what a point's
-    period-mates also score is removed; the discord is the k-th nearest repeat's
-    (k = `neighbours`), or `discord(parts)` if given."""
+    """`fuse` applied to ℓ' (`_lowered`): what a point's period-mates also score is removed; the
+    discord is the k-th nearest repeat's (k = `neighbours`), or `discord(parts)` if given."""
 
     if discord is None:
         key = "log_discord" if neighbours == 1 else f"log_discord_k{neighbours}"
         discord = lambda parts: parts[key]  # noqa: E731
 
     def on_parts(parts):
-        ell, s = parts["logit"], parts["strength"]
-        e = parts["matched_logit"]
-        e = np.minimum(ell, e) if shared else e
-        g = s if removal is None else removal(parts)
-        lowered = ell - b * g * np.maximum(e - np.median(ell), 0.0)
-        return fuse(lowered, discord(parts), s, parts["repeatability"])
+        lowered = _lowered(parts, b, shared, removal)
+        return fuse(lowered, discord(parts), parts["strength"], parts["repeatability"])
 
     on_parts.takes_parts = True
     return on_parts
