@@ -154,6 +154,10 @@ def test_exported_zero_shot_model_serves_forecast_with_period(tmp_path):
     model = build_universal_forecaster(**SMALL)
     series = [_series(rng, 70, 6, True, True), _series(rng, 20, 6, True, False)]
     expected = forecast(model, series, SMALL["horizon"], period=6)
+    # zoo predict's road fits the index on the same last max(context_length 32, 8 seasons) = 48
+    # values (before, `forecast` fitted it on the last 32 and the SavedModel with it)
+    cli = forecast_histories(model, series, 6, SMALL["horizon"])
+    np.testing.assert_allclose(cli["quantiles"], expected["quantiles"], rtol=1e-12)
     # `zoo export FILE.keras --period 6`, as a user serves the zero-shot model with a season
     model.save(tmp_path / "zero.keras")
     argv = ["export", str(tmp_path / "zero.keras"), "--base-path", str(tmp_path / "sm")]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from zoo.models.universal import metrics
-from zoo.models.universal.forecast import forecast, infer_period
+from zoo.models.universal.forecast import forecast
 from zoo.models.universal.model import build_universal_forecaster, with_future_times
 from zoo.models.universal.seasonality import fit_seasonal_index, is_seasonal
 from zoo.models.universal.windows import CorpusSeries, sample_windows
@@ -169,7 +169,34 @@ def test_forecast_api_arrays_lists_and_frames(model):
     out = forecast(model, frame, 3)
     assert list(out.columns) == ["unique_id", "ds", "forecast", "q0.1", "q0.5", "q0.9"]
     assert len(out) == 6 and out["ds"].iloc[0] == pd.Timestamp("2002-01-01")
-    assert infer_period(frame["ds"].iloc[:24]) == 12
+
+
+def test_forecast_fills_a_frames_missing_months_as_zoo_predict_does(model, tmp_path):
+    # A monthly series with a month missing and a NaN value: before, its rows were taken as
+    # consecutive, the frequency (so the season of 12) was lost and ds counted steps 1..h. Now it
+    # is read as `zoo predict` reads the same CSV (missing steps filled linearly, season 12).
+    import zoo
+
+    t = np.arange(60)
+    y = 100 + 10 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 1, 60)
+    full = pd.DataFrame(
+        {"unique_id": 7, "ds": pd.date_range("2010-01-01", periods=60, freq="MS"), "y": y}
+    )
+    holed = full.drop(index=[30]).assign(y=lambda f: f["y"].where(f.index != 41))
+    got = forecast(model, holed.sample(frac=1.0, random_state=1), 4)
+    holed.dropna().to_csv(tmp_path / "holed.csv", index=False)  # the CLI refuses empty cells
+    cli = zoo.predict(model, tmp_path / "holed.csv", "y", time_column="ds", id_column="unique_id")
+    cli = cli[cli["step"] <= 4].reset_index(drop=True)
+    assert list(got["ds"]) == list(pd.date_range("2015-01-01", periods=4, freq="MS"))
+    assert list(got["unique_id"]) == [7] * 4  # the frame's own id, not its text
+    filled = full["y"].to_numpy().copy()
+    filled[30] = (filled[29] + filled[31]) / 2
+    filled[41] = (filled[40] + filled[42]) / 2
+    expected = forecast(model, filled, 4, period=12)["quantiles"][0]
+    np.testing.assert_allclose(got[["q0.1", "q0.5", "q0.9"]], expected, rtol=1e-6)
+    np.testing.assert_allclose(cli[["q0.1", "q0.5", "q0.9"]], expected, rtol=1e-6)
+    numeric = forecast(model, full.assign(ds=t + 1), 2)
+    assert list(numeric["ds"]) == [61, 62]
 
 
 def test_forecast_reads_text_dates_as_pd_read_csv_leaves_them(model):

@@ -16,49 +16,52 @@ from __future__ import annotations
 
 import weakref
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from zoo.models.common.unit_scale import unit_scale
 from zoo.models.universal.seasonality import fit_seasonal_index
+from zoo.models.universal.user_settings import SEASONS
 
-__all__ = ["forecast", "infer_period", "prepare_context"]
+if TYPE_CHECKING:
+    from zoo.data.series_input import UserSeries
+
+__all__ = ["forecast", "prepare_context"]
 
 _TRAINED_LEVELS = (0.1, 0.5, 0.9)
 # model -> (its copy with a "times" input, that copy's compiled call); see `_timed_call`.
 _TIMED_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# Pandas offset prefixes -> seasonal period.
-_PERIODS = {"Y": 1, "A": 1, "Q": 4, "M": 12, "W": 52, "D": 7, "B": 5, "H": 24, "h": 24}
 
 
-def infer_period(ds: pd.Series) -> int:
-    """The seasonal period of a `ds` column (12 monthly, 4 quarterly, ...; 1 if unknown)."""
-    if not pd.api.types.is_datetime64_any_dtype(ds) or len(ds) < 3:
-        return 1
-    freq = pd.infer_freq(pd.DatetimeIndex(ds))
-    if freq is None:
-        return 1
-    return _PERIODS.get(freq.lstrip("0123456789")[:1], 1)
+def prepare_context(
+    values: np.ndarray,
+    context_length: int,
+    period: int | None,
+    history: int = 0,
+    allow_multiplicative: bool = True,
+):
+    """(context, seasonal index or None, the index's position of the step after the context):
+    the last `context_length` values, seasonally adjusted.
 
-
-def prepare_context(values: np.ndarray, context_length: int, period: int | None):
-    """(context, seasonal index or None): the last `context_length` values, seasonally adjusted.
-
-    Leading NaNs are dropped; NaNs inside the series stay (the model skips them), but then the
-    series is not seasonally adjusted.
+    The index is fitted on the last `history` values, by default on the last
+    max(`context_length`, `SEASONS`·period) (several seasons, also when the network reads fewer
+    values: a weekly season of 52 needs 3·52 values to be tested at all), as `zoo predict`, the
+    fine-tuned model and the SavedModel fit it. Leading NaNs are dropped; NaNs inside that tail
+    stay (the model skips them), but then the series is not seasonally adjusted.
     """
     values = np.asarray(values, dtype="float64")
     finite = np.flatnonzero(np.isfinite(values))
     if finite.size == 0:
         raise ValueError("Each series must have at least one finite value. Received: all NaN")
-    values = values[finite[0] :][-context_length:]
+    season = int(period or 1)
+    tail = values[finite[0] :][-(history or max(context_length, SEASONS * season)) :]
     index = None
-    if period and period > 1 and np.isfinite(values).all():
-        index = fit_seasonal_index(values, period)
-        if index is not None:
-            values = index.adjust(values)
-    return values, index
+    if season > 1 and np.isfinite(tail).all():
+        index = fit_seasonal_index(tail, season, allow_multiplicative)
+    adjusted = tail if index is None else index.adjust(tail)
+    return adjusted[-context_length:], index, len(tail)
 
 
 def _numbers(values, name: str) -> np.ndarray:
@@ -184,18 +187,21 @@ def forecast(
     Args:
         model: the universal forecaster (`build_universal_forecaster` with trained weights).
         series: a 1-D array, a list of 1-D arrays (any lengths; leading NaN allowed), or a long
-            DataFrame with columns `unique_id, ds, y`.
+            DataFrame with columns `unique_id, ds, y`, read as `zoo predict` reads a CSV: each
+            series sorted by ds (dates, numbers, or text dates), put on its regular grid, its
+            missing steps and NaN values filled linearly.
         horizon: number of future steps, >= 1.
-        period: seasonal period (12 for monthly data, ...); None infers it from a DataFrame's
-            `ds` and means "no seasonal adjustment" for arrays.
+        period: seasonal period (12 for monthly data, ...); None takes it from a DataFrame's
+            `ds` grid (12 monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly, 1 yearly or
+            numeric) and means "no seasonal adjustment" for arrays.
         quantiles: levels in (0, 1); 0.1, 0.5, 0.9 come straight from the model, other levels
             from a normal shape fitted to them on each side of the median.
         batch_size: series per model call.
 
     Returns:
         {"forecast": (n, horizon), "quantiles": (n, horizon, len(quantiles))}; for a DataFrame,
-        a long DataFrame `unique_id, ds, forecast, q0.1, ...` (ds continues each series' dates
-        when their frequency is regular, else counts steps 1..horizon).
+        a long DataFrame `unique_id, ds, forecast, q0.1, ...` (ds: the steps after each
+        series' last time stamp on its grid; 1..horizon for a series of one time stamp).
     """
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"`horizon` must be an integer >= 1. Received: horizon={horizon!r}")
@@ -212,11 +218,9 @@ def forecast(
                 "`series` DataFrame must have the columns unique_id, ds, y. "
                 f"Missing: {sorted(missing)}"
             )
-        series = _with_readable_times(series)
-        groups = [(uid, g.sort_values("ds")) for uid, g in series.groupby("unique_id", sort=False)]
-        arrays = [_numbers(g["y"], "series") for _, g in groups]
-        periods = [period or infer_period(g["ds"]) for _, g in groups]
-        _check_finite(arrays, [uid for uid, _ in groups])
+        groups = _frame_series(series, period)
+        arrays = [item.values for _, item in groups]
+        periods = [item.period for _, item in groups]
     else:
         arrays = _as_series_list(series)
         periods = [period] * len(arrays)
@@ -230,10 +234,10 @@ def forecast(
     config = getattr(model, "builder_config", None) or {}
     context_length = int(config.get("context_length", 96))
     prepared = [prepare_context(a, context_length, p) for a, p in zip(arrays, periods, strict=True)]
-    q = _run(model, [c for c, _ in prepared], int(horizon), batch_size)
-    for i, (context, index) in enumerate(prepared):
+    q = _run(model, [c for c, _, _ in prepared], int(horizon), batch_size)
+    for i, (_, index, end) in enumerate(prepared):
         if index is not None:
-            q[i] = index.restore(q[i].T, start=len(context)).T
+            q[i] = index.restore(q[i].T, start=end).T
     out = {"forecast": q[:, :, 1], "quantiles": _levels(q, levels)}
     if not frame:
         return out
@@ -255,15 +259,49 @@ def _with_readable_times(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(ds=np.asarray(times))
 
 
+def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object, UserSeries]]:
+    """(the frame's id, its series) of each series of a long `unique_id, ds, y` DataFrame, in
+    order of first appearance, read as `zoo predict` reads a CSV (`read_user_series`): its rows
+    sorted by ds (text dates read as a CSV's time column is), put on the regular grid of their
+    usual spacing (monthly, daily, a numeric step, ...) with missing steps and NaN values filled
+    linearly, its season that grid's (12 for monthly, ...) unless `period` is given."""
+    from zoo.data.series_input import read_user_series, rows_by_series
+
+    frame = _with_readable_times(frame).reset_index(drop=True)
+    y = _numbers(frame["y"], "series")
+    groups = rows_by_series(frame["unique_id"])
+    ids = [frame["unique_id"].iloc[rows[0]] for _, rows in groups]
+    _check_finite([y[rows] for _, rows in groups], ids)
+    for ident, (_, rows) in zip(ids, groups, strict=True):
+        if not np.isfinite(y[rows]).any():
+            raise ValueError(
+                f"Each series must have at least one finite value. Series {ident!r} is all NaN."
+            )
+    if not groups:
+        return []
+    ds = frame["ds"].to_numpy()
+    order = np.concatenate([rows[np.argsort(ds[rows], kind="stable")] for _, rows in groups])
+    observed = order[np.isfinite(y[order])]
+    items = read_user_series(
+        frame.iloc[observed].assign(y=y[observed]),
+        "y",
+        time_column="ds",
+        id_column="unique_id",
+        period=period,
+    )
+    return list(zip(ids, items, strict=True))
+
+
 def _long_frame(groups, out, levels, horizon: int) -> pd.DataFrame:
+    """One row per series and step: unique_id, ds (the steps after each series' last time
+    stamp on its grid; 1..horizon for a series of one time stamp), forecast, q<level>..."""
     rows = []
-    for i, (uid, g) in enumerate(groups):
-        ds = g["ds"]
-        freq = pd.infer_freq(pd.DatetimeIndex(ds)) if len(ds) >= 3 else None
-        if pd.api.types.is_datetime64_any_dtype(ds) and freq is not None:
-            future = pd.date_range(ds.iloc[-1], periods=horizon + 1, freq=freq)[1:]
-        else:
+    for i, (uid, item) in enumerate(groups):
+        future = item.future_timestamps(horizon)
+        if future is None:
             future = np.arange(1, horizon + 1)
+        elif isinstance(future, np.ndarray) and np.all(future == np.round(future)):
+            future = future.astype("int64")  # numeric steps of whole numbers stay whole
         part = pd.DataFrame({"unique_id": uid, "ds": future, "forecast": out["forecast"][i]})
         for j, level in enumerate(levels):
             part[f"q{level:g}"] = out["quantiles"][i, :, j]

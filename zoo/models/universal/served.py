@@ -17,8 +17,9 @@ band scales in the graph, so an exported SavedModel answers as `zoo.predict` / `
 The season and window are fixed when the served model is built, as the SavedModel signature has
 one input: a `TunedUniversalForecaster` brings its own (`transform`, `adjust_period`, `history`,
 band scales, adaptive band, as `tuned.forecast_histories`); a zero-shot `UniversalForecaster`
-takes `period` (None or 1: no adjustment, only the last `context_length` values read) and reads
-its last `context_length` values, as `forecast.forecast` with that period.
+takes `period` (None or 1: no adjustment, only the last `context_length` values read) and fits the
+index on the last max(context_length, `SEASONS`·period) values, as `forecast.forecast` with that
+period.
 """
 
 from __future__ import annotations
@@ -177,7 +178,8 @@ def served_forecaster(model: keras.Model, period: int | None = None) -> keras.Mo
         bands["naive_weight"] = settings.get("naive_weight", 0.0)
         bands["band_adapt"] = settings.get("band_adapt", 0)
     else:
-        season, window, bands = period or 1, length, {}
+        season, bands = period or 1, {}
+        window = max(length, SEASONS * season)
     context = keras.Input((None,), name="context")
     layer = SeasonalForecast(
         model,

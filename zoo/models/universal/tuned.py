@@ -38,12 +38,12 @@ import numpy as np
 
 from zoo.models.universal.adaptive_band import recent_origins, widening
 from zoo.models.universal.calibration import apply_band_scales
-from zoo.models.universal.forecast import _run
+from zoo.models.universal.forecast import _run, prepare_context
 from zoo.models.universal.model import UniversalForecaster
 from zoo.models.universal.naive_blend import seasonal_naive, shift_toward_naive
 from zoo.models.universal.seasonality import fit_seasonal_index
 from zoo.models.universal.transform import check_transform, forward, inverse
-from zoo.models.universal.user_settings import SEASONS, user_settings
+from zoo.models.universal.user_settings import user_settings
 
 __all__ = ["TunedUniversalForecaster", "forecast_histories", "transformed_quantiles"]
 
@@ -115,17 +115,9 @@ class TunedUniversalForecaster(UniversalForecaster):
 
 def season_adjusted(z: np.ndarray, period: int, transform: str = "none") -> np.ndarray:
     """The transformed series `z` without the season of its whole length (fine-tuning windows:
-    the index as `_adjusted` fits it, additive in the log scale)."""
+    the index as `prepare_context` fits it, additive in the log scale)."""
     index = fit_seasonal_index(z, period, transform == "none") if period > 1 else None
     return z if index is None else index.adjust(z)
-
-
-def _adjusted(z: np.ndarray, context_length: int, period: int, history: int, transform: str):
-    """(the last `context_length` adjusted values, the index or None, its position offset)."""
-    tail = z[-(history or max(context_length, SEASONS * period)) :]
-    index = fit_seasonal_index(tail, period, transform == "none") if period > 1 else None
-    adjusted = tail if index is None else index.adjust(tail)
-    return adjusted[-context_length:], index, len(tail)
 
 
 def transformed_quantiles(
@@ -147,7 +139,7 @@ def transformed_quantiles(
     horizon = int(horizon if horizon is not None and not settings else config["horizon"])
     length, history = int(config["context_length"]), int(settings.get("history", 0))
     z = [forward(h, transform) for h in histories]
-    prepared = [_adjusted(h, length, season, history, transform) for h in z]
+    prepared = [prepare_context(h, length, season, history, transform == "none") for h in z]
     q = _run(model, [c for c, _, _ in prepared], horizon, 256)
     for i, (_, index, end) in enumerate(prepared):
         if index is not None:
