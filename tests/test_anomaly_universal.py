@@ -138,6 +138,35 @@ def test_detect_scores_a_long_frame_in_time_order_whatever_its_row_order():
         np.testing.assert_array_equal(zoo.detect(model, frame).sort_index()["score"], expected)
 
 
+def test_a_series_missing_half_a_period_is_scored_with_the_gap_missing(tmp_path):
+    # An hourly sine of period 50 missing 25 hours. Before, zoo.detect scored a DataFrame's rows
+    # as consecutive (a phase jump, scored up to 0.72) and zoo predict filled the gap with a
+    # straight line, which the shipped detector flagged at both ends (0.90 > 0.81). Now both give
+    # the detector the missing steps as missing (NaN), as an array with NaN in the gap is scored.
+    model = zoo.load("anomaly_universal")
+    y = 10 * np.sin(2 * np.pi * np.arange(1500) / 50)
+    y += np.random.default_rng(0).normal(0.0, 0.3, 1500)
+    frame = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=1500, freq="h"), "y": y})
+    holed = frame.drop(index=range(700, 725))
+    gridded = y.copy()
+    gridded[700:725] = np.nan
+    expected = zoo.detect(model, gridded)["score"][holed.index]
+    got = zoo.detect(model, holed.sample(frac=1.0, random_state=0)).sort_index()
+    np.testing.assert_allclose(got["score"].to_numpy(), expected, rtol=1e-6)
+    holed.to_csv(tmp_path / "holed.csv", index=False)
+    table = zoo.predict(model, tmp_path / "holed.csv", "y", time_column="ds")
+    kept = table["ds"].isin(holed["ds"]).to_numpy()
+    np.testing.assert_allclose(table.loc[kept, "score"].to_numpy(), expected, rtol=1e-6)
+    assert not table["is_anomaly"].any() and not got["is_anomaly"].any()
+    # A NaN value is a missing step too; NaN before a series' first value gets no score.
+    nan_rows = holed.assign(y=holed["y"].where(~holed.index.isin([0, 300])))
+    scored = zoo.detect(model, nan_rows)
+    gridded[[0, 300]] = np.nan
+    expected = zoo.detect(model, gridded[1:])["score"][holed.index[1:] - 1]
+    assert np.isnan(scored["score"].iloc[0]) and not scored["is_anomaly"].iloc[0]
+    np.testing.assert_allclose(scored["score"].to_numpy()[1:], expected, rtol=1e-6)
+
+
 def _discord_reference(x: np.ndarray, m: int, r: int) -> np.ndarray:
     """Brute force: (W, 2) discord channels by explicit loops over subsequence pairs."""
     width = len(x)

@@ -335,25 +335,66 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)
 
 
-def _sortable_times(times: pd.Series, column: str, groups) -> np.ndarray:
-    """A DataFrame's time column as float64 numbers that sort in time: numbers as they are,
-    datetimes as nanoseconds, text read as a CSV's time column is (numeric dates in one order
-    for the whole column)."""
+def _parsed_times(times: pd.Series, column: str, groups) -> pd.DatetimeIndex | np.ndarray:
+    """A DataFrame's time column as a CSV's is read: numbers as float64, datetimes (UTC without
+    a zone), text read as a CSV's time column is (numeric dates in one order for the whole
+    column, `parse_time_column`)."""
     if pd.api.types.is_numeric_dtype(times):
         return times.to_numpy("float64")
     if not pd.api.types.is_datetime64_any_dtype(times):
-        times = parse_time_column(times, column, "the DataFrame", groups)
-        if not isinstance(times, pd.DatetimeIndex):  # text that was all numbers
-            return np.asarray(times, "float64")
-    return pd.DatetimeIndex(times).asi8.astype("float64")
+        return parse_time_column(times, column, "the DataFrame", groups)
+    stamps = pd.DatetimeIndex(times)
+    return stamps if stamps.tz is None else stamps.tz_convert("UTC").tz_localize(None)
+
+
+def _threshold(model, threshold) -> float:
+    from zoo.models.common.threshold import get_threshold
+
+    return get_threshold(model) if threshold is None else float(threshold)
 
 
 def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
     found = _user_module(model).point_scores(model, [UserSeries(None, values, None, None, 1)])[0]
-    from zoo.models.common.threshold import get_threshold
+    return {"score": found, "is_anomaly": found > _threshold(model, threshold)}
 
-    level = get_threshold(model) if threshold is None else float(threshold)
-    return {"score": found, "is_anomaly": found > level}
+
+def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.ndarray:
+    """Point scores (len(frame),) of a DataFrame's series read as `zoo predict` reads a CSV
+    (`read_user_series`: each series in time order on its regular grid, missing steps and NaN
+    values filled linearly), each row given the score of its own step (a NaN value's: that of
+    the filled step; NaN before a series' first or after its last value: no score, NaN). Before,
+    rows were scored as consecutive, so a gap of k steps shifted a periodic series' phase by k
+    and the jump was scored."""
+    times = _parsed_times(frame[time_column], time_column, groups)
+    order = times.asi8 if isinstance(times, pd.DatetimeIndex) else times
+    values = frame[column].to_numpy(float)
+    ordered = [rows[np.argsort(order[rows], kind="stable")] for rows in groups]
+    kept = [rows[np.isfinite(values[rows])] for rows in ordered]
+    if any(len(rows) == 0 for rows in kept):
+        row = next(rows for rows, k in zip(ordered, kept, strict=True) if len(k) == 0)[0]
+        raise ValueError(
+            f"`column` {column!r} must hold a number in every series. The series of data row "
+            f"{row + 1} holds none."
+        )
+    seen = np.concatenate(kept)
+    part = frame.iloc[seen].assign(**{column: values[seen], time_column: times[seen]})
+    has_id = id_column in frame
+    items = read_user_series(
+        part if has_id else part.drop(columns=[id_column], errors="ignore"),
+        column,
+        time_column=time_column,
+        id_column=id_column if has_id else None,
+    )
+    scores = _user_module(model).point_scores(model, items)
+    out = np.full(len(frame), np.nan)
+    for rows, item, found in zip(ordered, items, scores, strict=True):
+        if item.grid is None:  # a single time stamp
+            positions = np.zeros(len(rows), "int64")
+        else:
+            positions = np.round(item.grid.positions(times[rows])).astype("int64")
+        inside = (positions >= 0) & (positions < len(found))
+        out[rows[inside]] = found[positions[inside]]
+    return out
 
 
 def detect(
@@ -389,13 +430,14 @@ def detect(
         groups = [np.arange(len(frame))]
         if id_column in frame:
             groups = [rows for _, rows in rows_by_series(frame[id_column])]
+        values = frame[column].to_numpy(float)
         if time_column in frame:
-            times = _sortable_times(frame[time_column], time_column, groups)
-            groups = [rows[np.argsort(times[rows], kind="stable")] for rows in groups]
-        score, flags = np.full(len(frame), np.nan), np.zeros(len(frame), bool)
-        for rows in groups:
-            found = _detect_one(model, frame[column].to_numpy(float)[rows], threshold)
-            score[rows], flags[rows] = found["score"], found["is_anomaly"]
+            score = _scores_on_grid(model, frame, column, id_column, time_column, groups)
+        else:
+            score = np.full(len(frame), np.nan)
+            for rows in groups:
+                score[rows] = _detect_one(model, values[rows], threshold)["score"]
+        flags = np.nan_to_num(score, nan=-np.inf) > _threshold(model, threshold)
         out = series.copy()
         out["score"], out["is_anomaly"] = score, flags
         return out
