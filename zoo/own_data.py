@@ -414,8 +414,10 @@ def detect(
     arrays of any lengths (returns lists of those arrays; an empty list, empty lists), or a
     DataFrame with the value column `column` and, for many series in long format, `id_column`
     (returns a copy with the columns ``score`` and ``is_anomaly``; rows keep their order). If
-    the DataFrame has `time_column`, each series is scored in time order (text dates read as a
-    CSV's time column is, `zoo.data.series_input.parse_time_column`), else in row order. A
+    the DataFrame has `time_column`, each series is read as `zoo predict` reads a CSV (in time
+    order on its regular grid, text dates read as a CSV's time column is; a time column off any
+    regular step is an error naming the row) and a missing step or NaN value is given to the
+    detector as missing; else the rows are scored in row order. A
     point is flagged when its own score passes the stored threshold (or `threshold`).
     """
     model = load_model(model)
