@@ -125,6 +125,7 @@ def test_bad_rows_name_the_column_and_the_row(tmp_path, text, pattern):
     [
         (["1965 Q1", "1965 Q2", "1965-Q4"], "quarterly"),
         (["1991 W06", "1991-W07", "1991W09"], "weekly"),
+        (["2018M11", "2018 M12", "2019M2"], "monthly"),  # as statistics offices write months
     ],
 )
 def test_quarter_and_iso_week_labels_are_read(cells, freq):
@@ -136,6 +137,8 @@ def test_quarter_and_iso_week_labels_are_read(cells, freq):
     if freq == "weekly":
         # ISO week 6 of 1991 starts on Monday 4 February.
         assert series.timestamps[0] == pd.Timestamp("1991-02-04")
+    if freq == "monthly":
+        assert series.timestamps[3] == pd.Timestamp("2019-02-01")
 
 
 def test_mostly_empty_grid_is_refused():

@@ -42,6 +42,9 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
         raise ValueError(
             f"`path` must be a CSV file with a header row. Received an empty file: {str(path)!r}"
         ) from None
+    # Blank lines after the last data row (an editor's trailing newlines) are not data.
+    blank = frame.apply(lambda cells: cells.str.strip() == "").all(axis=1).to_numpy()
+    frame = frame.iloc[: len(blank) - int(np.argmax(~blank[::-1])) if (~blank).any() else 0]
     # A ';'-separated file comes from a locale with decimal commas (`zoo.data.csv_dialect`).
     frame = with_plain_numbers(frame, "," if delimiter == ";" else ".")
     frame.columns = [str(name).strip() for name in frame.columns]
