@@ -212,3 +212,25 @@ def test_detection_table_flags_points_strictly_above_the_threshold():
     assert list(table["is_anomaly"]) == [False, False, True, False]
     with pytest.raises(ValueError, match="one value per point"):
         detection_table(series, [np.zeros(3)], 0.5)
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_times_with_zones_across_clock_changes_stay_regular(as_text):
+    # Local times with offsets, as a database exports them: +01:00 in winter, +02:00 in summer.
+    # Before, the mixed offsets failed with pandas' "Can only use .dt accessor". A daily series
+    # keeps its wall-clock dates (in UTC it would alternate 23:00 and 22:00, off a daily grid);
+    # an hourly one is read in UTC, where the hours around the autumn's repeated wall-clock
+    # hour are consecutive.
+    daily = pd.date_range("2021-03-20", periods=30, freq="D", tz="Europe/Berlin")
+    hourly = pd.date_range("2021-10-30 20:00", periods=30, freq="h", tz="UTC")
+    hourly = hourly.tz_convert("Europe/Berlin")
+    assert hourly.tz_localize(None).duplicated().any()  # the repeated wall-clock hour
+    for stamps, freq, first in (
+        (daily, "daily", pd.Timestamp("2021-03-20")),
+        (hourly, "hourly", pd.Timestamp("2021-10-30 20:00")),
+    ):
+        ds = pd.Series(stamps).map(lambda t: t.isoformat()) if as_text else stamps
+        frame = pd.DataFrame({"ds": ds, "y": np.arange(30.0)})
+        (series,) = read_user_series(frame, "y", time_column="ds")
+        assert series.freq == freq and series.filled.count == 0 and len(series) == 30
+        assert series.timestamps[0] == first

@@ -336,15 +336,14 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
 
 
 def _parsed_times(times: pd.Series, column: str, groups) -> pd.DatetimeIndex | np.ndarray:
-    """A DataFrame's time column as a CSV's is read: numbers as float64, datetimes (UTC without
-    a zone), text read as a CSV's time column is (numeric dates in one order for the whole
-    column, `parse_time_column`)."""
+    """A DataFrame's time column as a CSV's is read: numbers as float64, datetimes as they are,
+    text and datetimes with a zone read as a CSV's time column is (`parse_time_column`: numeric
+    dates in one order for the whole column, zones as `series_input._dates` reads them)."""
     if pd.api.types.is_numeric_dtype(times):
         return times.to_numpy("float64")
-    if not pd.api.types.is_datetime64_any_dtype(times):
-        return parse_time_column(times, column, "the DataFrame", groups)
-    stamps = pd.DatetimeIndex(times)
-    return stamps if stamps.tz is None else stamps.tz_convert("UTC").tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(times) and times.dt.tz is None:
+        return pd.DatetimeIndex(times)
+    return parse_time_column(times, column, "the DataFrame", groups)
 
 
 def _threshold(model, threshold) -> float:

@@ -152,17 +152,34 @@ def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str, da
     numbers = pd.to_numeric(stripped, errors="coerce").to_numpy("float64")
     if np.isfinite(numbers).all():
         return numbers
-    spelled = _spell_periods(as_month_first(stripped, dayfirst))
-    dates = pd.to_datetime(spelled, errors="coerce", format="mixed")
+    dates = _dates(_spell_periods(as_month_first(stripped, dayfirst)))
     k = _first(dates.isna())
     if k is not None:
         raise ValueError(
             f"`time_column` {column!r} of {source} must hold dates or numbers. Received "
             f"{str(text.iloc[k])!r} at data row {rows[k]}."
         )
-    if dates.dt.tz is not None:
-        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
     return pd.DatetimeIndex(dates)
+
+
+# A time of day followed by a zone: "Z", "UTC" or an offset such as +01:00 (group 1: the time).
+_ZONE = r"(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _dates(spelled: pd.Series) -> pd.Series:
+    """Text dates as naive datetimes (NaT where unreadable). Times with a zone (offsets change
+    with the clock: +01:00 in winter, +02:00 in summer) keep their wall-clock time when the
+    stamps are a day or more apart, so that a daily series across a clock change stays daily,
+    and are read as instants in UTC when closer, so that an hourly one stays hourly (no hour
+    repeated or skipped)."""
+    unzoned = spelled.str.replace(_ZONE, r"\1", regex=True)
+    if (unzoned == spelled).all():
+        return pd.to_datetime(spelled, errors="coerce", format="mixed")
+    wall = pd.to_datetime(unzoned, errors="coerce", format="mixed")
+    steps = np.diff(np.sort(wall.dropna().to_numpy("datetime64[ns]").astype("int64")))
+    if np.any(steps > 0) and np.median(steps[steps > 0]) >= pd.Timedelta(days=1).value:
+        return wall
+    return pd.to_datetime(spelled, errors="coerce", format="mixed", utc=True).dt.tz_localize(None)
 
 
 def rows_by_series(ids) -> list[tuple[str, np.ndarray]]:
