@@ -36,6 +36,20 @@ def masked_median(values: tf.Tensor, observed: tf.Tensor, count: tf.Tensor) -> t
     return tf.where(count > 0, median, tf.zeros_like(median))[:, None]
 
 
+def robust_centre_and_scale(values: tf.Tensor, observed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(median, s), each (batch, 1), of `values` (batch, n) at the `observed` positions: s =
+    1.4826·MAD, or the standard deviation when the MAD is 0 (not floored)."""
+    weight = tf.cast(observed, values.dtype)
+    count = tf.reduce_sum(tf.cast(observed, "int32"), axis=1)
+    filled = tf.where(observed, values, tf.zeros_like(values))
+    median = masked_median(filled, observed, count)
+    mad = masked_median(tf.abs(filled - median), observed, count)
+    n = tf.maximum(tf.reduce_sum(weight, axis=1, keepdims=True), 1.0)
+    mean = tf.reduce_sum(filled, axis=1, keepdims=True) / n
+    std = tf.sqrt(tf.reduce_sum(weight * tf.square(filled - mean), axis=1, keepdims=True) / n)
+    return median, tf.where(mad > 0, MAD_TO_STD * mad, std)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class RobustScaling(keras.layers.Layer):
     """(batch, window) raw values, NaN = missing -> (batch, window, 3): z, dz and the mask
@@ -49,14 +63,8 @@ class RobustScaling(keras.layers.Layer):
         x = tf.cast(inputs, "float32")
         observed = tf.math.is_finite(x)
         weight = tf.cast(observed, x.dtype)
-        count = tf.reduce_sum(tf.cast(observed, "int32"), axis=1)
         filled = tf.where(observed, x, tf.zeros_like(x))
-        median = masked_median(filled, observed, count)
-        mad = masked_median(tf.abs(filled - median), observed, count)
-        n = tf.maximum(tf.reduce_sum(weight, axis=1, keepdims=True), 1.0)
-        mean = tf.reduce_sum(filled, axis=1, keepdims=True) / n
-        std = tf.sqrt(tf.reduce_sum(weight * tf.square(filled - mean), axis=1, keepdims=True) / n)
-        scale = tf.where(mad > 0, MAD_TO_STD * mad, std)
+        median, scale = robust_centre_and_scale(filled, observed)
         scale = tf.maximum(scale, 1e-6 * (1.0 + tf.abs(median)))
         z = tf.clip_by_value((filled - median) / scale, -CLIP, CLIP) * weight
         both = weight[:, 1:] * weight[:, :-1]

@@ -80,6 +80,9 @@ class UniversalDetector(ZooModel):
         magnitude_floor: f, the fused logit is at least E' − f, E' a point's distance from its
             windows' medians in robust standard deviations less what it shares with its match
             (`series_layers`; 0: no floor; series mode only).
+        magnitude_local: h > 0: E is the larger of that distance and the point's deviation
+            from the running median of its 2h + 1 neighbours in the window's noise units
+            (`series_layers.local_deviation`; 0: none; with a magnitude floor only).
         name: the model's name.
     """
 
@@ -96,6 +99,7 @@ class UniversalDetector(ZooModel):
         match_weight: float = 0.0,
         neighbours: int = 1,
         magnitude_floor: float = 0.0,
+        magnitude_local: int = 0,
         name: str = "universal_detector",
         **kwargs: Any,
     ) -> None:
@@ -133,7 +137,8 @@ class UniversalDetector(ZooModel):
             )
             parts = [mean, inputs]
             if magnitude_floor:
-                magnitude = WindowMagnitude(name="window_magnitude")(windows)
+                local = int(magnitude_local)
+                magnitude = WindowMagnitude(local, name="window_magnitude")(windows)
                 parts.append(OverlapMean(window, name="magnitude_mean")([magnitude, inputs]))
             logit = fusion(parts)
             score = keras.layers.Activation("sigmoid", name="score")(logit)
@@ -162,6 +167,8 @@ class UniversalDetector(ZooModel):
                 config["neighbours"] = int(neighbours)
             if magnitude_floor:
                 config["magnitude_floor"] = float(magnitude_floor)
+            if magnitude_local:
+                config["magnitude_local"] = int(magnitude_local)
         super().__init__(inputs, outputs, config=config, name=name, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

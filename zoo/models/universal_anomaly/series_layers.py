@@ -48,9 +48,17 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from zoo.models.universal_anomaly.layers import RobustScaling, masked_median
+from zoo.models.universal_anomaly.layers import (
+    CLIP,
+    RobustScaling,
+    masked_median,
+    robust_centre_and_scale,
+)
 from zoo.models.universal_anomaly.period import estimate_period
 from zoo.models.universal_anomaly.series_discord import series_discord, series_discord_and_match
+
+# The local deviation's noise scale is at least this share of its window's robust scale.
+LOCAL_SCALE_FLOOR = 0.1
 
 
 def _count(n: tf.Tensor, window: int, hop: int) -> tf.Tensor:
@@ -207,17 +215,69 @@ class DiscordFusion(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class WindowMagnitude(keras.layers.Layer):
-    """(batch, window) raw windows, NaN = missing → (batch, window) |z|: each point's distance
-    from its window's median in robust standard deviations (`RobustScaling`'s z, at most its
-    clip; 0 where missing): the E of the magnitude floor (module docstring)."""
+    """(batch, window) raw windows, NaN = missing → (batch, window) E: each point's distance
+    from its window's median in robust standard deviations (`RobustScaling`'s |z|, at most its
+    clip; 0 where missing), the E of the magnitude floor (module docstring); with `local` h > 0,
+    the larger of that and the point's local deviation (`local_deviation`), which sees a spike
+    on a series whose own swing (a season, a trend) hides it from the window's |z|.
 
-    def __init__(self, **kwargs):
+    Args:
+        local: h, the half-width of the running median of the local deviation (an int >= 0;
+            0: none).
+    """
+
+    def __init__(self, local: int = 0, **kwargs):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
+        if isinstance(local, bool) or not isinstance(local, int) or local < 0:
+            raise ValueError(f"`local` must be an int >= 0. Received: local={local!r}")
+        self.local = local
         self.scaling = RobustScaling()
 
     def call(self, inputs):
-        return tf.abs(self.scaling(inputs)[..., 0])
+        magnitude = tf.abs(self.scaling(inputs)[..., 0])
+        if not self.local:
+            return magnitude
+        return tf.maximum(magnitude, local_deviation(inputs, self.local))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.local:
+            config["local"] = self.local
+        return config
+
+
+def local_deviation(windows: tf.Tensor, half_width: int) -> tf.Tensor:
+    """(batch, window) raw windows, NaN = missing → (batch, window) local deviations:
+
+        r_t = x_t − median(x_{t−h} … x_{t+h})      (its observed points; h = `half_width`)
+        |r_t − med(r)| / max(σ_r, LOCAL_SCALE_FLOOR · s),   at most CLIP
+
+    with med(r) and σ_r = 1.4826·MAD(r) (the standard deviation of r when the MAD is 0) over the
+    window's points, s the window's own robust scale (`robust_centre_and_scale`), and 0 where x_t
+    is missing or fewer than h + 1 of its 2h + 1 neighbours are observed. r is the point's jump
+    off its neighbours: a smooth season or trend leaves it near the noise, a spike stands out by
+    its height in noise units. The floor keeps a near-noiseless window (a clean sine, whose r is
+    its curvature) from counting its round-off as deviations."""
+    x = tf.cast(windows, "float32")
+    batch, width = tf.shape(x)[0], tf.shape(x)[1]
+    observed = tf.math.is_finite(x)
+    filled = tf.where(observed, x, tf.zeros_like(x))
+    span = 2 * half_width + 1
+    pad = tf.fill(tf.stack([batch, half_width]), float("nan"))
+    around = tf.reshape(
+        tf.signal.frame(tf.concat([pad, x, pad], axis=1), span, 1, axis=1), [-1, span]
+    )
+    seen = tf.math.is_finite(around)
+    count = tf.reduce_sum(tf.cast(seen, "int32"), axis=1)
+    near = tf.reshape(masked_median(tf.where(seen, around, 0.0), seen, count), [batch, width])
+    usable = observed & tf.reshape(count > half_width, [batch, width])
+    residual = tf.where(usable, filled - near, tf.zeros_like(filled))
+    centre, spread = robust_centre_and_scale(residual, usable)
+    _, scale = robust_centre_and_scale(filled, observed)
+    floor = tf.maximum(LOCAL_SCALE_FLOOR * scale, 1e-6 * (1.0 + tf.abs(near)))
+    deviation = tf.abs(residual - centre) / tf.maximum(spread, floor)
+    return tf.clip_by_value(deviation, 0.0, CLIP) * tf.cast(usable, "float32")
