@@ -8,8 +8,11 @@ windows. On a series whose own swing is large beside its noise (a daily cycle wi
 below the threshold: on a sine of amplitude 5 with unit noise, spikes of 12 and 20 noise units
 scored logits 0.15 and 0.33 against the threshold's 1.46. The variant takes E as the larger of
 |z| and the point's local deviation (`series_layers.local_deviation`: its distance from the
-running median of its 2h + 1 neighbours in the window's noise units), h = 2 and the noise-scale
-floor 0.1 fixed before any run.
+median of its h neighbours on each side in the window's noise units), h = 2 and the noise-scale
+floor 0.1 fixed before any run. (A first definition, the median over the point too, failed its
+numpy unit test's check on noise before any run of this script: wherever neighbours rise
+monotonically that median is the point itself, and the MAD of those zeros made noise look like
+spikes.)
 
 Criterion, written down before the first run: (1) on the five validation groups
 (`validation.validation_set`), each detector with its threshold set as the recipe sets it (0.1 %

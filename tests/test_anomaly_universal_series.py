@@ -24,7 +24,7 @@ from zoo.models.universal_anomaly.series_discord import (
     series_repeatability,
     subsequence_stride,
 )
-from zoo.models.universal_anomaly.series_layers import DiscordFusion
+from zoo.models.universal_anomaly.series_layers import DiscordFusion, local_deviation
 
 SMALL = {"window": 32, "filters": 8, "dilations": [1, 2]}
 # float32 correlations of m <= 64 terms of z-normalised values err by ~m·eps = 1e-5; sqrt(1 - ρ)
@@ -351,6 +351,56 @@ def test_magnitude_floor_is_the_documented_rule_of_its_parts(match_weight):
     assert np.sum(expected > np.asarray(without)[0] + 1e-3) <= 8  # ... but only the spike rises
     np.testing.assert_allclose(np.asarray(fused([mean, batch, got]))[0], expected, atol=1e-4)
     np.testing.assert_allclose(np.asarray(model(batch)["logit"])[0], expected, atol=1e-4)
+
+
+def _local_reference(row: np.ndarray, h: int) -> np.ndarray:
+    """The local deviation of one window in numpy, loops written out (`local_deviation`)."""
+
+    def centre_and_scale(v):
+        median = np.median(v)
+        mad = np.median(np.abs(v - median))
+        return median, (1.4826 * mad if mad > 0 else np.std(v))
+
+    n = len(row)
+    near = np.zeros(n)
+    usable = np.zeros(n, bool)
+    for t in range(n):
+        around = np.r_[row[max(t - h, 0) : t], row[t + 1 : t + h + 1]]
+        seen = around[np.isfinite(around)]
+        usable[t] = np.isfinite(row[t]) and len(seen) >= h
+        near[t] = np.median(seen) if len(seen) else 0.0
+    residual = np.where(usable, np.nan_to_num(row) - near, 0.0)
+    centre, spread = centre_and_scale(residual[usable])
+    _, scale = centre_and_scale(row[np.isfinite(row)])
+    floor = np.maximum(0.1 * scale, 1e-6 * (1 + np.abs(near)))
+    deviation = np.minimum(np.abs(residual - centre) / np.maximum(spread, floor), 20.0)
+    return np.where(usable, deviation, 0.0)
+
+
+@pytest.mark.parametrize("h", [1, 2, 3])
+def test_local_deviation_matches_numpy_and_sees_a_spike_that_a_season_hides(h):
+    rng = np.random.default_rng(h)
+    t = np.arange(64)
+    rows = [
+        5 * np.sin(2 * np.pi * t / 20) + rng.normal(0, 1, 64),  # a season 5 noise units high
+        rng.standard_t(3, 64),  # heavy tails
+        np.r_[np.zeros(30), np.ones(34)] + 0.01 * rng.normal(size=64),  # a step, little noise
+        np.round(rng.normal(0, 1, 64)),  # whole numbers: residuals of 0 (the MAD may be 0)
+        np.where(rng.random(64) < 0.2, rng.normal(0, 1, 64), np.nan),  # mostly missing
+    ]
+    rows[0][30] += 12.0  # a spike 12 noise units high, 2.3 robust σ of its window
+    rows[1][[5, 6, 40]] = np.nan  # gaps
+    windows = np.asarray(rows)
+    got = np.asarray(local_deviation(tf.constant(windows, "float32"), h), "float64")
+    expected = np.asarray([_local_reference(row, h) for row in windows])
+    # float32 medians and differences of values up to ~15, divided by scales >= 0.1·s: a few
+    # float32 eps of 20, relative, with a 10x margin.
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    z = np.abs(rows[0] - np.median(rows[0])) / (
+        1.4826 * np.median(np.abs(rows[0] - np.median(rows[0])))
+    )
+    if h == 2:  # the shipped h: the spike alone stands out (h = 1 takes its neighbours along)
+        assert z[30] < 4 and got[0, 30] > 8 and np.sum(got[0] > 5) == 1
 
 
 @pytest.mark.parametrize("n", [20, 32, 100, 129])

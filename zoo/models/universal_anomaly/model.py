@@ -81,7 +81,7 @@ class UniversalDetector(ZooModel):
             windows' medians in robust standard deviations less what it shares with its match
             (`series_layers`; 0: no floor; series mode only).
         magnitude_local: h > 0: E is the larger of that distance and the point's deviation
-            from the running median of its 2h + 1 neighbours in the window's noise units
+            from the median of its h neighbours on each side in the window's noise units
             (`series_layers.local_deviation`; 0: none; with a magnitude floor only).
         name: the model's name.
     """

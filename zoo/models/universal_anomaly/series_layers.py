@@ -222,8 +222,8 @@ class WindowMagnitude(keras.layers.Layer):
     on a series whose own swing (a season, a trend) hides it from the window's |z|.
 
     Args:
-        local: h, the half-width of the running median of the local deviation (an int >= 0;
-            0: none).
+        local: h, the local deviation compares a point with the median of its h neighbours on
+            each side (an int >= 0; 0: none).
     """
 
     def __init__(self, local: int = 0, **kwargs):
@@ -253,28 +253,35 @@ class WindowMagnitude(keras.layers.Layer):
 def local_deviation(windows: tf.Tensor, half_width: int) -> tf.Tensor:
     """(batch, window) raw windows, NaN = missing → (batch, window) local deviations:
 
-        r_t = x_t − median(x_{t−h} … x_{t+h})      (its observed points; h = `half_width`)
+        r_t = x_t − median(x_{t−h} … x_{t−1}, x_{t+1} … x_{t+h})    (h = `half_width`)
         |r_t − med(r)| / max(σ_r, LOCAL_SCALE_FLOOR · s),   at most CLIP
 
-    with med(r) and σ_r = 1.4826·MAD(r) (the standard deviation of r when the MAD is 0) over the
-    window's points, s the window's own robust scale (`robust_centre_and_scale`), and 0 where x_t
-    is missing or fewer than h + 1 of its 2h + 1 neighbours are observed. r is the point's jump
-    off its neighbours: a smooth season or trend leaves it near the noise, a spike stands out by
-    its height in noise units. The floor keeps a near-noiseless window (a clean sine, whose r is
-    its curvature) from counting its round-off as deviations."""
+    (the median over the observed neighbours) with med(r) and σ_r = 1.4826·MAD(r) (the
+    standard deviation of r when the MAD is 0) over the window's points, s the window's own
+    robust scale (`robust_centre_and_scale`), and 0 where x_t
+    is missing or fewer than h of its 2h neighbours are observed. r is the point's jump off its
+    neighbours: a straight stretch leaves it 0 and a smooth season or trend near the noise, a
+    spike stands out by its height in noise units. The point itself is left out of the median,
+    so that noise gives r a spread (a median over x_t too equals x_t wherever the neighbours
+    rise monotonically, and a MAD of those zeros would make noise look like spikes). The floor
+    keeps a near-noiseless window (a clean sine, whose r is its curvature) from counting its
+    round-off as deviations."""
     x = tf.cast(windows, "float32")
     batch, width = tf.shape(x)[0], tf.shape(x)[1]
     observed = tf.math.is_finite(x)
     filled = tf.where(observed, x, tf.zeros_like(x))
     span = 2 * half_width + 1
     pad = tf.fill(tf.stack([batch, half_width]), float("nan"))
+    frames = tf.signal.frame(tf.concat([pad, x, pad], axis=1), span, 1, axis=1)
+    # the 2h neighbours, the point itself left out
     around = tf.reshape(
-        tf.signal.frame(tf.concat([pad, x, pad], axis=1), span, 1, axis=1), [-1, span]
+        tf.concat([frames[..., :half_width], frames[..., half_width + 1 :]], axis=-1),
+        [-1, 2 * half_width],
     )
     seen = tf.math.is_finite(around)
     count = tf.reduce_sum(tf.cast(seen, "int32"), axis=1)
     near = tf.reshape(masked_median(tf.where(seen, around, 0.0), seen, count), [batch, width])
-    usable = observed & tf.reshape(count > half_width, [batch, width])
+    usable = observed & tf.reshape(count >= half_width, [batch, width])
     residual = tf.where(usable, filled - near, tf.zeros_like(filled))
     centre, spread = robust_centre_and_scale(residual, usable)
     _, scale = robust_centre_and_scale(filled, observed)
