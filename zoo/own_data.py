@@ -360,10 +360,10 @@ def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
 def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.ndarray:
     """Point scores (len(frame),) of a DataFrame's series read as `zoo predict` reads a CSV
     (`read_user_series`: each series in time order on its regular grid, missing steps and NaN
-    values filled linearly), each row given the score of its own step (a NaN value's: that of
-    the filled step; NaN before a series' first or after its last value: no score, NaN). Before,
-    rows were scored as consecutive, so a gap of k steps shifted a periodic series' phase by k
-    and the jump was scored."""
+    values filled, which `anomaly_universal` takes as missing), each row given the score of its
+    own step (a NaN value's: that of its step; NaN before a series' first or after its last
+    value: no score, NaN). Before, rows were scored as consecutive, so a gap of k steps shifted
+    a periodic series' phase by k and the jump was scored."""
     times = _parsed_times(frame[time_column], time_column, groups)
     order = times.asi8 if isinstance(times, pd.DatetimeIndex) else times
     values = frame[column].to_numpy(float)
@@ -377,12 +377,8 @@ def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.
         )
     seen = np.concatenate(kept)
     part = frame.iloc[seen].assign(**{column: values[seen], time_column: times[seen]})
-    has_id = id_column in frame
     items = read_user_series(
-        part if has_id else part.drop(columns=[id_column], errors="ignore"),
-        column,
-        time_column=time_column,
-        id_column=id_column if has_id else None,
+        part, column, time_column=time_column, id_column=id_column if id_column in frame else None
     )
     scores = _user_module(model).point_scores(model, items)
     out = np.full(len(frame), np.nan)
