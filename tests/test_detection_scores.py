@@ -1,6 +1,7 @@
 """zoo.models.common.detection_scores against sklearn.metrics and brute force; anomaly injection."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -169,3 +170,17 @@ def test_detection_baselines_threshold_on_held_out_normal_and_find_spikes():
     assert reports["zscore"]["roc_auc"] > 0.9
     with pytest.raises(ValueError, match="`normal`"):
         detection_baselines(normal[:50], test.values, window=24)
+
+
+def test_a_false_alarm_rate_that_the_normal_points_cannot_set_is_warned_about():
+    # 600 held-out points cannot set 0.1 %: the threshold is their largest score, which an iid
+    # new score passes with probability 1/601, and the user is told so.
+    from zoo.models.common.threshold import normal_threshold
+
+    scores = np.random.default_rng(5).normal(size=600)
+    with pytest.warns(UserWarning, match=r"0.001 needs at least 1000 normal points.*received 600"):
+        assert normal_threshold(scores, false_alarm_rate=0.001) == scores.max()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        normal_threshold(np.r_[scores, scores], false_alarm_rate=0.001)
+        normal_threshold(scores, percentile=99.9)

@@ -9,6 +9,8 @@ data into a threshold.
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -88,4 +90,13 @@ def normal_threshold(
     if percentile is not None:
         check_percentile(percentile)
         return float(np.percentile(scores, percentile))
+    count = np.size(scores)
+    if 0 < false_alarm_rate and false_alarm_rate * count < 1:
+        warnings.warn(
+            f"`false_alarm_rate` {false_alarm_rate:g} needs at least "
+            f"{int(np.ceil(1 / false_alarm_rate))} normal points to be set; received {count}, so "
+            f"the threshold is their largest score (a rate of about 1/{count + 1} on new data). "
+            "Give more normal data, or a larger holdout.",
+            stacklevel=2,
+        )
     return threshold_for_false_alarm_rate(scores, false_alarm_rate)
