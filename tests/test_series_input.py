@@ -234,3 +234,25 @@ def test_times_with_zones_across_clock_changes_stay_regular(as_text):
         (series,) = read_user_series(frame, "y", time_column="ds")
         assert series.freq == freq and series.filled.count == 0 and len(series) == 30
         assert series.timestamps[0] == first
+
+
+def test_weekday_series_are_on_the_grid_of_weekdays():
+    # Monday-Friday stamps, one holiday missing: before, a daily grid whose weekends were filled
+    # by interpolation (2 invented values a week, a season of 7, forecasts dated on Saturdays).
+    stamps = pd.bdate_range("2024-01-01", periods=60) + pd.Timedelta(hours=9, minutes=30)
+    frame = pd.DataFrame({"ds": stamps, "y": np.arange(60.0)}).drop(index=[10])
+    (series,) = read_user_series(frame, "y", time_column="ds")
+    assert (series.freq, series.period, len(series), series.filled.count) == ("business", 5, 60, 1)
+    assert list(series.timestamps) == list(stamps)
+    np.testing.assert_allclose(series.values, np.arange(60.0))  # the holiday filled linearly
+    assert list(series.future_timestamps(2)) == [
+        pd.Timestamp("2024-03-25 09:30"),  # the Monday after Friday 22 March
+        pd.Timestamp("2024-03-26 09:30"),
+    ]
+    # Every day of the week, or weekdays that never skip a weekend: daily.
+    daily = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30), "y": np.arange(30.0)})
+    assert read_user_series(daily, "y", time_column="ds")[0].freq == "daily"
+    # A Saturday among weekdays is off the grid of weekdays' usual spacing: still daily, and its
+    # weekends are gaps.
+    odd = pd.DataFrame({"ds": list(stamps[:20]) + [pd.Timestamp("2024-01-27 09:30")], "y": 1.0})
+    assert read_user_series(odd.sort_values("ds"), "y", time_column="ds")[0].freq == "daily"

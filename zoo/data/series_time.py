@@ -10,12 +10,17 @@ do not change it:
 name       usual spacing       default season length (period)
 =========  ==================  ============================
 hourly     1 hour              24  (one day)
+business   1 weekday           5   (one week of weekdays)
 daily      1 day               7   (one week)
 weekly     7 days              52  (one year)
 monthly    28–31 days          12
 quarterly  89–92 days          4
 yearly     365–366 days        1
 =========  ==================  ============================
+
+A daily series with no stamp on a Saturday or Sunday that skips at least one weekend (Friday to
+Monday) is on the grid of weekdays ("business"): its k-th step is the k-th weekday after the
+first, a missing weekday (a holiday) is a gap, and its future steps skip weekends.
 
 Any other step that divides a day evenly (30 min, 15 min, ...) is kept as a fixed step named by its
 pandas alias, with one day as its season (e.g. 48 for 30 min); other steps get a season of 1.
@@ -35,6 +40,7 @@ __all__ = ["DEFAULT_PERIODS", "TimeGrid", "infer_grid"]
 #: Season length that each named frequency implies when the caller gives no `period`.
 DEFAULT_PERIODS = {
     "hourly": 24,
+    "business": 5,
     "daily": 7,
     "weekly": 52,
     "monthly": 12,
@@ -49,6 +55,8 @@ _CALENDAR = {
     "yearly": ((364.5, 366.5), "Y"),
 }
 _DAY = pd.Timedelta(days=1)
+# The step of the grid of weekdays (Monday to Friday).
+BUSINESS = "B"
 
 
 @dataclass(frozen=True)
@@ -74,10 +82,18 @@ class TimeGrid:
 
     @property
     def calendar(self) -> bool:
-        return isinstance(self.step, str)
+        return isinstance(self.step, str) and self.step != BUSINESS
 
     def positions(self, stamps) -> np.ndarray:
         """Grid index k of each stamp, as float (an integer when the stamp lies on the grid)."""
+        if self.step == BUSINESS:
+            days = pd.DatetimeIndex(stamps)
+            first = pd.Timestamp(self.origin)
+            whole = np.busday_count(_day([first])[0], _day(days)).astype("float64")
+            # a weekend stamp counts as the Monday after it: it then repeats a position
+            return whole + np.asarray(
+                ((days - days.normalize()) - (first - first.normalize())) / _DAY
+            )
         if self.calendar:
             periods = pd.DatetimeIndex(stamps).to_period(self.step)
             first = pd.Timestamp(self.origin).to_period(self.step)
@@ -89,6 +105,10 @@ class TimeGrid:
     def stamps(self, positions) -> pd.DatetimeIndex | np.ndarray:
         """Time stamps at integer grid indices `positions` (the inverse of `positions`)."""
         positions = np.asarray(positions, dtype="int64")
+        if self.step == BUSINESS:
+            first = pd.Timestamp(self.origin)
+            days = np.busday_offset(_day([first])[0], positions, roll="forward")
+            return pd.DatetimeIndex(days) + (first - first.normalize())
         if self.calendar:
             first = pd.Timestamp(self.origin).to_period(self.step)
             periods = pd.PeriodIndex([first + int(k) for k in positions])
@@ -97,6 +117,18 @@ class TimeGrid:
         if isinstance(self.step, pd.Timedelta):
             return pd.DatetimeIndex(self.origin + positions * self.step)
         return self.origin + positions * self.step
+
+
+def _day(stamps) -> np.ndarray:
+    """The calendar days (numpy datetime64[D]) of time stamps."""
+    return np.asarray(pd.DatetimeIndex(stamps).normalize(), dtype="datetime64[D]")
+
+
+def _on_weekdays(stamps: pd.DatetimeIndex) -> bool:
+    """True when no stamp falls on a weekend and some step skips one (Friday to Monday)."""
+    weekday = stamps.dayofweek.to_numpy()
+    skips = (weekday[:-1] == 4) & (np.diff(stamps.normalize().asi8) == 3 * _DAY.value)
+    return bool(np.all(weekday < 5) and np.any(skips))
 
 
 def _fixed_freq(step: pd.Timedelta) -> tuple[str, int]:
@@ -133,6 +165,8 @@ def infer_grid(stamps) -> TimeGrid:
                 return TimeGrid(
                     name, DEFAULT_PERIODS[name], stamps[0], alias, "end" if at_end else "start"
                 )
+        if spacing == _DAY and _on_weekdays(stamps):
+            return TimeGrid("business", DEFAULT_PERIODS["business"], stamps[0], BUSINESS)
         freq, period = _fixed_freq(spacing)
         return TimeGrid(freq, period, stamps[0], spacing)
     values = np.asarray(stamps, dtype="float64")
