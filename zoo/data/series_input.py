@@ -220,7 +220,8 @@ def _grid_positions(stamps, column: str, rows: np.ndarray, source: str):
         raise ValueError(
             f"`time_column` {column!r} of {source} must follow one regular step ({grid.freq}, "
             f"from the usual spacing). Received {stamps[k]} at data row {rows[k]}, off that "
-            "grid or in the same period as the row before."
+            "grid or in the same period as the row before (without a time column, the rows are "
+            "taken as consecutive steps)."
         )
     empty = int(whole[-1]) + 1 - len(whole)
     if empty > len(whole):
