@@ -254,5 +254,5 @@ def test_weekday_series_are_on_the_grid_of_weekdays():
     assert read_user_series(daily, "y", time_column="ds")[0].freq == "daily"
     # A Saturday among weekdays is off the grid of weekdays' usual spacing: still daily, and its
     # weekends are gaps.
-    odd = pd.DataFrame({"ds": list(stamps[:20]) + [pd.Timestamp("2024-01-27 09:30")], "y": 1.0})
+    odd = pd.DataFrame({"ds": [*stamps[:20], pd.Timestamp("2024-01-27 09:30")], "y": 1.0})
     assert read_user_series(odd.sort_values("ds"), "y", time_column="ds")[0].freq == "daily"
