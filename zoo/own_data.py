@@ -380,7 +380,13 @@ def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.
     items = read_user_series(
         part, column, time_column=time_column, id_column=id_column if id_column in frame else None
     )
-    scores = _user_module(model).point_scores(model, items)
+    scores = []
+    for item in items:
+        try:
+            scores.append(_user_module(model).point_scores(model, [item])[0])
+        except ValueError as error:  # name the series the error is about
+            which = "" if item.id is None else f"Series {item.id!r}: "
+            raise ValueError(which + str(error)) from None
     out = np.full(len(frame), np.nan)
     for rows, item, found in zip(ordered, items, scores, strict=True):
         if item.grid is None:  # a single time stamp
