@@ -442,6 +442,15 @@ def test_series_detector_is_scale_free_saves_loads_and_checks_its_weight(tmp_pat
         _series_model(-1.0)
     with pytest.raises(ValueError, match="`neighbours` must be an int >= 1"):
         _series_model(8.0, 0.5, 0)
+    # The local term of the magnitude floor (tried, not shipped) saves and loads too.
+    local = build_universal_detector(
+        **SMALL, series=True, discord_weight=8.0, magnitude_floor=6.0, magnitude_local=2
+    )
+    local.save(tmp_path / "local.keras")
+    again = keras.saving.load_model(tmp_path / "local.keras")
+    assert again.get_config()["magnitude_local"] == 2
+    assert again.get_layer("window_magnitude").local == 2
+    np.testing.assert_allclose(again(batch)["logit"], local(batch)["logit"], atol=1e-5)
 
 
 def test_validation_series_are_reproducible_and_mark_whole_odd_instances():
