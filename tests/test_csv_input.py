@@ -98,8 +98,18 @@ def test_tab_files_and_one_column_files_are_read(tmp_path):
     single = tmp_path / "one.csv"
     single.write_text("v\n1.5\n2\n")
     np.testing.assert_array_equal(read_series(single, "v"), [1.5, 2.0])
-    # Blank lines after the last row (an editor's) are not data; a blank line between rows of a
-    # one-column file is an empty value.
+    # In a ';' file, a column that is not all decimal-comma numbers is left as written.
+    mixed = tmp_path / "m.csv"
+    mixed.write_text("v;w\n1,5;x\n2;y\n")
+    np.testing.assert_array_equal(read_series(mixed, "v"), [1.5, 2.0])
+    with pytest.raises(ValueError, match=r"`column` 'w'.*'x' at data row 1"):
+        read_series(mixed, "w")
+
+
+def test_blank_lines_after_the_last_row_are_not_data(tmp_path):
+    # An editor's trailing newlines; a blank line between rows of a one-column file is an empty
+    # value.
+    single = tmp_path / "one.csv"
     single.write_text("v\n1.5\n2\n\n \n")
     np.testing.assert_array_equal(read_series(single, "v"), [1.5, 2.0])
     single.write_text("v\n1.5\n\n2\n")
@@ -108,12 +118,6 @@ def test_tab_files_and_one_column_files_are_read(tmp_path):
     wide = tmp_path / "wide.csv"
     wide.write_text("a,b\n1,2\n3,4\n\n\n")
     np.testing.assert_array_equal(read_table(wide, ["a", "b"]), [[1.0, 2.0], [3.0, 4.0]])
-    # In a ';' file, a column that is not all decimal-comma numbers is left as written.
-    mixed = tmp_path / "m.csv"
-    mixed.write_text("v;w\n1,5;x\n2;y\n")
-    np.testing.assert_array_equal(read_series(mixed, "v"), [1.5, 2.0])
-    with pytest.raises(ValueError, match=r"`column` 'w'.*'x' at data row 1"):
-        read_series(mixed, "w")
 
 
 def test_group_marks_and_spaced_header_names_are_read(tmp_path):

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from zoo.data.series_input import (
     UserSeries,
-    parse_time_column,
+    read_frame_series,
     read_user_series,
     rows_by_series,
 )
@@ -335,17 +334,6 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)
 
 
-def _parsed_times(times: pd.Series, column: str, groups) -> pd.DatetimeIndex | np.ndarray:
-    """A DataFrame's time column as a CSV's is read: numbers as float64, datetimes as they are,
-    text and datetimes with a zone read as a CSV's time column is (`parse_time_column`: numeric
-    dates in one order for the whole column, zones as `series_input._dates` reads them)."""
-    if pd.api.types.is_numeric_dtype(times):
-        return times.to_numpy("float64")
-    if pd.api.types.is_datetime64_any_dtype(times) and times.dt.tz is None:
-        return pd.DatetimeIndex(times)
-    return parse_time_column(times, column, "the DataFrame", groups)
-
-
 def _threshold(model, threshold) -> float:
     from zoo.models.common.threshold import get_threshold
 
@@ -364,21 +352,20 @@ def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.
     own step (a NaN value's: that of its step; NaN before a series' first or after its last
     value: no score, NaN). Before, rows were scored as consecutive, so a gap of k steps shifted
     a periodic series' phase by k and the jump was scored."""
-    times = _parsed_times(frame[time_column], time_column, groups)
-    order = times.asi8 if isinstance(times, pd.DatetimeIndex) else times
     values = frame[column].to_numpy(float)
-    ordered = [rows[np.argsort(order[rows], kind="stable")] for rows in groups]
-    kept = [rows[np.isfinite(values[rows])] for rows in ordered]
-    if any(len(rows) == 0 for rows in kept):
-        row = next(rows for rows, k in zip(ordered, kept, strict=True) if len(k) == 0)[0]
+    empty = [rows for rows in groups if not np.isfinite(values[rows]).any()]
+    if empty:
         raise ValueError(
             f"`column` {column!r} must hold a number in every series. The series of data row "
-            f"{row + 1} holds none."
+            f"{empty[0].min() + 1} holds none."
         )
-    seen = np.concatenate(kept)
-    part = frame.iloc[seen].assign(**{column: values[seen], time_column: times[seen]})
-    items = read_user_series(
-        part, column, time_column=time_column, id_column=id_column if id_column in frame else None
+    items, ordered, times = read_frame_series(
+        frame,
+        column,
+        values,
+        time_column=time_column,
+        groups=groups,
+        id_column=id_column if id_column in frame else None,
     )
     scores = []
     for item in items:

@@ -34,7 +34,15 @@ from zoo.data.csv_input import _read_csv, bad_value_hint
 from zoo.data.date_order import as_month_first, day_first
 from zoo.data.series_time import TimeGrid, infer_grid
 
-__all__ = ["GapReport", "UserSeries", "parse_time_column", "read_user_series", "rows_by_series"]
+__all__ = [
+    "GapReport",
+    "UserSeries",
+    "frame_times",
+    "parse_time_column",
+    "read_frame_series",
+    "read_user_series",
+    "rows_by_series",
+]
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,44 @@ def parse_time_column(
     text = text.reset_index(drop=True)
     rows = np.arange(1, len(text) + 1)
     return _parse_times(text, column, rows, source, day_first(text, column, source, groups))
+
+
+def frame_times(times: pd.Series, column: str, groups=None) -> pd.DatetimeIndex | np.ndarray:
+    """A DataFrame's time column as a CSV's is read: numbers as float64, datetimes as they are,
+    text and datetimes with a zone as `parse_time_column` reads them (numeric dates in one order
+    for the whole column, zones as `_dates` reads them); `groups` the row positions of each
+    series."""
+    if pd.api.types.is_numeric_dtype(times):
+        return times.to_numpy("float64")
+    if pd.api.types.is_datetime64_any_dtype(times) and times.dt.tz is None:
+        return pd.DatetimeIndex(times)
+    return parse_time_column(times, column, "the DataFrame", groups)
+
+
+def read_frame_series(
+    frame: pd.DataFrame,
+    column: str,
+    values: np.ndarray,
+    *,
+    time_column: str,
+    groups: list[np.ndarray],
+    id_column: str | None = None,
+    period: int | None = None,
+) -> tuple[list[UserSeries], list[np.ndarray], pd.DatetimeIndex | np.ndarray]:
+    """The series of a DataFrame (index 0..n-1) whose rows may come in any order, read as a CSV's
+    are (`read_user_series`): each series' rows (`groups`, at least one finite value each) sorted
+    by `time_column`, its NaN values (`values`, the column as float64) dropped, so that they are
+    gaps of its grid. Returns (the series, each one's row positions in time order, the time
+    column as read by `frame_times`)."""
+    times = frame_times(frame[time_column], time_column, groups)
+    key = times.asi8 if isinstance(times, pd.DatetimeIndex) else times
+    ordered = [rows[np.argsort(key[rows], kind="stable")] for rows in groups]
+    seen = np.concatenate([rows[np.isfinite(values[rows])] for rows in ordered])
+    part = frame.iloc[seen].assign(**{column: values[seen], time_column: times[seen]})
+    series = read_user_series(
+        part, column, time_column=time_column, id_column=id_column, period=period
+    )
+    return series, ordered, times
 
 
 def _grid_positions(stamps, column: str, rows: np.ndarray, source: str):

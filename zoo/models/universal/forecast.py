@@ -244,30 +244,15 @@ def forecast(
     return _long_frame(groups, out, levels, int(horizon))
 
 
-def _with_readable_times(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with a `ds` of text (as `pandas.read_csv` leaves dates) read as a CSV's time
-    column is (`zoo.data.series_input.parse_time_column`: 03/04/2021 in one order for the whole
-    column), so that each series is sorted in time, not as text, and its frequency is seen."""
-    ds = frame["ds"]
-    if pd.api.types.is_datetime64_any_dtype(ds) or pd.api.types.is_numeric_dtype(ds):
-        return frame
-    from zoo.data.series_input import parse_time_column, rows_by_series
-
-    frame = frame.reset_index(drop=True)
-    groups = [rows for _, rows in rows_by_series(frame["unique_id"])]
-    times = parse_time_column(frame["ds"], "ds", "the `series` DataFrame", groups)
-    return frame.assign(ds=np.asarray(times))
-
-
 def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object, UserSeries]]:
     """(the frame's id, its series) of each series of a long `unique_id, ds, y` DataFrame, in
     order of first appearance, read as `zoo predict` reads a CSV (`read_user_series`): its rows
     sorted by ds (text dates read as a CSV's time column is), put on the regular grid of their
     usual spacing (monthly, daily, a numeric step, ...) with missing steps and NaN values filled
     linearly, its season that grid's (12 for monthly, ...) unless `period` is given."""
-    from zoo.data.series_input import read_user_series, rows_by_series
+    from zoo.data.series_input import read_frame_series, rows_by_series
 
-    frame = _with_readable_times(frame).reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
     y = _numbers(frame["y"], "series")
     groups = rows_by_series(frame["unique_id"])
     ids = [frame["unique_id"].iloc[rows[0]] for _, rows in groups]
@@ -279,13 +264,12 @@ def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object,
             )
     if not groups:
         return []
-    ds = frame["ds"].to_numpy()
-    order = np.concatenate([rows[np.argsort(ds[rows], kind="stable")] for _, rows in groups])
-    observed = order[np.isfinite(y[order])]
-    items = read_user_series(
-        frame.iloc[observed].assign(y=y[observed]),
+    items, _, _ = read_frame_series(
+        frame,
         "y",
+        y,
         time_column="ds",
+        groups=[rows for _, rows in groups],
         id_column="unique_id",
         period=period,
     )
