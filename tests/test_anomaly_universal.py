@@ -119,6 +119,10 @@ def test_detect_takes_arrays_lists_and_long_frames(tmp_path):
     np.testing.assert_allclose(out["score"].to_numpy()[20:], single["score"])
     with pytest.raises(ValueError, match="`column`"):
         zoo.detect(model, frame, column="value")
+    # An empty frame, with or without a time column, comes back empty with the two columns.
+    for empty in (frame.iloc[:0], frame.iloc[:0].assign(ds=pd.Series([], dtype="datetime64[ns]"))):
+        none = zoo.detect(model, empty)
+        assert len(none) == 0 and {"score", "is_anomaly"} <= set(none.columns)
 
 
 def test_detect_scores_a_long_frame_in_time_order_whatever_its_row_order():

@@ -421,7 +421,7 @@ def detect(
         if id_column in frame:
             groups = [rows for _, rows in rows_by_series(frame[id_column])]
         values = frame[column].to_numpy(float)
-        if time_column in frame:
+        if time_column in frame and len(frame):
             score = _scores_on_grid(model, frame, column, id_column, time_column, groups)
         else:
             score = np.full(len(frame), np.nan)
