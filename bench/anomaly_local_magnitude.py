@@ -44,20 +44,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
 
 import zoo
-from zoo.models.common.detection_scores import average_precision, roc_auc
-from zoo.models.universal_anomaly.model import (
-    build_universal_detector,
-    get_threshold,
-    point_scores,
-)
+from zoo.models.universal_anomaly.model import build_universal_detector, get_threshold
 from zoo.models.universal_anomaly.recipe import RECIPE, calibrate, validation_series
-from zoo.models.universal_anomaly.validation import f1_of_flags, validation_set
-
-SPIKES = (4, 6, 8, 10, 12, 20)
-PLACES = (700, 1500, 2300)
+from zoo.models.universal_anomaly.spike_check import SPIKES, group_scores, spike_series, spike_table
 
 
 def variant(local: int):
@@ -72,52 +63,6 @@ def variant(local: int):
     return model
 
 
-def validation_table(model) -> dict:
-    threshold = get_threshold(model)
-    groups: dict[str, list] = {}
-    for item in validation_set():
-        score = point_scores(model, item.values)
-        row = (
-            roc_auc(item.labels, score),
-            average_precision(item.labels, score),
-            f1_of_flags(item.labels, score > threshold),
-        )
-        groups.setdefault(item.group, []).append(row)
-    return {g: np.mean(rows, axis=0) for g, rows in groups.items()}
-
-
-def series_kinds(n: int = 3000):
-    rng = np.random.default_rng(0)
-    noise = rng.normal(size=n)
-    ar = np.zeros(n)
-    for t in range(1, n):
-        ar[t] = 0.8 * ar[t - 1] + noise[t]
-    return {
-        "white": noise,
-        "ar1": ar,
-        "walk": np.cumsum(noise),
-        "sine": 5 * np.sin(2 * np.pi * np.arange(n) / 100) + noise,
-    }
-
-
-def spike_table(model) -> dict:
-    threshold = get_threshold(model)
-    table = {}
-    for name, x in series_kinds().items():
-        for k in SPIKES:
-            hits = false = 0
-            for place in PLACES:
-                y = x.copy()
-                y[place] += k
-                flags = point_scores(model, y) > threshold
-                hits += int(flags[place])
-                near = np.zeros_like(flags)
-                near[place - 2 : place + 3] = True
-                false += int(np.sum(flags & ~near))
-            table[(name, k)] = (hits, false)
-    return table
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--local", type=int, default=2, help="h, the running median's half-width")
@@ -127,10 +72,10 @@ def main() -> None:
     for name, model in models.items():
         threshold = get_threshold(model)
         print(f"{name}: threshold {threshold:.4f}", flush=True)
-        for group, (roc, pr, f1) in validation_table(model).items():
+        for group, (roc, pr, f1) in group_scores(model).items():
             print(f"  {group:10s} ROC {roc:.3f}  PR {pr:.3f}  F1 {f1:.3f}", flush=True)
         spikes = spike_table(model)
-        for kind in series_kinds():
+        for kind in spike_series():
             cells = "  ".join(
                 f"{k}:{spikes[(kind, k)][0]}/3 fa{spikes[(kind, k)][1]}" for k in SPIKES
             )

@@ -326,7 +326,7 @@ def test_instance_windows_mark_the_one_instance_of_another_class():
 def test_a_training_mix_with_unknown_shares_is_refused(tmp_path):
     from zoo.models.universal_anomaly.recipe import train
 
-    with pytest.raises(ValueError, match="`mix` takes pattern_share and instance_share"):
+    with pytest.raises(ValueError, match="`mix` takes pattern_share, instance_share, noise_sized"):
         train(tmp_path / "run", mix={"patterns": 0.2})
     assert not (tmp_path / "run").exists()
 

@@ -11,10 +11,12 @@ Training windows (`training_windows`): a source drawn by `SOURCE_WEIGHTS`, a ran
 and a fifth of the crops are cut short on purpose so short series are seen too); three crops
 in four get 1–3 anomalies from `zoo.models.common.anomaly_injection` (spikes, level shifts,
 noise bursts, flat lines, season breaks) of a random size between 1 and 6 standard deviations
-of the crop; the label of a point is 1 when an anomaly touched it. A share of the windows
-(`pattern_share`) shows one random shape repeated, with one odd instance in three of four
-(`repeated_pattern`): anomalies of shape, not of size. Everything is a pure function of the
-seed.
+of the crop (`STD_SIZES`), or, for a share `noise_sized` of them, between 4 and 60 units of the
+crop's noise (`NOISE_SIZES`, log-uniform; `noise_level`), so that a spike far out beside the
+noise of a smooth seasonal crop, and one far beyond 6 standard deviations, are seen; the label
+of a point is 1 when an anomaly touched it. A share of the windows (`pattern_share`) shows
+one random shape repeated, with one odd instance in three of four (`repeated_pattern`):
+anomalies of shape, not of size. Everything is a pure function of the seed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ __all__ = ["NormalSeries", "corpus_provenance", "normal_series", "training_windo
 MIN_CROP = 32
 # Share of the training windows drawn from each source (series equally likely within one).
 SOURCE_WEIGHTS = {"synthetic": 0.6, "m3": 0.25, "statsmodels": 0.15}
+# Sizes of the injected anomalies: standard deviations of the crop (uniform), or units of its
+# noise (log-uniform), the latter at least MIN_STD_SIZE standard deviations.
+STD_SIZES = (1.0, 6.0)
+NOISE_SIZES = (4.0, 60.0)
+MIN_STD_SIZE = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,27 @@ def _crop(rng: np.random.Generator, values: np.ndarray, window: int) -> np.ndarr
     return values[start : start + length]
 
 
-def _inject(rng: np.random.Generator, crop: np.ndarray, period: int):
+def noise_level(x: np.ndarray) -> float:
+    """The noise standard deviation of a 1-D series, robustly: 1.4826·MAD(Δx)/√2 (white noise
+    of standard deviation σ added to a smooth signal gives differences of standard deviation
+    σ·√2, and the MAD ignores a few large steps)."""
+    steps = np.diff(np.asarray(x, "float64"))
+    return float(1.4826 * np.median(np.abs(steps - np.median(steps))) / np.sqrt(2.0))
+
+
+def injection_size(rng: np.random.Generator, crop: np.ndarray, noise_sized: float) -> float:
+    """The `magnitude` (standard deviations of `crop`) of the anomalies injected into it:
+    uniform in STD_SIZES, or with probability `noise_sized` k noise units (k log-uniform in
+    NOISE_SIZES) in standard deviations, at least MIN_STD_SIZE (a crop without noise). With
+    `noise_sized` 0 it draws from `rng` exactly as the shipped recipe did."""
+    if not noise_sized or rng.random() >= noise_sized:
+        return float(rng.uniform(*STD_SIZES))
+    k = float(np.exp(rng.uniform(*np.log(NOISE_SIZES))))
+    spread = float(np.std(crop))
+    return max(k * noise_level(crop) / spread, MIN_STD_SIZE) if spread > 0 else MIN_STD_SIZE
+
+
+def _inject(rng: np.random.Generator, crop: np.ndarray, period: int, noise_sized: float = 0.0):
     n = len(crop)
     count = int(rng.integers(1, 4)) if n >= 96 else 1
     high = max(2, min(n // 8, 40))
@@ -92,7 +119,7 @@ def _inject(rng: np.random.Generator, crop: np.ndarray, period: int):
         kinds=[KINDS[int(k)] for k in rng.integers(0, len(KINDS), count)],
         period=period if 2 <= period < n // 2 else 1,
         length=(2, high),
-        magnitude=float(rng.uniform(1.0, 6.0)),
+        magnitude=injection_size(rng, crop, noise_sized),
         gap=gap,
         seed=int(rng.integers(0, 2**31)),
     )
@@ -197,13 +224,15 @@ def training_windows(
     pattern_share: float = 0.0,
     instances: Callable | None = None,
     instance_share: float = 0.0,
+    noise_sized: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`count` windows (count, window) float32 (NaN left padding) and labels (count, window)
     float32 (1 = injected anomaly), a pure function of `seed` (see the module docstring).
     `source_weights` None draws every series equally often; a share `pattern_share` of the
     windows comes from `repeated_pattern` instead of the series, and a share `instance_share`
     from `instances(rng, window, anomaly_share)` → (values, labels) (e.g. real instances joined
-    end to end, `instance_corpus.instance_window`)."""
+    end to end, `instance_corpus.instance_window`); a share `noise_sized` of the injected crops
+    gets anomalies sized in noise units (`injection_size`)."""
     if instance_share and instances is None:
         raise ValueError("`instance_share` > 0 needs `instances`, the window maker.")
     rng = np.random.default_rng(seed)
@@ -227,7 +256,7 @@ def training_windows(
         marks = np.zeros(len(crop))
         if rng.random() < anomaly_share and len(crop) >= 16:
             try:
-                crop, marks = _inject(rng, crop, item.period)
+                crop, marks = _inject(rng, crop, item.period, noise_sized)
             except ValueError:  # no room for the event: keep the crop normal
                 marks = np.zeros(len(crop))
         windows[row, window - len(crop) :] = crop

@@ -209,6 +209,12 @@ def calibrate(model, normal: list[np.ndarray], false_alarm_rate: float) -> float
 # splits for training, test splits for early stopping), with an instance of another class in 3
 # of 4. `python bench/anomaly_instance_training.py DIR` trains it.
 INSTANCE_MIX = {"pattern_share": 0.2, "instance_share": 0.2}
+# A variant of the injected sizes (`corpus.injection_size`): half the injected crops get anomalies
+# of 4–60 noise units rather than 1–6 standard deviations, so that the network sees spikes far
+# out beside a smooth seasonal crop's noise and far beyond 6 standard deviations (it read a 20σ
+# spike in white noise as normal). `python bench/anomaly_noise_sized_training.py DIR` trains it.
+NOISE_SIZED_MIX = {"noise_sized": 0.5}
+MIX_DEFAULTS = {"pattern_share": RECIPE["pattern_share"], "instance_share": 0.0, "noise_sized": 0.0}
 
 
 def train(
@@ -222,12 +228,13 @@ def train(
     """Train `anomaly_universal` in the run folder `output_dir` (resumable); write the preset.
 
     `mix` overrides the windows' shares {"pattern_share": synthetic repeated shapes,
-    "instance_share": real instances of `instance_corpus`} (default: the recipe's, no real
-    instances; `INSTANCE_MIX` is the variant tried)."""
+    "instance_share": real instances of `instance_corpus`, "noise_sized": injected crops whose
+    anomalies are sized in noise units} (default `MIX_DEFAULTS`, the recipe's; `INSTANCE_MIX` and
+    `NOISE_SIZED_MIX` are variants tried)."""
     epochs = RECIPE["max_epochs"] if epochs is None else int(epochs)
-    shares = {"pattern_share": RECIPE["pattern_share"], "instance_share": 0.0, **(mix or {})}
-    if set(shares) != {"pattern_share", "instance_share"}:
-        raise ValueError(f"`mix` takes pattern_share and instance_share. Received: mix={mix!r}")
+    shares = {**MIX_DEFAULTS, **(mix or {})}
+    if set(shares) != set(MIX_DEFAULTS):
+        raise ValueError(f"`mix` takes {', '.join(MIX_DEFAULTS)}. Received: mix={mix!r}")
     arguments = {"preset": NAME, "seed": seed, "epochs": epochs}
     if mix:
         arguments["mix"] = shares
@@ -278,8 +285,12 @@ def train(
     }
     recipe = RECIPE
     if mix:  # the card states the shares the windows were drawn with
-        windows = f"{RECIPE['windows']}; the shares changed to {shares} (real instances: "
-        windows += "instance_corpus, train splits; test splits for early stopping)"
+        windows = f"{RECIPE['windows']}; the shares changed to {shares}"
+        if shares["instance_share"]:
+            windows += " (real instances: instance_corpus, train splits; test splits for "
+            windows += "early stopping)"
+        if shares["noise_sized"]:
+            windows += " (anomalies sized by corpus.injection_size)"
         recipe = {**RECIPE, **shares, "windows": windows}
     return finish(model, output_dir, trained, seed=seed, epochs=epochs, recipe=recipe)
 
