@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import zoo
-from zoo.models.universal_anomaly import benchmark, corpus
+from zoo.models.universal_anomaly import benchmark, corpus, recipe
 from zoo.models.universal_anomaly.baselines import _matrix_profile
 from zoo.models.universal_anomaly.discord import DiscordProfile, subsequence_stride
 from zoo.models.universal_anomaly.layers import CLIP, MAD_TO_STD, RobustScaling
@@ -347,6 +347,30 @@ def test_the_bundled_instance_sets_load_with_their_classes():
         corpus.training_windows([], window=64, count=4, seed=0, instance_share=0.5)
 
 
+def test_noise_level_reads_the_noise_beside_a_smooth_signal():
+    rng = np.random.default_rng(21)
+    noise = rng.normal(0.0, 2.0, 5000)
+    slow = 50 * np.sin(2 * np.pi * np.arange(5000) / 2000)  # steps of at most 0.16
+    # MAD estimate of a standard deviation: relative sd about 1.67 / sqrt(n) = 2.4 %; 8 % allowed
+    for x in (noise, slow + noise, np.cumsum(rng.normal(0.0, 2.0 * np.sqrt(2), 5000))):
+        assert abs(corpus.noise_level(x) / 2.0 - 1) < 0.08
+
+
+def test_injection_sizes_in_noise_units():
+    rng = np.random.default_rng(22)
+    crop = 5 * np.sin(2 * np.pi * np.arange(256) / 64) + rng.normal(0, 0.5, 256)
+    # with no noise-sized share the draws are the shipped recipe's: uniform 1-6 std
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert [corpus.injection_size(a, crop, 0.0) for _ in range(5)] == list(b.uniform(1, 6, 5))
+    noise, spread = corpus.noise_level(crop), crop.std()
+    units = np.array([corpus.injection_size(rng, crop, 1.0) for _ in range(400)]) * spread / noise
+    assert units.min() >= 4 and units.max() <= 60
+    # log-uniform on [4, 60]: its median is sqrt(4 * 60) = 15.5
+    assert 12 < np.median(units) < 20
+    assert corpus.injection_size(rng, np.full(64, 3.0), 1.0) == corpus.MIN_STD_SIZE
+    assert corpus.injection_size(rng, np.linspace(0, 1, 64), 1.0) == corpus.MIN_STD_SIZE
+
+
 def test_random_pulses_are_sharp_and_random_shapes_smooth():
     from scipy.stats import kurtosis
 
@@ -486,3 +510,20 @@ def test_fine_tune_sets_the_threshold_on_held_out_normal_points(shipped):
     assert any("needs at least 100 normal points" in m and "received 80" in m for m in said)
     held_out = point_scores(tuned, x)[320:]  # the held-out 20 %, scored within the series
     assert (held_out > tuned.get_config()["threshold"]).mean() <= 0.01
+
+
+def test_fine_tune_reads_nan_as_missing_steps(shipped):
+    """A normal series with a missing stretch (and missing values before its first one; a CSV's
+    missing steps come as NaN, `test_own_data`): the network trains on it filled, and the
+    threshold is set on the series scored as given, so the held-out points of that scoring pass
+    it at the rate asked."""
+    rng = np.random.default_rng(13)
+    x = 3 + np.sin(np.arange(1200) / 4.0) + 0.2 * rng.normal(size=1200)
+    x[:7] = np.nan
+    x[400:430] = np.nan
+    tuned = recipe.fine_tune(shipped, x, epochs=1, windows=64, false_alarm_rate=0.01)
+    threshold = tuned.get_config()["threshold"]
+    assert 0 < threshold < 1
+    held_out = point_scores(tuned, x[7:])[round(1193 * 0.8) :]
+    assert (held_out > threshold).mean() <= 0.01
+    assert not zoo.detect(tuned, x)["is_anomaly"][400:430].any()

@@ -320,3 +320,34 @@ def test_universal_detector_fine_tunes_with_the_season_of_the_dates(monkeypatch)
         real_fine_tune(zoo.load("anomaly_universal"), frame["v"].to_numpy(), period=0)
     with pytest.raises(ValueError, match="`period` does not apply to anomaly_ucr135"):
         zoo.fine_tune("anomaly_ucr135", frame, "v", time_column="ds", period=13)
+
+
+def test_universal_detector_fine_tunes_on_its_gaps_as_missing(monkeypatch):
+    """Steps missing from the time column reach the universal detector's fine-tune as NaN (as
+    `zoo.detect` scores them), not filled by interpolation; the other detector gets them filled."""
+    from zoo.models.anomaly import recipe as ucr_recipe
+    from zoo.models.universal_anomaly import recipe
+
+    seen = {}
+
+    def record(name):
+        def fine_tune(model, values, **options):
+            seen[name] = np.asarray(values)
+            return model
+
+        return fine_tune
+
+    monkeypatch.setattr(recipe, "fine_tune", record("universal"))
+    monkeypatch.setattr(ucr_recipe, "fine_tune", record("ucr"))
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {"ds": pd.date_range("2001-01-01", periods=300, freq="D"), "v": rng.normal(size=300)}
+    ).drop(index=range(100, 120))
+    zoo.fine_tune("anomaly_universal", frame, "v", time_column="ds", epochs=0)
+    zoo.fine_tune("anomaly_ucr135", frame, "v", time_column="ds", epochs=0)
+    missing = np.zeros(300, bool)
+    missing[100:120] = True
+    np.testing.assert_array_equal(np.isnan(seen["universal"]), missing)
+    # the grid's interpolation reproduces observed values to a few ulp
+    np.testing.assert_allclose(seen["universal"][~missing], frame["v"], rtol=1e-12, atol=1e-15)
+    assert np.isfinite(seen["ucr"]).all() and len(seen["ucr"]) == 300

@@ -45,6 +45,8 @@ __all__ = [
 FORECASTERS = {"forecaster": "recipe", "universal": "fine_tune"}
 # The detector families whose `fine_tune` takes the series' season (`period`).
 SEASONAL_DETECTORS = ("universal_anomaly",)
+# Detectors given a series' missing steps as missing (NaN), not filled by interpolation.
+GAP_READING_DETECTORS = ("universal_anomaly",)
 # Model class -> family package under zoo.models, for the models that take a user's series.
 SERIES_FAMILIES = {
     "IntegralForecaster": "forecaster",
@@ -197,7 +199,8 @@ def fine_tune(
             f"A detector fine-tunes on one normal series. Received {len(series)} series "
             f"(`id_column`={id_column!r}); fine-tune one detector per series."
         )
-    return recipe.fine_tune(model, series[0].values, verbose=verbose, **common, **options)
+    values = series[0].with_gaps_missing() if kind in GAP_READING_DETECTORS else series[0].values
+    return recipe.fine_tune(model, values, verbose=verbose, **common, **options)
 
 
 def predict(

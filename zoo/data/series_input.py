@@ -96,6 +96,13 @@ class UserSeries:
     def __len__(self) -> int:
         return len(self.values)
 
+    def with_gaps_missing(self) -> np.ndarray:
+        """A copy of `values` (n,) float64 with the filled steps NaN (missing), for a model that
+        reads missing values itself."""
+        values = np.array(self.values, "float64")
+        values[list(self.filled.positions)] = np.nan
+        return values
+
     def future_timestamps(self, horizon: int) -> pd.DatetimeIndex | np.ndarray | None:
         """Time stamps of the `horizon` steps after the last value (None without time)."""
         if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:

@@ -343,7 +343,10 @@ def fine_tune(
     detector is scale- and length-free; a series of any length is scored by sliding windows).
     `period` (the series' season, e.g. from its time stamps) makes the injected season breaks
     of the training windows phase jumps of half that season, as a broken season of this series
-    would be; without it a season break is a stretch reversed in time."""
+    would be; without it a season break is a stretch reversed in time. NaN in `data` are
+    missing steps: the training windows are cut from the series with them filled linearly, and
+    the threshold is set on the scores of the series as given, as a series with gaps is scored
+    (`zoo.detect`, `zoo predict`: gaps missing, not filled)."""
     size = window_length(model)
     if window is not None and int(window) != size:
         raise ValueError(
@@ -358,6 +361,9 @@ def fine_tune(
         false_alarm_rate = 0.001
     values = as_series(data, "data")
     values = values / unit_scale(values)  # as `point_scores` scores it
+    values = values[np.flatnonzero(np.isfinite(values))[0] :]  # nothing to score before it
+    observed = np.flatnonzero(np.isfinite(values))
+    filled = np.interp(np.arange(len(values)), observed, values[observed])
     cut = round(len(values) * (1 - holdout))
     if cut < 32 or len(values) - cut < 16:
         raise ValueError(
@@ -373,7 +379,7 @@ def fine_tune(
     arguments.update(values=len(values), holdout=holdout, windows=windows, period=period)
     run = open_run(run_dir, arguments)
     if epochs > 0:
-        own = [NormalSeries(values[:cut], int(period or 1), "user")]
+        own = [NormalSeries(filled[:cut], int(period or 1), "user")]
         x, y = training_windows(own, window=size, count=windows, seed=seed, source_weights=None)
         adam_trainer(network, learning_rate, LOSS, run, "fine_tune", seed).fit(
             (x, {"logit": y}),

@@ -31,13 +31,7 @@ def point_scores(model: keras.Model, series: Sequence[UserSeries]) -> list[np.nd
     `read_user_series` fills by interpolation) are given to the detector as missing, NaN: a
     straight line across a gap would be an odd shape of its own (a periodic series missing half
     a period was flagged at both ends of the gap)."""
-    return [series_scores(model, _with_gaps_missing(item)) for item in series]
-
-
-def _with_gaps_missing(item: UserSeries) -> np.ndarray:
-    values = np.array(item.values, "float64")
-    values[list(item.filled.positions)] = np.nan
-    return values
+    return [series_scores(model, item.with_gaps_missing()) for item in series]
 
 
 def predict_table(model: keras.Model, series: Sequence[UserSeries]) -> pd.DataFrame:
