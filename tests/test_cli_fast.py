@@ -58,3 +58,26 @@ def test_a_command_that_loads_a_model_prints_no_tensorflow_log_lines(tmp_path):
     done = _run("-m", "zoo", "plot", "cnn_digits", "--output", str(tmp_path / "cm.png"))
     assert done.returncode == 0, done.stderr
     assert "I0000" not in done.stderr and "oneDNN" not in done.stderr
+
+
+def test_fine_tune_prints_no_tensorflow_log_lines_and_warnings_in_one_line(tmp_path):
+    """A training step logs "oneDNN supports DT_INT32 only on platforms with AVX-512" (a C++
+    ERROR line) on a machine without AVX-512; a warning of zoo's comes as one line."""
+    import numpy as np
+    import pandas as pd
+
+    hours = pd.date_range("2020-01-01", periods=600, freq="h")
+    values = np.sin(np.arange(600) * 2 * np.pi / 24) + np.random.default_rng(0).normal(0, 0.2, 600)
+    pd.DataFrame({"t": hours, "v": values}).to_csv(tmp_path / "normal.csv", index=False)
+    done = _run(
+        "-m", "zoo", "fine-tune", "anomaly_universal", "--csv", str(tmp_path / "normal.csv"),
+        "--column", "v", "--time-column", "t", "--epochs", "1",
+        "--output", str(tmp_path / "tuned.keras"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    # 120 held-out points cannot set the default 0.1 %: the one warning, on one line
+    assert done.stderr.splitlines() == [
+        "warning: `false_alarm_rate` 0.001 needs at least 1000 normal points to be set; received "
+        "120, so the threshold is their largest score (a rate of about 1/121 on new data). Give "
+        "more normal data, or a higher rate."
+    ]

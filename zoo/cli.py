@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 # Modules that contribute sub-commands; each defines `register(subparsers) -> None`.
 COMMAND_MODULES: list[str] = [
@@ -39,7 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    with warnings.catch_warnings():  # restores the default display after the command
+        warnings.showwarning = _show_warning
+        return int(args.func(args) or 0)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, "warning: <message>", without the code line that
+    Python's default display quotes."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
 
 
 if __name__ == "__main__":

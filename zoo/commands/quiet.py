@@ -3,7 +3,8 @@
 TensorFlow 2.21 prints absl INFO lines (oneDNN, CUDA stubs) while it is imported, before
 `TF_CPP_MIN_LOG_LEVEL` is read, and a CUDA error when it first looks for devices, so the only way
 to keep a command's stderr clean is to point file descriptor 2 elsewhere for the duration of the
-import and the first device query. Set `ZOO_TF_LOGS=1` to see them.
+import and the first device query; later C++ log lines are held back by TF_CPP_MIN_LOG_LEVEL=3
+(unless set). Set `ZOO_TF_LOGS=1` to see them all.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import sys
 
 
 def import_tensorflow_quietly() -> None:
-    """Import tensorflow and keras (registering zoo's custom objects) with stderr muted."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Import tensorflow and keras (registering zoo's custom objects) with stderr muted, and
+    keep TensorFlow's C++ log lines of every level off stderr afterwards (its ERROR lines here
+    are notes about its kernels, e.g. "oneDNN supports DT_INT32 only on platforms with AVX-512"
+    at the first training step; an op that fails raises in Python all the same)."""
+    if os.environ.get("ZOO_TF_LOGS") != "1":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules or os.environ.get("ZOO_TF_LOGS") == "1":
         import keras
 
