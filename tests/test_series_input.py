@@ -236,6 +236,20 @@ def test_times_with_zones_across_clock_changes_stay_regular(as_text):
         assert series.timestamps[0] == first
 
 
+@pytest.mark.parametrize("as_text", [True, False])
+def test_hourly_times_with_one_offset_keep_their_hours(as_text):
+    # Kolkata is +05:30 all year: before, hourly stamps were read in UTC, so a forecast's ds and
+    # a detection table's came back 5.5 hours off the user's own.
+    stamps = pd.date_range("2021-10-30 20:00", periods=30, freq="h", tz="Asia/Kolkata")
+    ds = pd.Series(stamps).map(lambda t: t.isoformat()) if as_text else stamps
+    (series,) = read_user_series(
+        pd.DataFrame({"ds": ds, "y": np.arange(30.0)}), "y", time_column="ds"
+    )
+    assert series.freq == "hourly" and len(series) == 30
+    assert list(series.timestamps) == list(stamps.tz_localize(None))
+    assert series.future_timestamps(1)[0] == pd.Timestamp("2021-11-01 02:00")  # 29 h after 20:00
+
+
 def test_weekday_series_are_on_the_grid_of_weekdays():
     # Monday-Friday stamps, one holiday missing: before, a daily grid whose weekends were filled
     # by interpolation (2 invented values a week, a season of 7, forecasts dated on Saturdays).

@@ -76,7 +76,8 @@ class UserSeries:
         timestamps: (n,) pandas DatetimeIndex or float array on the regular grid, or None.
             Fixed steps keep the user's stamps (time of day included); monthly, quarterly and
             yearly stamps become the first day of their period (the last day when every stamp
-            was a period end). Time-zone-aware stamps are converted to UTC, then made naive.
+            was a period end). Time-zone-aware stamps keep their wall-clock time, except closer
+            than a day with a changing offset (a clock change): those are read in UTC, naive.
         freq: frequency name ("monthly", ...; see `zoo.data.series_time`) or None without time.
         period: season length: `period` if given, else the frequency's default, else 1.
         filled: the gaps that were filled.
@@ -185,8 +186,9 @@ def _dates(spelled: pd.Series) -> pd.Series:
     """Text dates as naive datetimes (NaT where unreadable). Times with a zone (offsets change
     with the clock: +01:00 in winter, +02:00 in summer) keep their wall-clock time when the
     stamps are a day or more apart, so that a daily series across a clock change stays daily,
-    and are read as instants in UTC when closer, so that an hourly one stays hourly (no hour
-    repeated or skipped)."""
+    and are read as instants in UTC when closer and the offset changes, so that an hourly one
+    stays hourly (no hour repeated or skipped); closer stamps with one offset throughout keep
+    their wall-clock time too (the same grid, the user's own hours)."""
     unzoned = spelled.str.replace(_ZONE, r"\1", regex=True)
     if (unzoned == spelled).all():
         return pd.to_datetime(spelled, errors="coerce", format="mixed")
@@ -194,7 +196,10 @@ def _dates(spelled: pd.Series) -> pd.Series:
     steps = np.diff(np.sort(wall.dropna().to_numpy("datetime64[ns]").astype("int64")))
     if np.any(steps > 0) and np.median(steps[steps > 0]) >= pd.Timedelta(days=1).value:
         return wall
-    return pd.to_datetime(spelled, errors="coerce", format="mixed", utc=True).dt.tz_localize(None)
+    utc = pd.to_datetime(spelled, errors="coerce", format="mixed", utc=True).dt.tz_localize(None)
+    if (wall - utc).dropna().nunique() <= 1:
+        return wall
+    return utc
 
 
 def rows_by_series(ids) -> list[tuple[str, np.ndarray]]:
