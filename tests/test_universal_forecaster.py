@@ -199,6 +199,39 @@ def test_forecast_fills_a_frames_missing_months_as_zoo_predict_does(model, tmp_p
     assert list(numeric["ds"]) == [61, 62]
 
 
+def test_zoo_predict_and_evaluate_give_each_series_its_own_season(model, tmp_path):
+    # One CSV, two series: every day (a season of 7) and weekdays only (a season of 5). Before,
+    # `zoo predict` and the rolling origins of `zoo evaluate` / `zoo backtest` took the first
+    # series' season for both.
+    import zoo
+
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2024-01-01", periods=140, freq="D")
+    weekdays = pd.bdate_range("2024-01-01", periods=100)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "a", "ds": days, "y": 50 + 5 * np.sin(np.arange(140))}),
+            pd.DataFrame({"unique_id": "b", "ds": weekdays, "y": 50 + rng.normal(0, 1, 100)}),
+        ]
+    )
+    frame["y"] += 3 * (np.arange(len(frame)) % 5 == 0)  # a weekday pattern in b
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    both = zoo.predict(model, tmp_path / "two.csv", "y", time_column="ds", id_column="unique_id")
+    for key, period in (("a", 7), ("b", 5)):
+        values = frame.loc[frame["unique_id"] == key, "y"].to_numpy()
+        alone = forecast(model, values, 6, period=period)["quantiles"][0]
+        got = both.loc[both["unique_id"] == key, ["q0.1", "q0.5", "q0.9"]].to_numpy()
+        np.testing.assert_allclose(got[:6], alone, rtol=1e-6)
+    result = zoo.backtest(model, frame, "y", time_column="ds", id_column="unique_id", horizon=3)
+    assert list(result.per_series["period"]) == [7, 5]
+    for key in ("a", "b"):
+        alone = zoo.backtest(
+            model, frame[frame["unique_id"] == key], "y", time_column="ds", horizon=3
+        )
+        rows = result.frame[result.frame["unique_id"] == key]
+        np.testing.assert_allclose(rows["forecast"], alone.frame["forecast"], rtol=1e-6)
+
+
 def test_forecast_reads_text_dates_as_pd_read_csv_leaves_them(model):
     # Day-first text dates, rows shuffled within each series: read as dates (not sorted as text,
     # which puts 01/02/2000 before 02/01/2000), each series sorted in time, its season seen.

@@ -33,9 +33,20 @@ from zoo.models.common import forecast_scores as scores
 from zoo.models.common.progress import DelayedProgress
 from zoo.models.common.stat_baselines import BASELINES, forecast_baseline
 
-__all__ = ["RollingOriginResult", "rolling_origin"]
+__all__ = ["Histories", "RollingOriginResult", "rolling_origin"]
 
 ForecastFn = Callable[[list[np.ndarray]], dict]
+
+
+class Histories(list):
+    """The list of 1-D histories a `forecast_fn` receives, with `periods`: the season of the
+    series each one was cut from (a `forecast_fn` that reads no season uses it as a list)."""
+
+    def __init__(self, histories, periods) -> None:
+        super().__init__(histories)
+        self.periods = [int(p) for p in periods]
+        if len(self.periods) != len(self):
+            raise ValueError(f"{len(self)} histories need as many periods: {len(self.periods)}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ def _model_forecasts(forecast_fn, plans, horizon, levels, batch_size, bar):
     points, bands = [], []
     for start in range(0, len(histories), batch_size):
         chunk = histories[start : start + batch_size]
-        out = forecast_fn([p.values[:o] for p, o in chunk])
+        out = forecast_fn(Histories([p.values[:o] for p, o in chunk], [p.period for p, _ in chunk]))
         point = np.asarray(out["forecast"], "float64")
         if point.ndim != 2 or point.shape[0] != len(chunk) or point.shape[1] < horizon:
             raise ValueError(

@@ -1,7 +1,8 @@
 """What every forecaster family's `user.py` does with a user's series, given how it forecasts.
 
 A family supplies ``forecast_fn(histories) -> {"forecast" (n, H), "quantiles" (n, H, 3)}`` (the
-forecasts from the end of each 1-D history) and its horizon H; these functions turn that into
+forecasts from the end of each 1-D history; `histories` is a `rolling_origin.Histories`, whose
+`periods` give each one's season) and its horizon H; these functions turn that into
 the table `zoo predict` writes, the rolling-origin evaluation beside the baselines and its plot.
 `series` is always a list of :class:`zoo.data.series_input.UserSeries`.
 """
@@ -17,7 +18,7 @@ import pandas as pd
 from zoo.data.series_input import UserSeries
 from zoo.data.series_output import forecast_table
 from zoo.models.common.plots import plot_forecasts
-from zoo.models.common.rolling_origin import RollingOriginResult, rolling_origin
+from zoo.models.common.rolling_origin import Histories, RollingOriginResult, rolling_origin
 
 __all__ = ["QUANTILES", "evaluate_forecasts", "forecast_rows", "series_plotter", "steps"]
 
@@ -46,7 +47,7 @@ def forecast_rows(
 
     `horizon`: the first `horizon` steps of the forecasts (None: all); more steps than
     `forecast_fn` gives is an error that says how to get them."""
-    out = forecast_fn([item.values for item in series])
+    out = forecast_fn(Histories([item.values for item in series], [item.period for item in series]))
     point, band = np.asarray(out["forecast"]), np.asarray(out["quantiles"])
     if horizon is not None:
         keep = steps(horizon, point.shape[1])

@@ -123,23 +123,31 @@ def season_adjusted(z: np.ndarray, period: int, transform: str = "none") -> np.n
 def transformed_quantiles(
     model: keras.Model,
     histories: Sequence[np.ndarray],
-    period: int | None = None,
+    period: int | Sequence[int] | None = None,
     horizon: int | None = None,
 ) -> np.ndarray:
     """(n, H, 3) quantiles in the model's transformed scale, season restored, band not scaled.
 
     H is `horizon` for a plain `UniversalForecaster` (default: its own) and the model's own
     `horizon` for a fine-tuned one (its band scales are per step); the season removed is the
-    model's `adjust_period` (a plain `UniversalForecaster`: `period`, default none).
+    model's `adjust_period` (a plain `UniversalForecaster`: `period`, one for every history or
+    one per history; default none).
     """
     config = model.builder_config
     settings = user_settings(model)
-    season = int(settings.get("adjust_period", period or 1))
+    if "adjust_period" in settings or period is None or np.ndim(period) == 0:
+        season = int(settings.get("adjust_period", period or 1))
+        seasons = [season] * len(histories)
+    else:
+        seasons = [int(p or 1) for p in period]
     transform = settings.get("transform", "none")
     horizon = int(horizon if horizon is not None and not settings else config["horizon"])
     length, history = int(config["context_length"]), int(settings.get("history", 0))
     z = [forward(h, transform) for h in histories]
-    prepared = [prepare_context(h, length, season, history, transform == "none") for h in z]
+    prepared = [
+        prepare_context(h, length, m, history, transform == "none")
+        for h, m in zip(z, seasons, strict=True)
+    ]
     q = _run(model, [c for c, _, _ in prepared], horizon, 256)
     for i, (_, index, end) in enumerate(prepared):
         if index is not None:
@@ -153,7 +161,7 @@ def transformed_quantiles(
 def forecast_histories(
     model: keras.Model,
     histories: Sequence[np.ndarray],
-    period: int | None = None,
+    period: int | Sequence[int] | None = None,
     horizon: int | None = None,
 ) -> dict[str, np.ndarray]:
     """{"forecast" (n, H), "quantiles" (n, H, 3)} from the end of each 1-D finite history

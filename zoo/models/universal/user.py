@@ -2,8 +2,8 @@
 `user.py` (predict table, rolling-origin evaluation, plot), through `tuned.forecast_histories`.
 
 A fine-tuned model (`TunedUniversalForecaster`) forecasts its own horizon with its own seasons
-and calibrated band; the zero-shot preset forecasts its default horizon with the season of the
-user's series (`UserSeries.period`, of the first series) and its uncalibrated band.
+and calibrated band; the zero-shot preset forecasts its default horizon with the season of each
+of the user's series (`UserSeries.period`) and its uncalibrated band.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from zoo.models.universal.user_settings import user_settings
 __all__ = ["evaluate_series", "plot_series", "predict_table"]
 
 
-def _forecast_fn(model: keras.Model, series: Sequence[UserSeries], horizon: int | None = None):
-    period = series[0].period if series else None
-    return lambda histories: forecast_histories(model, histories, period, horizon)
+def _forecast_fn(model: keras.Model, horizon: int | None = None):
+    """Forecasts of each history with the season of its own series (`Histories.periods`)."""
+    return lambda histories: forecast_histories(model, histories, histories.periods, horizon)
 
 
 def predict_table(
@@ -39,7 +39,7 @@ def predict_table(
 
     `horizon`: steps to forecast; any number for the zero-shot model (its continuous-time
     decoder), at most its own for a fine-tuned one (whose band is calibrated per step)."""
-    return forecast_rows(_forecast_fn(model, series, horizon), series, horizon)
+    return forecast_rows(_forecast_fn(model, horizon), series, horizon)
 
 
 def evaluate_series(
@@ -50,7 +50,7 @@ def evaluate_series(
     baselines refit at each origin (options of `evaluate_forecasts`)."""
     own = int(model.builder_config["horizon"])
     h = steps(horizon, own, any_horizon=not user_settings(model))
-    return evaluate_forecasts(_forecast_fn(model, series, h), h, series, **options)
+    return evaluate_forecasts(_forecast_fn(model, h), h, series, **options)
 
 
 # The first series' rolling-origin forecasts with their band, as a PNG.
