@@ -33,6 +33,10 @@ with the validation loss still falling (0.1330, 0.1304, 0.1295, 0.1305 in the la
 
 Second and last variant, written down before it ran: the same with 20 epochs (`--epochs 20`;
 early stopping as in the recipe), judged by the same criterion. If it fails too, no third.
+Result (it ran all 20, resumed from the first run's epoch 12): (1) failed — mean 0.8567 against
+0.8563, but ucr 0.565 (0.027 below) and injected F1 0.533; (2) failed worse than the first —
+AR(1) 1 of 3 at 10, the random walk 1 of 3 even at 20, the sine none at 20. Not shipped; no third
+variant. The benchmark was not run for either.
 
 The first step trains through the Trainer into the run folder DIR (resumable, about 15 minutes on
 2 cores) and writes a preset there; the second prints both detectors' tables and the verdict.
