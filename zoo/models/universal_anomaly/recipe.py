@@ -236,8 +236,10 @@ def train(
     if set(shares) != set(MIX_DEFAULTS):
         raise ValueError(f"`mix` takes {', '.join(MIX_DEFAULTS)}. Received: mix={mix!r}")
     arguments = {"preset": NAME, "seed": seed, "epochs": epochs}
+    # the noise-sized share only when given, so that a run folder of an older mix still resumes
+    stated = {k: v for k, v in shares.items() if k != "noise_sized" or v}
     if mix:
-        arguments["mix"] = shares
+        arguments["mix"] = stated
     run = RunFolder(output_dir, arguments)
     seed_everything(seed)
     config = {**PRESET.config, "name": NAME}
@@ -285,13 +287,13 @@ def train(
     }
     recipe = RECIPE
     if mix:  # the card states the shares the windows were drawn with
-        windows = f"{RECIPE['windows']}; the shares changed to {shares}"
+        windows = f"{RECIPE['windows']}; the shares changed to {stated}"
         if shares["instance_share"]:
             windows += " (real instances: instance_corpus, train splits; test splits for "
             windows += "early stopping)"
         if shares["noise_sized"]:
             windows += " (anomalies sized by corpus.injection_size)"
-        recipe = {**RECIPE, **shares, "windows": windows}
+        recipe = {**RECIPE, **stated, "windows": windows}
     return finish(model, output_dir, trained, seed=seed, epochs=epochs, recipe=recipe)
 
 
