@@ -106,6 +106,29 @@ def test_tab_files_and_one_column_files_are_read(tmp_path):
         read_series(mixed, "w")
 
 
+@pytest.mark.parametrize(
+    "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-32", "cp1252"]
+)
+def test_files_in_the_encodings_spreadsheets_save_are_read(tmp_path, encoding):
+    # Excel saves "CSV" in the Windows code page (cp1252 in Western locales), "CSV UTF-8" with a
+    # byte-order mark and "Unicode Text" as UTF-16 with tabs. Before, anything but UTF-8 failed
+    # with Python's UnicodeDecodeError.
+    path = tmp_path / "sales.csv"
+    text = "Monat\tUmsatz €\n2024-01\t1.5\n2024-02\t2\n"  # tabs, as "Unicode Text"
+    if not encoding.startswith("utf-16"):
+        text = text.replace("\t", ";").replace("1.5", "1,5")  # a decimal-comma locale's CSV
+    raw = text.encode(encoding)
+    if encoding == "utf-16-be":  # with its mark, as Windows writes it
+        raw = b"\xfe\xff" + raw
+    path.write_bytes(raw)
+    if encoding == "cp1252":
+        with pytest.warns(UserWarning, match=r"not UTF-8 \(byte 0x80 at offset 13\).*Windows-1252"):
+            values = read_series(path, "Umsatz €")
+    else:
+        values = read_series(path, "Umsatz €")
+    np.testing.assert_array_equal(values, [1.5, 2.0])
+
+
 def test_blank_lines_after_the_last_row_are_not_data(tmp_path):
     # An editor's trailing newlines; a blank line between rows of a one-column file is an empty
     # value.

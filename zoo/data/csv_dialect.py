@@ -10,15 +10,55 @@ with decimal ',', ``1,234.5`` with '.'), and at least one of which holds a comma
 alone, which may be a decimal point, is left alone), as plain numbers (``1234.5``); other
 columns (dates such as 01.02.2024, text) are left as they are. A file separated by ';' is read
 with decimal ',', any other with '.'.
+
+`encoding_of(path)` reads the text encoding: UTF-32 or UTF-16 by their byte-order mark (Excel's
+"Unicode Text" is UTF-16 with tabs), UTF-8 (with or without its mark) when every byte decodes so,
+else Windows-1252, the ANSI code page that Excel on Windows saves "CSV" in for Western locales
+(a header such as "Umsatz €" or "ventes é"), with a warning that says so.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
+import warnings
+from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["delimiter_of", "with_plain_numbers"]
+__all__ = ["delimiter_of", "encoding_of", "with_plain_numbers"]
+
+# Byte-order marks, the longer first (UTF-32 LE's begins with UTF-16 LE's).
+_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def encoding_of(path: str | Path) -> str:
+    """The text encoding of the file at `path` (module docstring)."""
+    raw = Path(path).read_bytes()
+    for mark, name in _MARKS:
+        if raw.startswith(mark):
+            return name
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        where = error.start
+    try:
+        raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"  # every byte is a character: the header names at least stay readable
+    warnings.warn(
+        f"{str(path)!r} is not UTF-8 (byte 0x{raw[where]:02x} at offset {where}); it is read as "
+        "Windows-1252, as Excel saves CSV on Windows. Save it as 'CSV UTF-8' to be sure.",
+        stacklevel=3,
+    )
+    return "cp1252"
 
 
 def _number_pattern(decimal: str) -> str:

@@ -1,8 +1,9 @@
 """A user's data from a file: one CSV column as a float series, a numeric table, or images.
 
-A file may separate its cells with ',', ';' or tabs, a ';'-separated one may write decimal
-commas, and numbers may hold group marks (1,234.5; `zoo.data.csv_dialect`); the names in the
-header are read without surrounding spaces. Every reader fails with an error that names the
+A file may be UTF-8, UTF-16 or Windows-1252 text (`csv_dialect.encoding_of`), separate its
+cells with ',', ';' or tabs, a ';'-separated one may write decimal commas, and numbers may hold
+group marks (1,234.5; `zoo.data.csv_dialect`); the names in the header are read without
+surrounding spaces. Every reader fails with an error that names the
 argument, what was expected and what was received: a missing column lists the columns the file
 has; a NaN, an empty cell or a non-numeric value gives its row (1-based data row, header not
 counted) and the offending text.
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.data.csv_dialect import delimiter_of, with_plain_numbers
+from zoo.data.csv_dialect import delimiter_of, encoding_of, with_plain_numbers
 
 __all__ = ["read_array", "read_images", "read_series", "read_table"]
 
@@ -25,7 +26,8 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"`path` must be an existing CSV file. Received: {str(path)!r}")
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    encoding = encoding_of(path)
+    with open(path, encoding=encoding, errors="replace") as handle:
         delimiter = delimiter_of(handle.readline())
     try:
         # Everything as text first, so that a bad cell is reported as the user wrote it; blank
@@ -33,6 +35,7 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(
             path,
             sep=delimiter,
+            encoding=encoding,
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
