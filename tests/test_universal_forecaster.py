@@ -232,6 +232,25 @@ def test_zoo_predict_and_evaluate_give_each_series_its_own_season(model, tmp_pat
         np.testing.assert_allclose(rows["forecast"], alone.frame["forecast"], rtol=1e-6)
 
 
+def test_forecast_of_one_dated_series_reads_its_season(model):
+    # A frame of ds and y without unique_id, and a pandas Series with a DatetimeIndex, are one
+    # series read on its grid: before, the first was refused and the second forecast as a bare
+    # array, without its season of 12.
+    t = np.arange(72)
+    y = 100 + 10 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(3).normal(0, 1, 72)
+    months = pd.date_range("2015-01-01", periods=72, freq="MS")
+    expected = forecast(model, y, 4, period=12)
+    table = forecast(model, pd.DataFrame({"ds": months, "y": y}), 4)
+    assert list(table.columns) == ["ds", "forecast", "q0.1", "q0.5", "q0.9"]
+    assert list(table["ds"]) == list(pd.date_range("2021-01-01", periods=4, freq="MS"))
+    np.testing.assert_allclose(table[["q0.1", "q0.5", "q0.9"]], expected["quantiles"][0])
+    dated = forecast(model, pd.Series(y, index=months), 4)
+    np.testing.assert_allclose(dated["quantiles"], expected["quantiles"])
+    assert not np.allclose(forecast(model, y, 4)["forecast"], expected["forecast"])
+    with pytest.raises(ValueError, match=r"Missing: \['ds'\]"):
+        forecast(model, pd.DataFrame({"y": y}), 4)
+
+
 def test_forecast_reads_text_dates_as_pd_read_csv_leaves_them(model):
     # Day-first text dates, rows shuffled within each series: read as dates (not sorted as text,
     # which puts 01/02/2000 before 02/01/2000), each series sorted in time, its season seen.

@@ -64,9 +64,10 @@ def forecast(model, series, horizon: int, *, period=None, quantiles=(0.1, 0.5, 0
     """Zero-shot forecasts of `horizon` steps from the end of each series.
 
     `model` is a name (e.g. "forecaster_universal", loaded with its checksums checked) or a loaded
-    universal forecaster; `series` a 1-D array, a list of 1-D arrays of any lengths, or a long
-    `unique_id, ds, y` DataFrame. Returns {"forecast": (n, horizon), "quantiles": (n, horizon,
-    len(quantiles))} (a DataFrame when given one). See `zoo.models.universal.forecast.forecast`.
+    universal forecaster; `series` a 1-D array, a list of 1-D arrays of any lengths, a long
+    `unique_id, ds, y` DataFrame (one series without `unique_id`) or a pandas Series with a
+    DatetimeIndex. Returns {"forecast": (n, horizon), "quantiles": (n, horizon, len(quantiles))}
+    (a DataFrame when given one). See `zoo.models.universal.forecast.forecast`.
     """
     from zoo.models.universal.forecast import forecast as universal_forecast
 

@@ -186,10 +186,11 @@ def forecast(
 
     Args:
         model: the universal forecaster (`build_universal_forecaster` with trained weights).
-        series: a 1-D array, a list of 1-D arrays (any lengths; leading NaN allowed), or a long
-            DataFrame with columns `unique_id, ds, y`, read as `zoo predict` reads a CSV: each
-            series sorted by ds (dates, numbers, or text dates), put on its regular grid, its
-            missing steps and NaN values filled linearly.
+        series: a 1-D array, a list of 1-D arrays (any lengths; leading NaN allowed), a long
+            DataFrame with columns `unique_id, ds, y` (without `unique_id`: one series), read
+            as `zoo predict` reads a CSV: each series sorted by ds (dates, numbers, or text
+            dates), put on its regular grid, its missing steps and NaN values filled linearly;
+            or a pandas Series with a DatetimeIndex, read so too (its index the ds).
         horizon: number of future steps, >= 1.
         period: seasonal period (12 for monthly data, ...); None takes it from a DataFrame's
             `ds` grid (12 monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly, 1 yearly or
@@ -199,9 +200,10 @@ def forecast(
         batch_size: series per model call.
 
     Returns:
-        {"forecast": (n, horizon), "quantiles": (n, horizon, len(quantiles))}; for a DataFrame,
-        a long DataFrame `unique_id, ds, forecast, q0.1, ...` (ds: the steps after each
-        series' last time stamp on its grid; 1..horizon for a series of one time stamp).
+        {"forecast": (n, horizon), "quantiles": (n, horizon, len(quantiles))} (a dated pandas
+        Series too: n = 1); for a DataFrame, a long DataFrame `unique_id, ds, forecast, q0.1,
+        ...` (without `unique_id` when the input had none; ds: the steps after each series'
+        last time stamp on its grid; 1..horizon for a series of one time stamp).
     """
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(f"`horizon` must be an integer >= 1. Received: horizon={horizon!r}")
@@ -211,14 +213,18 @@ def forecast(
     if period is not None and (not isinstance(period, int | np.integer) or period < 1):
         raise ValueError(f"`period` must be an integer >= 1 or None. Received: period={period!r}")
     frame = isinstance(series, pd.DataFrame)
-    if frame:
-        missing = {"unique_id", "ds", "y"} - set(series.columns)
+    dated = isinstance(series, pd.Series) and isinstance(series.index, pd.DatetimeIndex)
+    if frame or dated:
+        if dated:  # one series whose index is its time stamps: read as a frame of one series
+            series = pd.DataFrame({"ds": series.index, "y": series.to_numpy()})
+        missing = {"ds", "y"} - set(series.columns)
         if missing:
             raise ValueError(
-                "`series` DataFrame must have the columns unique_id, ds, y. "
-                f"Missing: {sorted(missing)}"
+                "`series` DataFrame must have the columns unique_id, ds, y (one series may "
+                f"leave out unique_id). Missing: {sorted(missing)}"
             )
-        groups = _frame_series(series, period)
+        single = "unique_id" not in series.columns
+        groups = _frame_series(series.assign(unique_id=0) if single else series, period)
         arrays = [item.values for _, item in groups]
         periods = [item.period for _, item in groups]
     else:
@@ -230,7 +236,10 @@ def forecast(
             "forecast": np.zeros((0, int(horizon))),
             "quantiles": np.zeros((0, int(horizon), len(levels))),
         }
-        return _long_frame([], empty, levels, int(horizon)) if frame else empty
+        if not frame:
+            return empty
+        table = _long_frame([], empty, levels, int(horizon))
+        return table.drop(columns="unique_id") if single else table
     config = getattr(model, "builder_config", None) or {}
     context_length = int(config.get("context_length", 96))
     prepared = [prepare_context(a, context_length, p) for a, p in zip(arrays, periods, strict=True)]
@@ -241,7 +250,8 @@ def forecast(
     out = {"forecast": q[:, :, 1], "quantiles": _levels(q, levels)}
     if not frame:
         return out
-    return _long_frame(groups, out, levels, int(horizon))
+    table = _long_frame(groups, out, levels, int(horizon))
+    return table.drop(columns="unique_id") if single else table
 
 
 def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object, UserSeries]]:
