@@ -164,6 +164,10 @@ def test_a_series_missing_half_a_period_is_scored_with_the_gap_missing(tmp_path)
     kept = table["ds"].isin(holed["ds"]).to_numpy()
     np.testing.assert_allclose(table.loc[kept, "score"].to_numpy(), expected, rtol=1e-6)
     assert not table["is_anomaly"].any() and not got["is_anomaly"].any()
+    # A pandas Series with a DatetimeIndex is read on its grid too (before: rows consecutive).
+    dated = zoo.detect(model, holed.set_index("ds")["y"])
+    np.testing.assert_allclose(dated["score"], expected, rtol=1e-6)
+    assert dated["is_anomaly"].dtype == bool and not dated["is_anomaly"].any()
     # A NaN value is a missing step too; NaN before a series' first value gets no score.
     nan_rows = holed.assign(y=holed["y"].where(~holed.index.isin([0, 300])))
     scored = zoo.detect(model, nan_rows)

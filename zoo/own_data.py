@@ -408,11 +408,17 @@ def detect(
     the DataFrame has `time_column`, each series is read as `zoo predict` reads a CSV (in time
     order on its regular grid, text dates read as a CSV's time column is; a time column off any
     regular step is an error naming the row) and a missing step or NaN value is given to the
-    detector as missing; else the rows are scored in row order. A
+    detector as missing; else the rows are scored in row order. A pandas Series with a
+    DatetimeIndex is read as such a frame of one series (returns the dict of arrays). A
     point is flagged when its own score passes the stored threshold (or `threshold`).
     """
     model = load_model(model)
     family(model)
+    if type(series).__name__ == "Series" and type(series.index).__name__ == "DatetimeIndex":
+        # one series whose index is its time stamps: scored on its grid, as a frame with ds
+        frame = series.to_frame("y").rename_axis("ds").reset_index()
+        scored = detect(model, frame, threshold=threshold)
+        return {"score": scored["score"].to_numpy(), "is_anomaly": scored["is_anomaly"].to_numpy()}
     if type(series).__name__ == "DataFrame":
         if column not in series.columns:
             raise ValueError(
