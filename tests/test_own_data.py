@@ -351,3 +351,15 @@ def test_universal_detector_fine_tunes_on_its_gaps_as_missing(monkeypatch):
     # the grid's interpolation reproduces observed values to a few ulp
     np.testing.assert_allclose(seen["universal"][~missing], frame["v"], rtol=1e-12, atol=1e-15)
     assert np.isfinite(seen["ucr"]).all() and len(seen["ucr"]) == 300
+
+
+def test_a_pandas_series_with_a_datetime_index_is_read_on_its_grid():
+    """As a frame whose time column is the index: its season and dates (before, a bare array:
+    no season, steps 1..h)."""
+    months = pd.date_range("2020-01-01", periods=60, freq="MS")
+    y = pd.Series(100 + 10 * np.sin(np.arange(60) * 2 * np.pi / 12), index=months)
+    frame = y.to_frame("y").rename_axis("ds").reset_index()
+    got = zoo.predict("forecaster_universal", y, horizon=2)
+    expected = zoo.predict("forecaster_universal", frame, "y", time_column="ds", horizon=2)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["ds"].iloc[0] == pd.Timestamp("2025-01-01")

@@ -9,7 +9,8 @@
 `model` is a registry name, a path to a `.keras` file, or a model in memory. `data` is a CSV path
 or a pandas DataFrame (read by `zoo.data.series_input.read_user_series`: a value `column`, optional
 `time_column` whose frequency sets the season, optional `id_column` for long format), a 1-D array
-or pandas Series, or a list of `UserSeries`. The family of the model (forecaster or detector)
+or pandas Series (with a DatetimeIndex: read as a frame whose time column is that index), or a
+list of `UserSeries`. The family of the model (forecaster or detector)
 decides what each call does (`zoo/models/<family>/user.py`). This module is part of the face: it
 may import everything and nothing imports it back.
 """
@@ -100,8 +101,12 @@ def read_series(
 ) -> list[UserSeries]:
     """`data` (see the module docstring) as a list of UserSeries; `period` overrides every
     series' season, `default_period` is the season of a series without time stamps."""
+    dated = type(data).__name__ == "Series" and type(data.index).__name__ == "DatetimeIndex"
     if isinstance(data, list | tuple) and data and isinstance(data[0], UserSeries):
         items = list(data)
+    elif dated and column is None and time_column is None:  # its index is its time stamps
+        frame = data.to_frame("y").rename_axis("ds").reset_index()
+        items = read_user_series(frame, "y", time_column="ds", period=period)
     elif isinstance(data, str | Path) or type(data).__name__ == "DataFrame":
         if column is None:
             raise ValueError("`column` must name the value column of a CSV file or DataFrame.")
