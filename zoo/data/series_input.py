@@ -163,7 +163,14 @@ def _spell_periods(text: pd.Series) -> pd.Series:
 
 def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str, dayfirst: bool):
     """Numbers if every cell is a number, else dates (numeric ones day first if `dayfirst`,
-    `zoo.data.date_order`); an unreadable cell names its row."""
+    `zoo.data.date_order`); an unreadable cell names its row. A column of naive datetimes or of
+    numbers (a DataFrame's) is taken as it is, without a round trip through text."""
+    if pd.api.types.is_datetime64_dtype(text) and text.notna().all():
+        return pd.DatetimeIndex(text)
+    if pd.api.types.is_numeric_dtype(text) and not pd.api.types.is_bool_dtype(text):
+        numbers = text.to_numpy("float64")
+        if np.isfinite(numbers).all():
+            return numbers
     stripped = text.astype(str).str.strip()
     numbers = pd.to_numeric(stripped, errors="coerce").to_numpy("float64")
     if np.isfinite(numbers).all():
@@ -205,8 +212,9 @@ def _dates(spelled: pd.Series) -> pd.Series:
 def rows_by_series(ids) -> list[tuple[str, np.ndarray]]:
     """(id as text, its row positions) of each series named in an id column (any values, read as
     text without surrounding spaces), in order of first appearance."""
-    text = pd.Series(np.asarray(ids)).astype(str).str.strip().to_numpy()
-    return [(key, np.flatnonzero(text == key)) for key in pd.unique(text)]
+    text = pd.Series(np.asarray(ids)).astype(str).str.strip()
+    positions = text.groupby(text, sort=False).indices  # one pass, not one per series
+    return [(key, np.asarray(positions[key], "int64")) for key in pd.unique(text)]
 
 
 def parse_time_column(
