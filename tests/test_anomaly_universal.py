@@ -125,6 +125,25 @@ def test_detect_takes_arrays_lists_and_long_frames(tmp_path):
         assert len(none) == 0 and {"score", "is_anomaly"} <= set(none.columns)
 
 
+def test_many_series_of_one_length_are_scored_in_batches_as_one_by_one(shipped):
+    # The graph scores each row on its own: batching series of one length (a long frame's usual
+    # case, one graph call instead of one per series) changes no score beyond float32 rounding.
+    from zoo.models.universal_anomaly.model import MAX_POINTS, many_point_scores
+
+    rng = np.random.default_rng(7)
+    many = [rng.normal(size=n).cumsum() * 10.0**k for k, n in enumerate([120, 120, 40, 120, 300])]
+    many[1][50] += 30.0  # a spike in one row of the batch of three
+    many[3][60:70] = np.nan  # a gap in another
+    one_by_one = [point_scores(shipped, x) for x in many]
+    batched = many_point_scores(shipped, many)
+    for got, expected in zip(batched, one_by_one, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # more series of one length than one batch holds (MAX_POINTS points): several batches
+    rows = [rng.normal(size=1024) for _ in range(MAX_POINTS // 1024 + 2)]
+    split = many_point_scores(shipped, rows)
+    np.testing.assert_allclose(split[-1], point_scores(shipped, rows[-1]), rtol=1e-5, atol=1e-6)
+
+
 def test_detect_scores_a_long_frame_in_time_order_whatever_its_row_order():
     # Text day-first dates (as pd.read_csv leaves them), rows shuffled: each series is scored in
     # time order and the scores go back to their rows, as for the sorted frame.

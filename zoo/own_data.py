@@ -353,6 +353,22 @@ def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
     return {"score": found, "is_anomaly": found > _threshold(model, threshold)}
 
 
+def _named_point_scores(model, items: list[UserSeries]) -> list[np.ndarray]:
+    """The family's point scores of all `items` at once (batched where it can); an error is
+    raised again naming the series it is about."""
+    module = _user_module(model)
+    try:
+        return module.point_scores(model, items)
+    except ValueError:
+        for item in items:  # find the series the error is about
+            try:
+                module.point_scores(model, [item])
+            except ValueError as error:
+                which = "" if item.id is None else f"Series {item.id!r}: "
+                raise ValueError(which + str(error)) from None
+        raise
+
+
 def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.ndarray:
     """Point scores (len(frame),) of a DataFrame's series read as `zoo predict` reads a CSV
     (`read_user_series`: each series in time order on its regular grid, missing steps and NaN
@@ -375,13 +391,7 @@ def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.
         groups=groups,
         id_column=id_column if id_column in frame else None,
     )
-    scores = []
-    for item in items:
-        try:
-            scores.append(_user_module(model).point_scores(model, [item])[0])
-        except ValueError as error:  # name the series the error is about
-            which = "" if item.id is None else f"Series {item.id!r}: "
-            raise ValueError(which + str(error)) from None
+    scores = _named_point_scores(model, items)
     out = np.full(len(frame), np.nan)
     for rows, item, found in zip(ordered, items, scores, strict=True):
         if item.grid is None:  # a single time stamp
@@ -439,13 +449,16 @@ def detect(
             score = _scores_on_grid(model, frame, column, id_column, time_column, groups)
         else:
             score = np.full(len(frame), np.nan)
-            for rows in groups:
-                score[rows] = _detect_one(model, values[rows], threshold)["score"]
+            items = [UserSeries(None, values[rows], None, None, 1) for rows in groups]
+            for rows, found in zip(groups, _named_point_scores(model, items), strict=True):
+                score[rows] = found
         flags = np.nan_to_num(score, nan=-np.inf) > _threshold(model, threshold)
         out = series.copy()
         out["score"], out["is_anomaly"] = score, flags
         return out
     if isinstance(series, list | tuple) and not (series and all(np.ndim(s) == 0 for s in series)):
-        found = [_detect_one(model, np.asarray(s, "float64"), threshold) for s in series]
-        return {key: [f[key] for f in found] for key in ("score", "is_anomaly")}
+        items = [UserSeries(None, np.asarray(s, "float64"), None, None, 1) for s in series]
+        scores = _user_module(model).point_scores(model, items) if items else []
+        level = _threshold(model, threshold)
+        return {"score": scores, "is_anomaly": [found > level for found in scores]}
     return _detect_one(model, np.asarray(series, "float64"), threshold)

@@ -285,6 +285,37 @@ def point_scores(model: keras.Model, series, *, batch_size: int = 256) -> np.nda
     return total / cover
 
 
+def many_point_scores(model: keras.Model, many) -> list[np.ndarray]:
+    """`point_scores` of each 1-D series of the list `many`, the series-mode graph run once on
+    each batch of series of one length (at most MAX_POINTS points in a batch; every row of the
+    graph is scored on its own, and series of one length need no padding, which would change
+    the windows that cover a short series' first points), so that a long DataFrame of many
+    short series is not one graph call per series."""
+    values = []
+    for item in many:
+        x = as_series(item)
+        values.append(x / unit_scale(x))
+    if not is_series(model):
+        return [point_scores(model, x) for x in values]
+    out: list[np.ndarray | None] = [None] * len(values)
+    lengths = np.array([len(x) for x in values])
+    run = _series_function(model)
+    for n in np.unique(lengths):
+        rows = np.flatnonzero(lengths == n)
+        if n > MAX_POINTS:
+            for k in rows:
+                out[k] = _series_scores(model, values[k])
+            continue
+        step = max(MAX_POINTS // int(n), 1)
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            batch = tf.constant(np.stack([values[k] for k in chunk]), "float32")
+            scores = np.asarray(run(batch), "float64")
+            for k, row in zip(chunk, scores, strict=True):
+                out[k] = row
+    return out
+
+
 def _series_function(model: keras.Model):
     found = _SERIES_FUNCTIONS.get(model)
     if found is None:

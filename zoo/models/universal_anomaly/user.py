@@ -17,8 +17,7 @@ import pandas as pd
 
 from zoo.data.series_input import UserSeries
 from zoo.models.common.detector_user import evaluate_scores, plot_first, scores_table
-from zoo.models.universal_anomaly.model import get_threshold
-from zoo.models.universal_anomaly.model import point_scores as series_scores
+from zoo.models.universal_anomaly.model import get_threshold, many_point_scores
 
 __all__ = ["evaluate_series", "plot_series", "predict_table"]
 
@@ -30,8 +29,9 @@ def point_scores(model: keras.Model, series: Sequence[UserSeries]) -> list[np.nd
     """The score of every point of every series; the steps its time column misses (which
     `read_user_series` fills by interpolation) are given to the detector as missing, NaN: a
     straight line across a gap would be an odd shape of its own (a periodic series missing half
-    a period was flagged at both ends of the gap)."""
-    return [series_scores(model, item.with_gaps_missing()) for item in series]
+    a period was flagged at both ends of the gap). Series of one length are scored in batches
+    (`many_point_scores`)."""
+    return many_point_scores(model, [item.with_gaps_missing() for item in series])
 
 
 def predict_table(model: keras.Model, series: Sequence[UserSeries]) -> pd.DataFrame:
