@@ -270,3 +270,20 @@ def test_weekday_series_are_on_the_grid_of_weekdays():
     # weekends are gaps.
     odd = pd.DataFrame({"ds": [*stamps[:20], pd.Timestamp("2024-01-27 09:30")], "y": 1.0})
     assert read_user_series(odd.sort_values("ds"), "y", time_column="ds")[0].freq == "daily"
+
+
+def test_series_sharing_their_time_stamps_read_as_each_alone():
+    # A long frame's series usually share their dates: their grid is inferred once. Each series
+    # still reads as it does alone, one with a missing month (other stamps) included.
+    months = pd.date_range("2020-01-01", periods=24, freq="MS")
+    rng = np.random.default_rng(8)
+    parts = [pd.DataFrame({"id": key, "ds": months, "y": rng.normal(size=24)}) for key in "abc"]
+    parts[1] = parts[1].drop(index=[5])
+    frame = pd.concat(parts, ignore_index=True)
+    together = read_user_series(frame, "y", time_column="ds", id_column="id")
+    for part, got in zip(parts, together, strict=True):
+        (alone,) = read_user_series(part, "y", time_column="ds")
+        np.testing.assert_array_equal(got.values, alone.values)
+        assert list(got.timestamps) == list(alone.timestamps) == list(months)
+        assert got.filled == alone.filled and got.freq == "monthly" and got.period == 12
+    assert together[1].filled.positions == (5,) and together[0].filled.count == 0

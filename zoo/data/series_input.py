@@ -314,15 +314,26 @@ def _fill(
 
 
 def _one_series(
-    frame, column, time_column, rows, source, period, ident, dtype, dayfirst=False
+    frame, column, time_column, rows, source, period, ident, dtype, dayfirst=False, grids=None
 ) -> UserSeries:
+    """One series of `frame`'s rows; `grids` (a dict) keeps the grid, positions and stamps of
+    each time column already read, so that the many series of a long file that share their time
+    stamps infer their grid once."""
     values = _parse_values(frame[column], column, rows, source)
     grid, stamps, report = None, None, GapReport()
     if time_column is not None and len(values) >= 2:
         times = _parse_times(frame[time_column], time_column, rows, source, dayfirst)
-        grid, positions = _grid_positions(times, time_column, rows, source)
+        key = np.asarray(times.asi8 if isinstance(times, pd.DatetimeIndex) else times)
+        key = (key.dtype.str, key.tobytes())
+        if grids is None or key not in grids:
+            grid, positions = _grid_positions(times, time_column, rows, source)
+            stamps = grid.stamps(np.arange(positions[-1] + 1))
+            if grids is not None:
+                grids[key] = grid, positions, stamps
+        grid, positions, stamps = grids[key] if grids is not None else (grid, positions, stamps)
+        if isinstance(stamps, np.ndarray):  # numeric stamps: an array of this series' own
+            stamps = stamps.copy()
         values, report = _fill(values, positions, grid)
-        stamps = grid.stamps(np.arange(len(values)))
     freq = grid.freq if grid is not None else None
     default = grid.period if grid is not None else 1
     return UserSeries(
@@ -384,11 +395,11 @@ def read_user_series(
     dayfirst = time_column is not None and day_first(
         frame[time_column], time_column, name, [index for _, index in groups]
     )
-    result = []
+    result, grids = [], {}
     for ident, index in groups:
         part = frame.iloc[index]
         series = _one_series(
-            part, column, time_column, rows[index], name, period, ident, dtype, dayfirst
+            part, column, time_column, rows[index], name, period, ident, dtype, dayfirst, grids
         )
         if len(series) < max(int(min_length), 1):
             which = f" (series {ident!r})" if ident is not None else ""
