@@ -129,6 +129,20 @@ def test_files_in_the_encodings_spreadsheets_save_are_read(tmp_path, encoding):
     np.testing.assert_array_equal(values, [1.5, 2.0])
 
 
+def test_comment_and_blank_lines_above_the_header_are_skipped(tmp_path):
+    # An export's preamble; before, its first line was taken as the header ("the columns are:
+    # '# sales export'"). Rows are still counted from the header.
+    path = tmp_path / "export.csv"
+    path.write_text("# sales export\n  # units: EUR\n\nds;y\n2024-01;1,5\n2024-02;2\n")
+    np.testing.assert_array_equal(read_series(path, "y"), [1.5, 2.0])
+    path.write_text("# sales export\nds,y\n2024-01,1.5\n2024-02,x\n")
+    with pytest.raises(ValueError, match=r"`column` 'y'.*'x' at data row 2"):
+        read_series(path, "y")
+    path.write_text("# only a comment\n\n")
+    with pytest.raises(ValueError, match="empty file"):
+        read_series(path, "y")
+
+
 def test_blank_lines_after_the_last_row_are_not_data(tmp_path):
     # An editor's trailing newlines; a blank line between rows of a one-column file is an empty
     # value.

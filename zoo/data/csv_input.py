@@ -3,10 +3,10 @@
 A file may be UTF-8, UTF-16 or Windows-1252 text (`csv_dialect.encoding_of`), separate its
 cells with ',', ';' or tabs, a ';'-separated one may write decimal commas, and numbers may hold
 group marks (1,234.5; `zoo.data.csv_dialect`); the names in the header are read without
-surrounding spaces. Every reader fails with an error that names the
-argument, what was expected and what was received: a missing column lists the columns the file
-has; a NaN, an empty cell or a non-numeric value gives its row (1-based data row, header not
-counted) and the offending text.
+surrounding spaces; comment lines ('#') and blank lines above the header are skipped. Every
+reader fails with an error that names the argument, what was expected and what was received: a
+missing column lists the columns the file has; a NaN, an empty cell or a non-numeric value gives
+its row (1-based data row, header not counted) and the offending text.
 """
 
 from __future__ import annotations
@@ -27,14 +27,21 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"`path` must be an existing CSV file. Received: {str(path)!r}")
     encoding = encoding_of(path)
+    preamble, header = 0, ""
     with open(path, encoding=encoding, errors="replace") as handle:
-        delimiter = delimiter_of(handle.readline())
+        for line in handle:  # comment lines ('#') and blank lines above the header are skipped
+            if line.strip() and not line.lstrip().startswith("#"):
+                header = line
+                break
+            preamble += 1
+    delimiter = delimiter_of(header)
     try:
         # Everything as text first, so that a bad cell is reported as the user wrote it; blank
         # lines are kept (an empty value in a one-column file is a gap, not something to skip).
         frame = pd.read_csv(
             path,
             sep=delimiter,
+            skiprows=preamble,
             encoding=encoding,
             dtype=str,
             keep_default_na=False,
