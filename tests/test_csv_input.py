@@ -143,6 +143,22 @@ def test_comment_and_blank_lines_above_the_header_are_skipped(tmp_path):
         read_series(path, "y")
 
 
+def test_currency_and_percent_signs_of_a_formatted_column_are_taken_off(tmp_path):
+    # A spreadsheet's currency or percent format; before, "must hold finite numbers" at row 1.
+    path = tmp_path / "money.csv"
+    path.write_text('v\n"$1,234.50"\n-$5.00\n$-2\n')
+    np.testing.assert_array_equal(read_series(path, "v"), [1234.5, -5.0, -2.0])
+    path.write_text("v;w\n1.234,50 €;12,5%\n7 €;3%\n")
+    np.testing.assert_array_equal(read_table(path, ["v", "w"]), [[1234.5, 12.5], [7.0, 3.0]])
+    # Two signs in one column, or a sign on text, are left as written and named.
+    path.write_text("v\n$1\n2 €\n")
+    with pytest.raises(ValueError, match=r"Received '\$1' at data row 1"):
+        read_series(path, "v")
+    path.write_text("v\n$1\n$abc\n")
+    with pytest.raises(ValueError, match=r"Received '\$1' at data row 1"):
+        read_series(path, "v")
+
+
 def test_blank_lines_after_the_last_row_are_not_data(tmp_path):
     # An editor's trailing newlines; a blank line between rows of a one-column file is an empty
     # value.

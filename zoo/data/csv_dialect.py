@@ -11,6 +11,9 @@ alone, which may be a decimal point, is left alone), as plain numbers (``1234.5`
 columns (dates such as 01.02.2024, text) are left as they are. A file separated by ';' is read
 with decimal ',', any other with '.'.
 
+A column whose every non-empty cell carries one currency sign ("$1,234.50", "1.234,50 €") or a
+percent sign ("12.5%", read as 12.5) has the sign taken off first: a spreadsheet's number format.
+
 `encoding_of(path)` reads the text encoding: UTF-32 or UTF-16 by their byte-order mark (Excel's
 "Unicode Text" is UTF-16 with tabs), UTF-8 (with or without its mark) when every byte decodes so,
 else Windows-1252, the ANSI code page that Excel on Windows saves "CSV" in for Western locales
@@ -83,7 +86,10 @@ def with_plain_numbers(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
     group = "." if decimal == "," else ","
     out = frame.copy()
     for name in frame.columns:
-        text = frame[name].astype(str).str.strip()
+        written = frame[name].astype(str).str.strip()
+        text = _without_unit(written)
+        if not text.equals(written):
+            out[name] = text  # a unit sign taken off
         filled = text[text != ""]
         # Only a comma proves the convention: 2.125 in a ';' file may be a decimal point.
         if filled.empty or not filled.str.contains(",", regex=False).any():
@@ -92,3 +98,25 @@ def with_plain_numbers(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
             plain = text.str.replace(group, "", regex=False)
             out[name] = plain.str.replace(decimal, ".", regex=False)
     return out
+
+
+# A currency sign before or after a number, or a percent sign after it (group 1: the number).
+_UNITS = (r"^([+-]?)\s*[$€£¥]\s*(.+)$", r"^(.+?)\s*[$€£¥]$", r"^(.+?)\s*%$")
+
+
+def _without_unit(text: pd.Series) -> pd.Series:
+    """`text` with one unit sign taken off every non-empty cell when all of them carry the same
+    sign ("$1,234.50", "1.234,50 €", "12.5%"; a percentage stays in percent points): a
+    spreadsheet's formatted column. Any other column is returned as it is."""
+    filled = text[text != ""]
+    if filled.empty:
+        return text
+    for pattern in _UNITS:
+        found = filled.str.extract(pattern)
+        number = found.iloc[:, -1]
+        if found.notna().all().all() and number.str.fullmatch(r"[+-]?\d[\d.,\s]*").all():
+            signs = filled.str.replace(r"[^$€£¥%]", "", regex=True)
+            if signs.nunique() == 1:
+                number = found[0] + found[1] if found.shape[1] == 2 else number
+                return text.where(text == "", number.reindex(text.index)).fillna("")
+    return text
