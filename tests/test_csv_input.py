@@ -150,12 +150,16 @@ def test_currency_and_percent_signs_of_a_formatted_column_are_taken_off(tmp_path
     np.testing.assert_array_equal(read_series(path, "v"), [1234.5, -5.0, -2.0])
     path.write_text("v;w\n1.234,50 €;12,5%\n7 €;3%\n")
     np.testing.assert_array_equal(read_table(path, ["v", "w"]), [[1234.5, 12.5], [7.0, 3.0]])
-    # Two signs in one column, or a sign on text, are left as written and named.
+    # Two signs in one column are left as written and named; a cell without a digit (a
+    # missing mark, text) is reported as written, at its own row.
     path.write_text("v\n$1\n2 €\n")
     with pytest.raises(ValueError, match=r"Received '\$1' at data row 1"):
         read_series(path, "v")
+    path.write_text("v\n$1\n-\n$3\n")
+    with pytest.raises(ValueError, match=r"Received '-' at data row 2.*missing"):
+        read_series(path, "v")
     path.write_text("v\n$1\n$abc\n")
-    with pytest.raises(ValueError, match=r"Received '\$1' at data row 1"):
+    with pytest.raises(ValueError, match=r"Received '\$abc' at data row 2"):
         read_series(path, "v")
 
 

@@ -105,10 +105,12 @@ _UNITS = (r"^([+-]?)\s*[$€£¥]\s*(.+)$", r"^(.+?)\s*[$€£¥]$", r"^(.+?)\s*
 
 
 def _without_unit(text: pd.Series) -> pd.Series:
-    """`text` with one unit sign taken off every non-empty cell when all of them carry the same
-    sign ("$1,234.50", "1.234,50 €", "12.5%"; a percentage stays in percent points): a
-    spreadsheet's formatted column. Any other column is returned as it is."""
-    filled = text[text != ""]
+    """`text` with one unit sign taken off every cell that holds a digit when all of them carry
+    the same sign ("$1,234.50", "1.234,50 €", "12.5%"; a percentage stays in percent points): a
+    spreadsheet's formatted column. Cells without a digit (empty, "NA", "-") stay as written,
+    for the reader to report; any other column is returned as it is."""
+    numeric = text.str.contains(r"\d")
+    filled = text[numeric]
     if filled.empty:
         return text
     for pattern in _UNITS:
@@ -117,6 +119,7 @@ def _without_unit(text: pd.Series) -> pd.Series:
         if found.notna().all().all() and number.str.fullmatch(r"[+-]?\d[\d.,\s]*").all():
             signs = filled.str.replace(r"[^$€£¥%]", "", regex=True)
             if signs.nunique() == 1:
-                number = found[0] + found[1] if found.shape[1] == 2 else number
-                return text.where(text == "", number.reindex(text.index)).fillna("")
+                out = text.copy()
+                out[numeric] = found[0] + found[1] if found.shape[1] == 2 else number
+                return out
     return text
