@@ -129,18 +129,22 @@ def test_files_in_the_encodings_spreadsheets_save_are_read(tmp_path, encoding):
     np.testing.assert_array_equal(values, [1.5, 2.0])
 
 
+def _refused(path, text: str, column: str, match: str) -> None:
+    """`text` written to `path` is refused by `read_series(path, column)` with `match`."""
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_series(path, column)
+
+
 def test_comment_and_blank_lines_above_the_header_are_skipped(tmp_path):
     # An export's preamble; before, its first line was taken as the header ("the columns are:
     # '# sales export'"). Rows are still counted from the header.
     path = tmp_path / "export.csv"
     path.write_text("# sales export\n  # units: EUR\n\nds;y\n2024-01;1,5\n2024-02;2\n")
     np.testing.assert_array_equal(read_series(path, "y"), [1.5, 2.0])
-    path.write_text("# sales export\nds,y\n2024-01,1.5\n2024-02,x\n")
-    with pytest.raises(ValueError, match=r"`column` 'y'.*'x' at data row 2"):
-        read_series(path, "y")
-    path.write_text("# only a comment\n\n")
-    with pytest.raises(ValueError, match="empty file"):
-        read_series(path, "y")
+    bad = "# sales export\nds,y\n2024-01,1.5\n2024-02,x\n"
+    _refused(path, bad, "y", r"`column` 'y'.*'x' at data row 2")
+    _refused(path, "# only a comment\n\n", "y", "empty file")
 
 
 def test_currency_and_percent_signs_of_a_formatted_column_are_taken_off(tmp_path):
@@ -152,15 +156,9 @@ def test_currency_and_percent_signs_of_a_formatted_column_are_taken_off(tmp_path
     np.testing.assert_array_equal(read_table(path, ["v", "w"]), [[1234.5, 12.5], [7.0, 3.0]])
     # Two signs in one column are left as written and named; a cell without a digit (a
     # missing mark, text) is reported as written, at its own row.
-    path.write_text("v\n$1\n2 €\n")
-    with pytest.raises(ValueError, match=r"Received '\$1' at data row 1"):
-        read_series(path, "v")
-    path.write_text("v\n$1\n-\n$3\n")
-    with pytest.raises(ValueError, match=r"Received '-' at data row 2.*missing"):
-        read_series(path, "v")
-    path.write_text("v\n$1\n$abc\n")
-    with pytest.raises(ValueError, match=r"Received '\$abc' at data row 2"):
-        read_series(path, "v")
+    _refused(path, "v\n$1\n2 €\n", "v", r"Received '\$1' at data row 1")
+    _refused(path, "v\n$1\n-\n$3\n", "v", r"Received '-' at data row 2.*missing")
+    _refused(path, "v\n$1\n$abc\n", "v", r"Received '\$abc' at data row 2")
 
 
 def test_blank_lines_after_the_last_row_are_not_data(tmp_path):

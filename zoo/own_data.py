@@ -26,6 +26,7 @@ import numpy as np
 
 from zoo.data.series_input import (
     UserSeries,
+    dated_frame,
     read_frame_series,
     read_user_series,
     rows_by_series,
@@ -101,12 +102,11 @@ def read_series(
 ) -> list[UserSeries]:
     """`data` (see the module docstring) as a list of UserSeries; `period` overrides every
     series' season, `default_period` is the season of a series without time stamps."""
-    dated = type(data).__name__ == "Series" and type(data.index).__name__ == "DatetimeIndex"
+    dated = dated_frame(data)
     if isinstance(data, list | tuple) and data and isinstance(data[0], UserSeries):
         items = list(data)
-    elif dated and column is None and time_column is None:  # its index is its time stamps
-        frame = data.to_frame("y").rename_axis("ds").reset_index()
-        items = read_user_series(frame, "y", time_column="ds", period=period)
+    elif dated is not None and column is None and time_column is None:
+        items = read_user_series(dated, "y", time_column="ds", period=period)
     elif isinstance(data, str | Path) or type(data).__name__ == "DataFrame":
         if column is None:
             raise ValueError("`column` must name the value column of a CSV file or DataFrame.")
@@ -429,10 +429,9 @@ def detect(
     """
     model = load_model(model)
     family(model)
-    if type(series).__name__ == "Series" and type(series.index).__name__ == "DatetimeIndex":
-        # one series whose index is its time stamps: scored on its grid, as a frame with ds
-        frame = series.to_frame("y").rename_axis("ds").reset_index()
-        scored = detect(model, frame, threshold=threshold)
+    dated = dated_frame(series)
+    if dated is not None:  # scored on its grid, as a frame with ds
+        scored = detect(model, dated, threshold=threshold)
         return {"score": scored["score"].to_numpy(), "is_anomaly": scored["is_anomaly"].to_numpy()}
     if type(series).__name__ == "DataFrame":
         if column not in series.columns:

@@ -14,10 +14,10 @@ with decimal ',', any other with '.'.
 A column whose every non-empty cell carries one currency sign ("$1,234.50", "1.234,50 €") or a
 percent sign ("12.5%", read as 12.5) has the sign taken off first: a spreadsheet's number format.
 
-`encoding_of(path)` reads the text encoding: UTF-32 or UTF-16 by their byte-order mark (Excel's
-"Unicode Text" is UTF-16 with tabs), UTF-8 (with or without its mark) when every byte decodes so,
-else Windows-1252, the ANSI code page that Excel on Windows saves "CSV" in for Western locales
-(a header such as "Umsatz €" or "ventes é"), with a warning that says so.
+`file_text(path)` reads a file's text in its encoding: UTF-32 or UTF-16 by their byte-order
+mark (Excel's "Unicode Text" is UTF-16 with tabs), UTF-8 (with or without its mark) when every
+byte decodes so, else Windows-1252, the ANSI code page that Excel on Windows saves "CSV" in for
+Western locales (a header such as "Umsatz €" or "ventes é"), with a warning that says so.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["delimiter_of", "encoding_of", "with_plain_numbers"]
+__all__ = ["delimiter_of", "file_text", "with_plain_numbers"]
 
 # Byte-order marks, the longer first (UTF-32 LE's begins with UTF-16 LE's).
 _MARKS = (
@@ -41,27 +41,27 @@ _MARKS = (
 )
 
 
-def encoding_of(path: str | Path) -> str:
-    """The text encoding of the file at `path` (module docstring)."""
+def file_text(path: str | Path) -> str:
+    """The text of the file at `path`, read once and decoded by its encoding (module
+    docstring)."""
     raw = Path(path).read_bytes()
     for mark, name in _MARKS:
         if raw.startswith(mark):
-            return name
+            return raw.decode(name)
     try:
-        raw.decode("utf-8")
-        return "utf-8"
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         where = error.start
     try:
-        raw.decode("cp1252")
+        text = raw.decode("cp1252")
     except UnicodeDecodeError:
-        return "latin-1"  # every byte is a character: the header names at least stay readable
+        return raw.decode("latin-1")  # every byte is a character: the header stays readable
     warnings.warn(
         f"{str(path)!r} is not UTF-8 (byte 0x{raw[where]:02x} at offset {where}); it is read as "
         "Windows-1252, as Excel saves CSV on Windows. Save it as 'CSV UTF-8' to be sure.",
         stacklevel=3,
     )
-    return "cp1252"
+    return text
 
 
 def _number_pattern(decimal: str) -> str:

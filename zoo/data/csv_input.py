@@ -1,6 +1,6 @@
 """A user's data from a file: one CSV column as a float series, a numeric table, or images.
 
-A file may be UTF-8, UTF-16 or Windows-1252 text (`csv_dialect.encoding_of`), separate its
+A file may be UTF-8, UTF-16 or Windows-1252 text (`csv_dialect.file_text`), separate its
 cells with ',', ';' or tabs, a ';'-separated one may write decimal commas, and numbers may hold
 group marks (1,234.5; `zoo.data.csv_dialect`); the names in the header are read without
 surrounding spaces; comment lines ('#') and blank lines above the header are skipped. Every
@@ -11,13 +11,14 @@ its row (1-based data row, header not counted) and the offending text.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from zoo.data.csv_dialect import delimiter_of, encoding_of, with_plain_numbers
+from zoo.data.csv_dialect import delimiter_of, file_text, with_plain_numbers
 
 __all__ = ["read_array", "read_images", "read_series", "read_table"]
 
@@ -26,23 +27,21 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"`path` must be an existing CSV file. Received: {str(path)!r}")
-    encoding = encoding_of(path)
+    text = file_text(path)
     preamble, header = 0, ""
-    with open(path, encoding=encoding, errors="replace") as handle:
-        for line in handle:  # comment lines ('#') and blank lines above the header are skipped
-            if line.strip() and not line.lstrip().startswith("#"):
-                header = line
-                break
-            preamble += 1
+    for line in io.StringIO(text, newline=None):  # comment ('#') and blank lines above the
+        if line.strip() and not line.lstrip().startswith("#"):  # header are skipped
+            header = line
+            break
+        preamble += 1
     delimiter = delimiter_of(header)
     try:
         # Everything as text first, so that a bad cell is reported as the user wrote it; blank
         # lines are kept (an empty value in a one-column file is a gap, not something to skip).
         frame = pd.read_csv(
-            path,
+            io.StringIO(text),
             sep=delimiter,
             skiprows=preamble,
-            encoding=encoding,
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,

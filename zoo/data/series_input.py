@@ -209,6 +209,14 @@ def _dates(spelled: pd.Series) -> pd.Series:
     return utc
 
 
+def dated_frame(data) -> pd.DataFrame | None:
+    """A pandas Series with a DatetimeIndex as the frame of one series it stands for (columns
+    ds, its index, and y, its values); None for anything else."""
+    if isinstance(data, pd.Series) and isinstance(data.index, pd.DatetimeIndex):
+        return pd.DataFrame({"ds": data.index, "y": data.to_numpy()})
+    return None
+
+
 def rows_by_series(ids) -> list[tuple[str, np.ndarray]]:
     """(id as text, its row positions) of each series named in an id column (any values, read as
     text without surrounding spaces), in order of first appearance."""
@@ -325,12 +333,11 @@ def _one_series(
         times = _parse_times(frame[time_column], time_column, rows, source, dayfirst)
         key = np.asarray(times.asi8 if isinstance(times, pd.DatetimeIndex) else times)
         key = (key.dtype.str, key.tobytes())
-        if grids is None or key not in grids:
+        grids = {} if grids is None else grids
+        if key not in grids:
             grid, positions = _grid_positions(times, time_column, rows, source)
-            stamps = grid.stamps(np.arange(positions[-1] + 1))
-            if grids is not None:
-                grids[key] = grid, positions, stamps
-        grid, positions, stamps = grids[key] if grids is not None else (grid, positions, stamps)
+            grids[key] = grid, positions, grid.stamps(np.arange(positions[-1] + 1))
+        grid, positions, stamps = grids[key]
         if isinstance(stamps, np.ndarray):  # numeric stamps: an array of this series' own
             stamps = stamps.copy()
         values, report = _fill(values, positions, grid)

@@ -212,11 +212,12 @@ def forecast(
         raise ValueError(f"`quantiles` must be levels in (0, 1). Received: quantiles={quantiles!r}")
     if period is not None and (not isinstance(period, int | np.integer) or period < 1):
         raise ValueError(f"`period` must be an integer >= 1 or None. Received: period={period!r}")
+    from zoo.data.series_input import dated_frame
+
     frame = isinstance(series, pd.DataFrame)
-    dated = isinstance(series, pd.Series) and isinstance(series.index, pd.DatetimeIndex)
-    if frame or dated:
-        if dated:  # one series whose index is its time stamps: read as a frame of one series
-            series = pd.DataFrame({"ds": series.index, "y": series.to_numpy()})
+    dated = dated_frame(series)
+    if frame or dated is not None:
+        series = series if dated is None else dated
         missing = {"ds", "y"} - set(series.columns)
         if missing:
             raise ValueError(
@@ -236,10 +237,7 @@ def forecast(
             "forecast": np.zeros((0, int(horizon))),
             "quantiles": np.zeros((0, int(horizon), len(levels))),
         }
-        if not frame:
-            return empty
-        table = _long_frame([], empty, levels, int(horizon))
-        return table.drop(columns="unique_id") if single else table
+        return _long_frame([], empty, levels, int(horizon), ids=not single) if frame else empty
     config = getattr(model, "builder_config", None) or {}
     context_length = int(config.get("context_length", 96))
     prepared = [prepare_context(a, context_length, p) for a, p in zip(arrays, periods, strict=True)]
@@ -250,8 +248,7 @@ def forecast(
     out = {"forecast": q[:, :, 1], "quantiles": _levels(q, levels)}
     if not frame:
         return out
-    table = _long_frame(groups, out, levels, int(horizon))
-    return table.drop(columns="unique_id") if single else table
+    return _long_frame(groups, out, levels, int(horizon), ids=not single)
 
 
 def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object, UserSeries]]:
@@ -286,9 +283,10 @@ def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object,
     return list(zip(ids, items, strict=True))
 
 
-def _long_frame(groups, out, levels, horizon: int) -> pd.DataFrame:
-    """One row per series and step: unique_id, ds (the steps after each series' last time
-    stamp on its grid; 1..horizon for a series of one time stamp), forecast, q<level>..."""
+def _long_frame(groups, out, levels, horizon: int, ids: bool = True) -> pd.DataFrame:
+    """One row per series and step: unique_id (left out with `ids` False: a frame of one
+    series without ids), ds (the steps after each series' last time stamp on its grid;
+    1..horizon for a series of one time stamp), forecast, q<level>..."""
     rows = []
     for i, (uid, item) in enumerate(groups):
         future = item.future_timestamps(horizon)
@@ -301,5 +299,7 @@ def _long_frame(groups, out, levels, horizon: int) -> pd.DataFrame:
             part[f"q{level:g}"] = out["quantiles"][i, :, j]
         rows.append(part)
     if not rows:
-        return pd.DataFrame(columns=["unique_id", "ds", "forecast", *(f"q{q:g}" for q in levels)])
-    return pd.concat(rows, ignore_index=True)
+        table = pd.DataFrame(columns=["unique_id", "ds", "forecast", *(f"q{q:g}" for q in levels)])
+    else:
+        table = pd.concat(rows, ignore_index=True)
+    return table if ids else table.drop(columns="unique_id")
