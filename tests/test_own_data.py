@@ -122,15 +122,24 @@ def test_predict_horizon_any_for_the_universal_forecaster_own_for_the_others(
 
 def test_evaluate_and_backtest_take_a_horizon(capsys, tuned_forecaster, tmp_path):
     # 60 monthly values leave a test part of 12, too short for the universal forecaster's
-    # default 24 steps: `--horizon 6` evaluates it there. Its continuous-time decoder answers
-    # each step on its own, so at an origin the 6-step forecasts are the first 6 of the 30-step
-    # ones; the seasonal naive baseline is the value 12 months before, by hand; the per-series
-    # model stops at its own 6 steps.
+    # own 24 steps: without `--horizon` it evaluates the 12 that fit, says so in one warning
+    # line, and gives what `--horizon 12` gives; 24 asked for is an error that says how. Its
+    # continuous-time decoder answers each step on its own, so at an origin the 6-step
+    # forecasts are the first 6 of the 30-step ones; the seasonal naive baseline is the value
+    # 12 months before, by hand; the per-series model stops at its own 6 steps.
     frame = _monthly(60)
     path = tmp_path / "short.csv"
     frame.to_csv(path, index=False)
-    code, _, err = _run(capsys, "evaluate", "forecaster_universal", "--csv", path, "--column",
-                        "y", "--time-column", "ds")  # fmt: skip
+    on_csv = ("evaluate", "forecaster_universal", "--csv", path, "--column", "y",
+              "--time-column", "ds", "--json")  # fmt: skip
+    code, fitted, err = _run(capsys, *on_csv)
+    assert code == 0, err
+    assert err.count("\n") == 1 and err.startswith("warning: Forecasting 12 steps")
+    assert "the model's own horizon is 24" in err
+    code, twelve, err = _run(capsys, *on_csv, "--horizon", "12")
+    assert code == 0 and err == ""
+    assert json.loads(fitted)["horizon"] == 12 and json.loads(fitted) == json.loads(twelve)
+    code, _, err = _run(capsys, *on_csv, "--horizon", "24")
     assert code == 2 and "lower `horizon`" in err and "The series is too short" in err
     code, out, err = _run(capsys, "evaluate", "forecaster_universal", "--csv", path, "--column",
                           "y", "--time-column", "ds", "--horizon", "6", "--json")  # fmt: skip

@@ -78,6 +78,11 @@ class _Plan:
     stride: int
 
 
+def training_part(n: int, test_fraction: float) -> int:
+    """⌊(1 − test_fraction)·n⌋: the values of a series of n before its first origin."""
+    return math.floor((1.0 - test_fraction) * n + 1e-9)
+
+
 def _as_plans(series, period, horizon, test_fraction, stride, max_origins) -> list[_Plan]:
     many = (
         isinstance(series, list | tuple)
@@ -97,7 +102,7 @@ def _as_plans(series, period, horizon, test_fraction, stride, max_origins) -> li
             )
         m = int(period if period is not None else getattr(item, "period", 1))
         n = len(values)
-        n_train = math.floor((1.0 - test_fraction) * n + 1e-9)
+        n_train = training_part(n, test_fraction)
         possible = np.arange(n_train, n - horizon + 1)
         if n_train < 2 or not len(possible):
             name = "The series" if ident is None else f"`series` {ident!r}"

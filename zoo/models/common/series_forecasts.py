@@ -9,6 +9,7 @@ the table `zoo predict` writes, the rolling-origin evaluation beside the baselin
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,9 +19,21 @@ import pandas as pd
 from zoo.data.series_input import UserSeries
 from zoo.data.series_output import forecast_table
 from zoo.models.common.plots import plot_forecasts
-from zoo.models.common.rolling_origin import Histories, RollingOriginResult, rolling_origin
+from zoo.models.common.rolling_origin import (
+    Histories,
+    RollingOriginResult,
+    rolling_origin,
+    training_part,
+)
 
-__all__ = ["QUANTILES", "evaluate_forecasts", "forecast_rows", "series_plotter", "steps"]
+__all__ = [
+    "QUANTILES",
+    "evaluate_forecasts",
+    "evaluation_steps",
+    "forecast_rows",
+    "series_plotter",
+    "steps",
+]
 
 QUANTILES = (0.1, 0.5, 0.9)
 ForecastFn = Callable[[Sequence[np.ndarray]], dict]
@@ -38,6 +51,33 @@ def steps(horizon: int | None, own: int, *, any_horizon: bool = False) -> int:
             "forecaster_universal, which forecasts any horizon."
         )
     return int(horizon)
+
+
+def evaluation_steps(
+    horizon: int | None,
+    own: int,
+    series: Sequence[UserSeries],
+    test_fraction: float = 0.2,
+    *,
+    any_horizon: bool = False,
+) -> int:
+    """The steps forecast at each rolling origin: `horizon` as `steps` checks it; when None, the
+    model's `own` or, when the test part of the shortest series (n − ⌊(1 − test_fraction)·n⌋
+    values) holds fewer, that many, with a warning that names both (a model forecasts fewer
+    steps than its own by leaving off the rest)."""
+    if horizon is not None:
+        return steps(horizon, own, any_horizon=any_horizon)
+    lengths = [len(item.values) for item in series]
+    room = min((n - training_part(n, test_fraction) for n in lengths), default=own)
+    if 1 <= room < own:
+        warnings.warn(
+            f"Forecasting {room} steps at each origin, the test part of the shortest series "
+            f"({min(lengths)} values, test_fraction={test_fraction}); the model's own horizon "
+            f"is {own}. Pass `horizon` (--horizon) to choose, or raise `test_fraction`.",
+            stacklevel=2,
+        )
+        return int(room)
+    return own
 
 
 def forecast_rows(

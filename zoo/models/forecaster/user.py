@@ -30,9 +30,9 @@ from zoo.models.common.predictor import predictor
 from zoo.models.common.rolling_origin import RollingOriginResult
 from zoo.models.common.series_forecasts import (
     evaluate_forecasts,
+    evaluation_steps,
     forecast_rows,
     series_plotter,
-    steps,
 )
 from zoo.models.forecaster.model import window_scale
 
@@ -98,7 +98,7 @@ def evaluate_series(
     warn_if_out_of_scale(model, series)
     return evaluate_forecasts(
         lambda histories: forecast_histories(model, histories),
-        steps(horizon, model_horizon(model)),
+        evaluation_steps(horizon, model_horizon(model), series, options.get("test_fraction", 0.2)),
         series,
         **options,
     )

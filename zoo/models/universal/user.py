@@ -17,9 +17,9 @@ from zoo.data.series_input import UserSeries
 from zoo.models.common.rolling_origin import RollingOriginResult
 from zoo.models.common.series_forecasts import (
     evaluate_forecasts,
+    evaluation_steps,
     forecast_rows,
     series_plotter,
-    steps,
 )
 from zoo.models.universal.tuned import forecast_histories
 from zoo.models.universal.user_settings import user_settings
@@ -49,7 +49,8 @@ def evaluate_series(
     the zero-shot model, at most its own for a fine-tuned one; default its own), beside the
     baselines refit at each origin (options of `evaluate_forecasts`)."""
     own = int(model.builder_config["horizon"])
-    h = steps(horizon, own, any_horizon=not user_settings(model))
+    fraction = options.get("test_fraction", 0.2)
+    h = evaluation_steps(horizon, own, series, fraction, any_horizon=not user_settings(model))
     return evaluate_forecasts(_forecast_fn(model, h), h, series, **options)
 
 
