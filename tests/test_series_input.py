@@ -1,5 +1,8 @@
 """zoo.data.series_input: a user's CSV or DataFrame read into series, against pandas and by hand."""
 
+import datetime
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -287,3 +290,54 @@ def test_series_sharing_their_time_stamps_read_as_each_alone():
         assert list(got.timestamps) == list(alone.timestamps) == list(months)
         assert got.filled == alone.filled and got.freq == "monthly" and got.period == 12
     assert together[1].filled.positions == (5,) and together[0].filled.count == 0
+
+
+def _utc(seconds):
+    """Naive UTC datetimes of Unix seconds, by the standard library (the reference)."""
+    zone = datetime.UTC
+    return pd.DatetimeIndex(
+        [datetime.datetime.fromtimestamp(int(t), zone).replace(tzinfo=None) for t in seconds]
+    )
+
+
+@pytest.mark.parametrize(("scale", "unit"), [(1, "s"), (1000, "ms")])
+def test_unix_times_are_read_as_utc_dates_with_their_season(tmp_path, scale, unit):
+    # An export of hourly Unix times (seconds or milliseconds, as databases and Prometheus write
+    # them), two series in the long layout, one hour missing: hourly with the daily season 24,
+    # not numbers 3600 apart with none. One warning names the column and the unit.
+    start = 1_700_000_000 - 1_700_000_000 % 3600
+    hours = np.delete(np.arange(72), 30)
+    seconds = start + 3600 * hours
+    frame = pd.DataFrame({
+        "unique_id": np.repeat(["a", "b"], len(hours)),
+        "ts": np.tile(seconds * scale, 2),
+        "y": np.arange(2 * len(hours), dtype="float64"),
+    })  # fmt: skip
+    path = tmp_path / "unix.csv"
+    frame.to_csv(path, index=False)
+    for source in (path, frame):
+        with pytest.warns(UserWarning, match=f"'ts' of .* holds Unix times in {unit} ") as seen:
+            found = read_user_series(source, "y", time_column="ts", id_column="unique_id")
+        assert len([w for w in seen if "Unix" in str(w.message)]) == 1
+        for series in found:
+            assert (series.freq, series.period, series.filled.positions) == ("hourly", 24, (30,))
+            expected = _utc(start + 3600 * np.arange(72))
+            pd.testing.assert_index_equal(series.timestamps, expected, check_names=False)
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        np.arange(50.0),  # a counter
+        1_700_000_000 + np.arange(50.0),  # seconds in the range, but not whole minutes apart
+        1_700_000_000 + 60 * np.arange(50.0) + 0.5,  # not whole numbers
+        200 + 3600 * np.arange(50.0),  # whole hours, but before 1990
+    ],
+)
+def test_other_numbers_stay_numbers(stamps):
+    frame = pd.DataFrame({"t": stamps, "y": np.arange(50.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (series,) = read_user_series(frame, "y", time_column="t")
+    assert series.freq == "numeric" and series.period == 1
+    np.testing.assert_array_equal(series.timestamps, stamps)

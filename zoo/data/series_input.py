@@ -33,6 +33,7 @@ import pandas as pd
 from zoo.data.csv_input import _read_csv, bad_value_hint
 from zoo.data.date_order import as_month_first, day_first
 from zoo.data.series_time import TimeGrid, infer_grid
+from zoo.data.unix_times import read_as_unix, unix_times
 
 __all__ = [
     "GapReport",
@@ -161,20 +162,36 @@ def _spell_periods(text: pd.Series) -> pd.Series:
     return quarter
 
 
-def _parse_times(text: pd.Series, column: str, rows: np.ndarray, source: str, dayfirst: bool):
-    """Numbers if every cell is a number, else dates (numeric ones day first if `dayfirst`,
-    `zoo.data.date_order`); an unreadable cell names its row. A column of naive datetimes or of
-    numbers (a DataFrame's) is taken as it is, without a round trip through text."""
+def _numbers(text: pd.Series) -> np.ndarray:
+    """A column's cells as float64 (NaN where one is not a number); a numeric column (a
+    DataFrame's) without a round trip through text."""
+    if pd.api.types.is_numeric_dtype(text) and not pd.api.types.is_bool_dtype(text):
+        return text.to_numpy("float64")
+    return pd.to_numeric(text.astype(str).str.strip(), errors="coerce").to_numpy("float64")
+
+
+def _unix_unit(text: pd.Series, column: str, source: str) -> str | None:
+    """The unit ("s" or "ms") of a whole time column of Unix times (`zoo.data.unix_times`),
+    with a warning that says so; None for any other column."""
+    if pd.api.types.is_datetime64_any_dtype(text):
+        return None
+    numbers = _numbers(text)
+    return read_as_unix(numbers, column, source) if np.isfinite(numbers).all() else None
+
+
+def _parse_times(
+    text: pd.Series, column: str, rows: np.ndarray, source: str, dayfirst: bool, unix=None
+):
+    """Numbers if every cell is a number (Unix times in `unix`, "s" or "ms", as UTC dates), else
+    dates (numeric ones day first if `dayfirst`, `zoo.data.date_order`); an unreadable cell
+    names its row. A column of naive datetimes or of numbers (a DataFrame's) is taken as it is,
+    without a round trip through text."""
     if pd.api.types.is_datetime64_dtype(text) and text.notna().all():
         return pd.DatetimeIndex(text)
-    if pd.api.types.is_numeric_dtype(text) and not pd.api.types.is_bool_dtype(text):
-        numbers = text.to_numpy("float64")
-        if np.isfinite(numbers).all():
-            return numbers
-    stripped = text.astype(str).str.strip()
-    numbers = pd.to_numeric(stripped, errors="coerce").to_numpy("float64")
+    numbers = _numbers(text)
     if np.isfinite(numbers).all():
-        return numbers
+        return numbers if unix is None else unix_times(numbers, unix)
+    stripped = text.astype(str).str.strip()
     dates = _dates(_spell_periods(as_month_first(stripped, dayfirst)))
     k = _first(dates.isna())
     if k is not None:
@@ -242,7 +259,9 @@ def frame_times(times: pd.Series, column: str, groups=None) -> pd.DatetimeIndex 
     for the whole column, zones as `_dates` reads them); `groups` the row positions of each
     series."""
     if pd.api.types.is_numeric_dtype(times):
-        return times.to_numpy("float64")
+        numbers = times.to_numpy("float64")
+        unit = _unix_unit(times, column, "the DataFrame")
+        return numbers if unit is None else unix_times(numbers, unit)
     if pd.api.types.is_datetime64_any_dtype(times) and times.dt.tz is None:
         return pd.DatetimeIndex(times)
     return parse_time_column(times, column, "the DataFrame", groups)
@@ -322,15 +341,25 @@ def _fill(
 
 
 def _one_series(
-    frame, column, time_column, rows, source, period, ident, dtype, dayfirst=False, grids=None
+    frame,
+    column,
+    time_column,
+    rows,
+    source,
+    period,
+    ident,
+    dtype,
+    dayfirst=False,
+    grids=None,
+    unix=None,
 ) -> UserSeries:
     """One series of `frame`'s rows; `grids` (a dict) keeps the grid, positions and stamps of
     each time column already read, so that the many series of a long file that share their time
-    stamps infer their grid once."""
+    stamps infer their grid once; `unix` the unit of a time column of Unix times."""
     values = _parse_values(frame[column], column, rows, source)
     grid, stamps, report = None, None, GapReport()
     if time_column is not None and len(values) >= 2:
-        times = _parse_times(frame[time_column], time_column, rows, source, dayfirst)
+        times = _parse_times(frame[time_column], time_column, rows, source, dayfirst, unix)
         key = np.asarray(times.asi8 if isinstance(times, pd.DatetimeIndex) else times)
         key = (key.dtype.str, key.tobytes())
         grids = {} if grids is None else grids
@@ -402,11 +431,23 @@ def read_user_series(
     dayfirst = time_column is not None and day_first(
         frame[time_column], time_column, name, [index for _, index in groups]
     )
+    # Whole minutes of Unix time are read as UTC dates, decided once for the whole column.
+    unix = _unix_unit(frame[time_column], time_column, name) if time_column is not None else None
     result, grids = [], {}
     for ident, index in groups:
         part = frame.iloc[index]
         series = _one_series(
-            part, column, time_column, rows[index], name, period, ident, dtype, dayfirst, grids
+            part,
+            column,
+            time_column,
+            rows[index],
+            name,
+            period,
+            ident,
+            dtype,
+            dayfirst,
+            grids,
+            unix,
         )
         if len(series) < max(int(min_length), 1):
             which = f" (series {ident!r})" if ident is not None else ""
