@@ -5,8 +5,10 @@ Tiny series and one epoch: these check the wiring (season from the dates, long f
 split-conformal band, the point-wise false-alarm threshold, tables and reports), not accuracy.
 """
 
+import io
 import json
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -160,6 +162,45 @@ def test_evaluate_and_backtest_take_a_horizon(capsys, tuned_forecaster, tmp_path
         zoo.evaluate(tuned_forecaster, frame, "y", time_column="ds", horizon=7)
     with pytest.raises(ValueError, match="`horizon` applies to forecasters"):
         zoo.evaluate("anomaly_universal", frame, "y", horizon=3)
+
+
+def test_predict_uses_the_period_given_or_refuses_it_by_name(capsys, tuned_forecaster, monthly_csv):
+    # `zoo predict forecaster_universal --period 1` forecasts without the season the monthly
+    # dates imply (12), as `zoo.forecast` does with period=1 (before, --period was dropped and
+    # the table was the season-12 one). A model that would ignore it refuses it by name.
+    columns = ["forecast", "q0.1", "q0.9"]
+    tables = {}
+    for period in (None, 1):
+        extra = () if period is None else ("--period", period)
+        code, out, err = _run(capsys, "predict", "forecaster_universal", "--csv", monthly_csv,
+                              "--column", "y", "--time-column", "ds", "--horizon", "6",
+                              *extra)  # fmt: skip
+        assert code == 0, err
+        tables[period] = pd.read_csv(io.StringIO(out))
+    values = pd.read_csv(monthly_csv)["y"].to_numpy()
+    for period in (12, 1):
+        found = zoo.forecast("forecaster_universal", values, 6, period=period)
+        table = tables[None if period == 12 else 1]
+        np.testing.assert_allclose(table["forecast"], found["forecast"][0], rtol=1e-5, atol=1e-4)
+    assert np.max(np.abs(tables[None][columns].to_numpy() - tables[1][columns].to_numpy())) > 1.0
+    refused = [
+        ("predict", "anomaly_universal", "the period it finds in each series itself"),
+        ("evaluate", "anomaly_universal", "the period it finds in each series itself"),
+        ("plot", "anomaly_ucr135", "its fixed windows"),
+        ("predict", tuned_forecaster, "the season it was built or fine-tuned with (12)"),
+        ("predict", "forecaster_sunspots", "the season it was built or fine-tuned with (none)"),
+    ]
+    for command, model, reason in refused:
+        which = ("--model", model) if isinstance(model, Path) else (model,)
+        code, _, err = _run(capsys, command, *which, "--csv", monthly_csv, "--column", "y",
+                            "--period", "12")  # fmt: skip
+        assert code == 2 and "`period` does not apply to the" in err and reason in err, err
+    # An evaluation's baselines take it: seasonal naive of period 4 is the value 4 steps back.
+    result = zoo.backtest(tuned_forecaster, monthly_csv, "y", time_column="ds", period=4,
+                          progress=False)  # fmt: skip
+    first = result.frame[result.frame["origin"] == result.frame["origin"].min()]
+    origin = int(first["origin"].iloc[0])
+    np.testing.assert_allclose(first["seasonal_naive"].iloc[:4], values[origin - 4 : origin])
 
 
 def test_a_single_series_forecaster_warns_on_a_series_of_another_scale(tuned_forecaster):

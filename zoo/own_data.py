@@ -215,16 +215,52 @@ def predict(
     *,
     time_column: str | None = None,
     id_column: str | None = None,
+    period: int | None = None,
     horizon: int | None = None,
 ):
     """The table `zoo predict --csv` writes: forecasters one row per future step of each series
     ((unique_id,) (ds,) step, forecast, q0.1, q0.5, q0.9), detectors one row per point
     ((unique_id,) (ds,) value, score, is_anomaly).
 
-    `horizon` (forecasters): steps to forecast; `forecaster_universal` forecasts any number,
-    the other forecasters (and a fine-tuned universal one) up to their own horizon."""
-    model, series = _prepared(model, data, column, time_column, id_column, None)
+    `period` (`forecaster_universal`): the season of every series (default: from its time
+    column, else none); the other models forecast or score with what they were built or
+    fine-tuned with, and refuse it. `horizon` (forecasters): steps to forecast;
+    `forecaster_universal` forecasts any number, the other forecasters (and a fine-tuned
+    universal one) up to their own horizon."""
+    model = load_model(model)
+    if period is not None:
+        _check_period_applies(model, "predictions")
+    model, series = _prepared(model, data, column, time_column, id_column, period)
     return _user_module(model).predict_table(model, series, **_horizon_option(model, horizon))
+
+
+def _check_period_applies(model, job: str) -> None:
+    """A clear error when `period` would change nothing of `job` for `model`: a detector's
+    predictions and evaluations (anomaly_universal finds each series' period itself), and the
+    predictions of a forecaster with a season of its own (per-series, or fine-tuned)."""
+    kind = family(model)
+    if kind in FORECASTER_FAMILIES and (job != "predictions" or _zero_shot_universal(model)):
+        return
+    if kind in FORECASTER_FAMILIES:
+        season = int(model.get_config().get("period", 1))
+        own = f"the season it was built or fine-tuned with ({season if season > 1 else 'none'})"
+        how = "fine-tune it with `period` to change it"
+    elif kind in SEASONAL_DETECTORS:
+        own = "the period it finds in each series itself"
+        how = "`period` applies to its fine-tuning"
+    else:
+        own = "its fixed windows"
+        how = "it has no season"
+    raise ValueError(
+        f"`period` does not apply to the {job} of {model.name} ({type(model).__name__}): it uses "
+        f"{own}; {how}."
+    )
+
+
+def _zero_shot_universal(model) -> bool:
+    from zoo.models.universal.user_settings import user_settings
+
+    return family(model) == "universal" and not user_settings(model)
 
 
 def _horizon_option(model, horizon) -> dict:
@@ -243,6 +279,9 @@ def _horizon_option(model, horizon) -> dict:
 
 
 def _evaluation(model, data, column, time_column, id_column, period, labels, options):
+    model = load_model(model)
+    if period is not None:
+        _check_period_applies(model, "evaluation")
     model, series = _prepared(model, data, column, time_column, id_column, period)
     marks = _labels(labels, data, series, time_column, id_column)
     options = {**options, **_horizon_option(model, options.pop("horizon", None))}
@@ -336,6 +375,9 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
         return _preset_job(model, "plot", Path(output))
     reading = {k: options.pop(k, None) for k in ("time_column", "id_column", "period")}
     labels = options.pop("labels", None)
+    model = load_model(model)
+    if reading["period"] is not None:
+        _check_period_applies(model, "evaluation")
     model, series = _prepared(model, data, column, *reading.values())
     marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
     options.update(_horizon_option(model, options.pop("horizon", None)))

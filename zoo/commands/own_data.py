@@ -182,6 +182,7 @@ def run_predict_csv(args: argparse.Namespace) -> int:
         model_argument(args),
         args.csv,
         args.column,
+        period=args.period,
         horizon=args.horizon,
         **_series_options(args),
     )
