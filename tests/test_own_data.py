@@ -344,6 +344,12 @@ def test_clear_errors(capsys, monthly_csv):
     assert code == 2 and "--horizon" in err
     with pytest.raises(ValueError, match="zoo forecaster or detector"):
         zoo.predict("cnn_digits", np.arange(50.0))
+    # A detector scores each series whole: the rolling-origin options are refused by name
+    # (before, they were dropped without a word).
+    for flag, value in (("--test-fraction", "0.5"), ("--stride", "3")):
+        code, _, err = _run(capsys, "evaluate", "anomaly_universal", "--csv", monthly_csv,
+                            "--column", "y", flag, value)  # fmt: skip
+        assert code == 2 and f"`{flag[2:].replace('-', '_')}` applies to forecasters" in err
 
 
 def test_universal_detector_fine_tunes_with_the_season_of_the_dates(monkeypatch):

@@ -58,6 +58,8 @@ SERIES_FAMILIES = {
     "UniversalDetector": "universal_anomaly",
 }
 FORECASTER_FAMILIES = ("forecaster", "universal")
+# The share of each series at its end that a forecaster's evaluation forecasts.
+DEFAULT_TEST_FRACTION = 0.2
 
 
 def load_model(model):
@@ -284,8 +286,30 @@ def _evaluation(model, data, column, time_column, id_column, period, labels, opt
         _check_period_applies(model, "evaluation")
     model, series = _prepared(model, data, column, time_column, id_column, period)
     marks = _labels(labels, data, series, time_column, id_column)
-    options = {**options, **_horizon_option(model, options.pop("horizon", None))}
+    options = {
+        **_rolling_options(model, options),
+        **_horizon_option(model, options.pop("horizon", None)),
+    }
     return _user_module(model).evaluate_series(model, series, labels=marks, **options)
+
+
+def _rolling_options(model, options: dict) -> dict:
+    """`options` with the rolling-origin ones (`test_fraction`, default 0.2, and `stride`) for a
+    forecaster; for a detector, which scores whole series, without them, and an error that
+    names one that was given."""
+    options = dict(options)
+    if family(model) in FORECASTER_FAMILIES:
+        if options.get("test_fraction") is None:
+            options["test_fraction"] = DEFAULT_TEST_FRACTION
+        return options
+    for key in ("test_fraction", "stride"):
+        given = options.pop(key, None)
+        if given is not None:
+            raise ValueError(
+                f"`{key}` applies to forecasters (rolling origins); {model.name} is a detector, "
+                f"which scores each series whole. Received: {key}={given!r}"
+            )
+    return options
 
 
 def _preset_job(name, attribute: str, *args):
@@ -306,15 +330,16 @@ def evaluate(
     id_column: str | None = None,
     period: int | None = None,
     labels=None,
-    test_fraction: float = 0.2,
+    test_fraction: float | None = None,
     stride: int | None = None,
     horizon: int | None = None,
     progress: bool | None = None,
 ) -> dict:
     """What `zoo evaluate --json` prints. Without `data`, the preset's own protocol on its
     bundled data (`model` a registry name). Forecasters: rolling origins over the last
-    `test_fraction` of each series, ``{"metrics": {"mase", "smape", "coverage", "pinball", ...},
-    "baselines": {"seasonal_naive", "ets", "arima"}, "origins": N, ...}``. Detectors: with
+    `test_fraction` (default 0.2) of each series, ``{"metrics": {"mase", "smape", "coverage",
+    "pinball", ...}, "baselines": {"seasonal_naive", "ets", "arima"}, "origins": N, ...}``
+    (`test_fraction` and `stride` apply to forecasters only). Detectors: with
     `labels` (a column name or arrays) ``{"metrics": {"roc_auc", "pr_auc", "best_f1",
     "false_alarm_rate", ...}, "baselines": {...}}``, else the flagged points. `horizon`
     (forecasters): steps forecast at each origin (default the model's own; any number for
@@ -338,7 +363,7 @@ def backtest(
     time_column: str | None = None,
     id_column: str | None = None,
     period: int | None = None,
-    test_fraction: float = 0.2,
+    test_fraction: float | None = None,
     progress: bool | None = None,
     batch_size: int = 256,
 ):
@@ -380,6 +405,7 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
         _check_period_applies(model, "evaluation")
     model, series = _prepared(model, data, column, *reading.values())
     marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
+    options = _rolling_options(model, options)
     options.update(_horizon_option(model, options.pop("horizon", None)))
     return _user_module(model).plot_series(model, series, output, labels=marks, **options)
 

@@ -57,7 +57,7 @@ def add_data_options(
     group.add_argument(
         "--test-fraction",
         type=float,
-        default=0.2,
+        default=None,
         help="forecasters: the share of each series at the end evaluated (default 0.2)",
     )
     group.add_argument(
