@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import zoo
+from zoo.models.common.threshold import normal_threshold
 from zoo.models.universal_anomaly import benchmark, corpus, recipe
 from zoo.models.universal_anomaly.baselines import _matrix_profile
 from zoo.models.universal_anomaly.discord import DiscordProfile, subsequence_stride
@@ -523,16 +524,54 @@ def test_shipped_detector_flags_a_spike_however_large(shipped, kind, size):
 
 
 def test_fine_tune_sets_the_threshold_on_held_out_normal_points(shipped):
+    # Noise whose level jumps 15-fold every 10 points scores higher than the corpus's normal
+    # series, so its held-out points raise the threshold above the preset's own at 1 % (0.63);
+    # 80 of them cannot set 1 %: the threshold is their largest score, and a warning says so.
     rng = np.random.default_rng(12)
-    x = 3 + np.sin(np.arange(400) / 4.0) + 0.2 * rng.normal(size=400)
-    # 80 held-out points cannot set 1 %: the threshold is their largest score, and a warning says
+    x = rng.normal(size=400) * np.repeat(rng.choice([0.2, 3.0], 40), 10)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        tuned = zoo.fine_tune(shipped, x, epochs=1, windows=64, false_alarm_rate=0.01)
+        tuned = zoo.fine_tune(shipped, x, epochs=0, false_alarm_rate=0.01)
     said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    assert any("needs at least 100 normal points" in m and "received 80" in m for m in said)
-    held_out = point_scores(tuned, x)[320:]  # the held-out 20 %, scored within the series
-    assert (held_out > tuned.get_config()["threshold"]).mean() <= 0.01
+    assert len(said) == 1 and "needs at least 100 normal points" in said[0]
+    assert "received 80" in said[0]
+    held_out = point_scores(shipped, x)[320:]  # the held-out 20 %, scored within the series
+    threshold = tuned.get_config()["threshold"]
+    assert threshold == pytest.approx(held_out.max(), abs=1e-6)
+    assert threshold > recipe.population_threshold(shipped, 0.01) + 0.1
+
+
+def _noisy_sine(n, seed):
+    return np.sin(2 * np.pi * np.arange(n) / 50) + np.random.default_rng(seed).normal(0, 0.1, n)
+
+
+def test_fine_tune_keeps_its_calibration_threshold_when_the_held_out_part_sets_a_lower_one(shipped):
+    """One held-out stretch of a clean periodic series sets a threshold at the top of its own
+    scores, which new draws of the same process pass at far more than the rate asked (their
+    scores move in period-long blocks); the fine-tune keeps the one the preset gets at that rate
+    on its calibration series instead, says so, and new draws then pass it at most at the rate
+    asked, while a spike is flagged. `percentile` is the held-out scores' own, as asked."""
+    x = _noisy_sine(1500, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        tuned = recipe.fine_tune(shipped, x, epochs=0, false_alarm_rate=0.001)
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    # The preset's own population: its stored threshold was set on it at 0.001 (to 0.001).
+    floor = recipe.population_threshold(shipped, 0.001)
+    assert floor == pytest.approx(shipped.get_config()["threshold"], abs=0.001)
+    assert tuned.get_config()["threshold"] == pytest.approx(floor, abs=1e-6)
+    assert len(said) == 1 and f"kept {floor:.3f}" in said[0]
+    held_out = normal_threshold(point_scores(shipped, x)[1200:], false_alarm_rate=0.001)
+    assert held_out < floor - 0.1
+    fresh = np.concatenate([point_scores(tuned, _noisy_sine(800, seed)) for seed in range(10, 20)])
+    assert (fresh > held_out).mean() > 0.01  # what the held-out part alone would have set
+    assert (fresh > tuned.get_config()["threshold"]).mean() <= 0.001
+    spiked = _noisy_sine(800, 30)
+    spiked[400] += 1.5
+    assert zoo.detect(tuned, spiked)["is_anomaly"][400]
+    by_percentile = recipe.fine_tune(shipped, x, epochs=0, percentile=99.0)
+    expected = np.percentile(point_scores(shipped, x)[1200:], 99.0)
+    assert by_percentile.get_config()["threshold"] == pytest.approx(expected, abs=1e-6)
 
 
 def test_fine_tune_reads_nan_as_missing_steps(shipped):

@@ -95,8 +95,9 @@ def normal_threshold(
         warnings.warn(
             f"`false_alarm_rate` {false_alarm_rate:g} needs at least "
             f"{int(np.ceil(1 / false_alarm_rate))} normal points to be set; received {count}, so "
-            f"the threshold is their largest score (a rate of about 1/{count + 1} on new data). "
-            "Give more normal data, or a higher rate.",
+            f"the threshold is their largest score (a rate of about 1/{count + 1} on new data at "
+            "best; more where neighbouring scores move together). Give more normal data, or a "
+            "higher rate.",
             stacklevel=2,
         )
     return threshold_for_false_alarm_rate(scores, false_alarm_rate)
