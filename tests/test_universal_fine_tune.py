@@ -176,6 +176,22 @@ def test_zoo_fine_tune_evaluate_predict_with_the_universal_family(network, tmp_p
     assert list(table["step"]) == [1, 2, 3, 4, 5, 6]
     assert (table["q0.1"] <= table["q0.5"]).all() and (table["q0.5"] <= table["q0.9"]).all()
     assert table["ds"].iloc[0] == pd.Timestamp("2009-03-01")
+    # zoo.forecast gives what zoo predict gives (its season, scale and band; before, it dropped
+    # them and forecast as the zero-shot network), on the frame and on the bare values; more
+    # steps than its own or another season are refused by name.
+    columns = ["forecast", "q0.1", "q0.5", "q0.9"]
+    found = zoo.forecast(tuned, frame, 6)
+    np.testing.assert_allclose(found[columns], table[columns], rtol=1e-6)
+    bare = zoo.forecast(tuned, frame["y"].to_numpy(), 3)
+    np.testing.assert_allclose(bare["quantiles"][0], table[["q0.1", "q0.5", "q0.9"]][:3], rtol=1e-6)
+    with pytest.raises(ValueError, match="at most this fine-tuned model's 6 steps"):
+        zoo.forecast(tuned, frame, 7)
+    with pytest.raises(ValueError, match="own season 12"):
+        zoo.forecast(tuned, frame, 3, period=4)
+    with pytest.raises(ValueError, match=r"`zoo\.forecast` takes forecaster_universal"):
+        zoo.forecast("anomaly_universal", frame["y"].to_numpy(), 3)
+    with pytest.raises(ValueError, match=r"`zoo\.detect` takes a detector"):
+        zoo.detect(tuned, frame["y"].to_numpy())
 
 
 def test_cli_fine_tune_and_predict_the_preset(tmp_path, capsys):

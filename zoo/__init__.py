@@ -61,20 +61,26 @@ if TYPE_CHECKING:
 
 
 def forecast(model, series, horizon: int, *, period=None, quantiles=(0.1, 0.5, 0.9)):
-    """Zero-shot forecasts of `horizon` steps from the end of each series.
+    """Forecasts of `horizon` steps from the end of each series, with no training.
 
-    `model` is a name (e.g. "forecaster_universal", loaded with its checksums checked) or a loaded
-    universal forecaster; `series` a 1-D array, a list of 1-D arrays of any lengths, a long
-    `unique_id, ds, y` DataFrame (one series without `unique_id`) or a pandas Series with a
-    DatetimeIndex. Returns {"forecast": (n, horizon), "quantiles": (n, horizon, len(quantiles))}
-    (a DataFrame when given one). See `zoo.models.universal.forecast.forecast`.
+    `model` is a name (e.g. "forecaster_universal", loaded with its checksums checked), a
+    `.keras` file or a loaded universal forecaster (a fine-tuned one forecasts with its own
+    season, scale and band, up to its own horizon, as `zoo predict` does); `series` a 1-D
+    array, a list of 1-D arrays of any lengths, a long `unique_id, ds, y` DataFrame (one series
+    without `unique_id`) or a pandas Series with a DatetimeIndex. Returns {"forecast": (n,
+    horizon), "quantiles": (n, horizon, len(quantiles))} (a DataFrame when given one). See
+    `zoo.models.universal.forecast.forecast`.
     """
     from zoo.models.universal.forecast import forecast as universal_forecast
+    from zoo.own_data import load_model
 
-    if isinstance(model, str):
-        from zoo.registry import load
-
-        model = load(model)
+    model = load_model(model)
+    if type(model).__name__ not in ("UniversalForecaster", "TunedUniversalForecaster"):
+        raise ValueError(
+            "`zoo.forecast` takes forecaster_universal or a model fine-tuned from it. Received "
+            f"{type(model).__name__} {getattr(model, 'name', '')!r}: use zoo.predict(model, "
+            "data, column, ...) for the other forecasters and zoo.detect for detectors."
+        )
     return universal_forecast(model, series, horizon, period=period, quantiles=quantiles)
 
 

@@ -496,7 +496,11 @@ def detect(
     point is flagged when its own score passes the stored threshold (or `threshold`).
     """
     model = load_model(model)
-    family(model)
+    if family(model) in FORECASTER_FAMILIES:
+        raise ValueError(
+            f"`zoo.detect` takes a detector. Received the forecaster {model.name!r}: use "
+            "zoo.forecast or zoo.predict for it."
+        )
     dated = dated_frame(series)
     if dated is not None:  # scored on its grid, as a frame with ds
         scored = detect(model, dated, threshold=threshold)
