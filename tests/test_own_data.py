@@ -285,6 +285,45 @@ def _point_scores_by_hand(window_scores, window, n):
     )  # fmt: skip
 
 
+def test_detector_baselines_cover_every_series_of_a_long_file():
+    """The baselines of a labelled long file are each series' own (fitted before its first
+    anomaly), pooled: their flags are the sum of the per-series ones (before, the first series'
+    alone stood beside the model's over all). A series without 5 windows before its first
+    anomaly is left out, named, and the model is reported on the same series beside them."""
+    from zoo.models.common.detection_baselines import detection_baselines
+    from zoo.models.universal_anomaly.user import EVALUATION_WINDOW
+
+    frames = []
+    for k, first in enumerate((600, 700, 100)):
+        values = _normal(1000, seed=k)
+        labels = np.zeros(1000, "int8")
+        labels[[first, first + 150]] = 1
+        values[labels == 1] += 4.0
+        frames.append(pd.DataFrame({"unique_id": f"s{k}", "v": values, "label": labels}))
+    frame = pd.concat(frames, ignore_index=True)
+    options = {"id_column": "unique_id", "labels": "label"}
+    report = zoo.evaluate("anomaly_universal", frame, "v", **options)
+    by_hand = [
+        detection_baselines(
+            part["v"][: int(np.argmax(part["label"]))],
+            part["v"],
+            window=EVALUATION_WINDOW,
+            labels=part["label"],
+        )
+        for part in frames[:2]
+    ]
+    for name in ("isolation_forest", "zscore"):
+        assert report["baselines"][name]["flagged"] == sum(r[name]["flagged"] for r in by_hand)
+    assert "left out: s2 (100)" in report["baselines_note"]
+    two = zoo.evaluate("anomaly_universal", frame[frame["unique_id"] != "s2"], "v", **options)
+    assert report["baselines"]["model (same series)"] == two["metrics"]
+    assert "baselines_note" not in two and "model (same series)" not in two["baselines"]
+    one = zoo.evaluate("anomaly_universal", frames[0], "v", labels="label")
+    for name in ("isolation_forest", "zscore"):
+        assert one["baselines"][name]["roc_auc"] == pytest.approx(by_hand[0][name]["roc_auc"])
+        assert one["baselines"][name]["flagged"] == by_hand[0][name]["flagged"]
+
+
 def test_detector_threshold_sets_the_point_wise_false_alarm_rate(tmp_path):
     values = _normal(600, seed=1)
     model = zoo.fine_tune(

@@ -129,9 +129,9 @@ def print_report(title: str, report: dict) -> None:
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
-    for key in ("origins", "series", "horizon", "threshold"):
+    for key in ("origins", "series", "horizon", "threshold", "baselines_note"):
         if key in report:
-            print(f"{key}: {_format(report[key])}")
+            print(f"{key.replace('_', ' ')}: {_format(report[key])}")
     flagged = report["metrics"].get("flagged_points")
     if flagged is not None:
         shown = ", ".join(map(str, flagged[:20])) + (", ..." if len(flagged) > 20 else "")

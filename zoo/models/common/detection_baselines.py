@@ -27,7 +27,7 @@ from zoo.models.common.detection_scores import (
     threshold_for_false_alarm_rate,
 )
 
-__all__ = ["detection_baselines", "isolation_forest_scorer", "zscore_scorer"]
+__all__ = ["baseline_margins", "detection_baselines", "isolation_forest_scorer", "zscore_scorer"]
 
 
 def _standardiser(normal: np.ndarray):
@@ -60,6 +60,33 @@ def isolation_forest_scorer(normal: np.ndarray, window: int, seed: int = 0):
     return score
 
 
+def baseline_margins(
+    normal, test, *, window: int, false_alarm_rate: float = 0.001, seed: int = 0
+) -> dict[str, tuple[np.ndarray, float]]:
+    """{baseline: (its point scores of `test` less its threshold, the threshold)}: each fitted
+    on the first 80 % of `normal` (at least 5·window points), its threshold set on the rest for
+    `false_alarm_rate`; a point is flagged where its margin is > 0. Margins of baselines fitted
+    on different series share one scale (0: the threshold), so they can be pooled."""
+    normal = np.asarray(normal, "float64").ravel()
+    test = np.asarray(test, "float64").ravel()
+    if len(normal) < 5 * window or len(test) <= window:
+        raise ValueError(
+            f"`normal` must hold at least 5·window = {5 * window} points and `test` at least "
+            f"window + 1 = {window + 1}. Received {len(normal)} and {len(test)}"
+        )
+    cut = int(0.8 * len(normal))
+    fit, held_out = normal[:cut], normal[cut:]
+    scorers = {
+        "isolation_forest": isolation_forest_scorer(fit, window, seed),
+        "zscore": zscore_scorer(fit),
+    }
+    margins = {}
+    for name, score in scorers.items():
+        threshold = threshold_for_false_alarm_rate(score(held_out), false_alarm_rate)
+        margins[name] = (score(test) - threshold, threshold)
+    return margins
+
+
 def detection_baselines(
     normal,
     test,
@@ -79,22 +106,11 @@ def detection_baselines(
         false_alarm_rate: point-wise rate the threshold allows on the held-out normal part.
         seed: IsolationForest seed.
     """
-    normal = np.asarray(normal, "float64").ravel()
-    test = np.asarray(test, "float64").ravel()
-    if len(normal) < 5 * window or len(test) <= window:
-        raise ValueError(
-            f"`normal` must hold at least 5·window = {5 * window} points and `test` at least "
-            f"window + 1 = {window + 1}. Received {len(normal)} and {len(test)}"
-        )
-    cut = int(0.8 * len(normal))
-    fit, held_out = normal[:cut], normal[cut:]
-    scorers = {
-        "isolation_forest": isolation_forest_scorer(fit, window, seed),
-        "zscore": zscore_scorer(fit),
-    }
+    margins = baseline_margins(
+        normal, test, window=window, false_alarm_rate=false_alarm_rate, seed=seed
+    )
     reports = {}
-    for name, score in scorers.items():
-        threshold = threshold_for_false_alarm_rate(score(held_out), false_alarm_rate)
-        reports[name] = detection_report(score(test), threshold, labels, margin=window - 1)
+    for name, (margin, threshold) in margins.items():
+        reports[name] = detection_report(margin + threshold, threshold, labels, margin=window - 1)
         reports[name]["threshold"] = threshold
     return reports

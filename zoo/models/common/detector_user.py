@@ -18,7 +18,7 @@ import pandas as pd
 
 from zoo.data.series_input import UserSeries
 from zoo.data.series_output import detection_table
-from zoo.models.common.detection_baselines import detection_baselines
+from zoo.models.common.detection_baselines import baseline_margins
 from zoo.models.common.detection_scores import detection_report
 from zoo.models.common.plots import plot_scores
 
@@ -49,10 +49,10 @@ def evaluate_scores(
 
     With `labels`: ROC-AUC, PR-AUC, best F1 and the false-alarm rate on the anomaly-free points
     (farther than window - 1 from every labelled anomaly) of the stored threshold; the baselines
-    (IsolationForest, z-score; `zoo.models.common.detection_baselines`) are fitted on the first
+    (IsolationForest, z-score; `zoo.models.common.detection_baselines`) are fitted on each
     series' points before its first labelled anomaly (when there are at least 5 windows of
-    them, else left out) with a threshold for `false_alarm_rate`. Without labels: the flagged
-    points.
+    them; `_pooled_baselines` says what happens to the others) with a threshold for
+    `false_alarm_rate`, and pooled over the series. Without labels: the flagged points.
     """
     if labels is None:
         report = detection_report(np.concatenate(scores), threshold)
@@ -62,18 +62,50 @@ def evaluate_scores(
         return {"metrics": report, "baselines": {}, "threshold": threshold}
     flat_labels = np.concatenate([np.asarray(y).astype("int8") for y in labels])
     report = detection_report(np.concatenate(scores), threshold, flat_labels, margin=window - 1)
-    baselines = {}
-    item, first = series[0], np.asarray(labels[0]).astype("int8")
-    normal = _normal_prefix(item.values, first)
-    if len(normal) >= 5 * window:
-        baselines = detection_baselines(
-            normal,
-            item.values,
-            window=window,
-            labels=first,
-            false_alarm_rate=false_alarm_rate,
+    baselines, note = _pooled_baselines(series, scores, threshold, window, labels, false_alarm_rate)
+    out = {"metrics": report, "baselines": baselines, "threshold": threshold}
+    return {**out, "baselines_note": note} if note else out
+
+
+def _pooled_baselines(series, scores, threshold, window, labels, false_alarm_rate):
+    """({baseline: report}, note): each baseline fitted on each series' points before its first
+    labelled anomaly (at least 5·window of them) and scored on that series, the reports over
+    every such series pooled (margins over each series' own threshold: `baseline_margins`).
+    When some series cannot be fitted, ``model (same series)`` is the model's report on the
+    others, so that every column covers the same points, and the note names the series left
+    out; when none can, no baselines and a note that says why."""
+    margins, kept, left_out = {}, [], []
+    for k, (item, y) in enumerate(zip(series, labels, strict=True)):
+        y = np.asarray(y).astype("int8")
+        normal = _normal_prefix(item.values, y)
+        if len(normal) < 5 * window or len(item.values) <= window:
+            left_out.append(f"{item.id if item.id is not None else k!s} ({len(normal)})")
+            continue
+        found = baseline_margins(
+            normal, item.values, window=window, false_alarm_rate=false_alarm_rate
         )
-    return {"metrics": report, "baselines": baselines, "threshold": threshold}
+        for name, (margin, _) in found.items():
+            margins.setdefault(name, []).append(margin)
+        kept.append(k)
+    why = (
+        f"IsolationForest and z-score are fitted on a series' points before its first labelled "
+        f"anomaly and need 5·window = {5 * window} of them"
+    )
+    if not kept:
+        return {}, f"{why}; no series has them (points before the first anomaly: " + (
+            ", ".join(left_out) + ")"
+        )
+    kept_labels = np.concatenate([np.asarray(labels[k]).astype("int8") for k in kept])
+    pooled = {
+        name: detection_report(np.concatenate(parts), 0.0, kept_labels, margin=window - 1)
+        for name, parts in margins.items()
+    }
+    if not left_out:
+        return pooled, None
+    same = np.concatenate([scores[k] for k in kept])
+    model = detection_report(same, threshold, kept_labels, margin=window - 1)
+    note = f"{why}; left out: " + ", ".join(left_out) + " (points before the first anomaly)"
+    return {"model (same series)": model, **pooled}, note
 
 
 def plot_first(
