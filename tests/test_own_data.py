@@ -285,6 +285,33 @@ def _point_scores_by_hand(window_scores, window, n):
     )  # fmt: skip
 
 
+def test_missing_steps_are_named_in_one_warning_and_left_blank(capsys, tmp_path):
+    # Three months missing from the file: the detector's table keeps a row for each step of the
+    # grid but leaves the missing values empty (before, it showed the interpolated ones as if
+    # measured), and every command says in one warning line which steps were missing and how
+    # they were read (before, nothing did, though the README promised it).
+    frame = _monthly(60).drop(index=[30, 31, 32])
+    path = tmp_path / "gap.csv"
+    frame.to_csv(path, index=False)
+    output = tmp_path / "flags.csv"
+    code, _, err = _run(capsys, "predict", "anomaly_universal", "--csv", path, "--column", "y",
+                        "--time-column", "ds", "--output", output)  # fmt: skip
+    assert code == 0
+    assert err == (
+        "warning: 3 step(s) missing from the time column, given to the detector as missing: "
+        "2002-07-01, 2002-08-01, 2002-09-01.\n"
+    )
+    table = pd.read_csv(output)
+    assert len(table) == 60 and table["value"].isna().sum() == 3
+    assert table["value"][30:33].isna().all()
+    np.testing.assert_allclose(table["value"].dropna(), frame["y"], rtol=1e-12)  # via CSV text
+    code, _, err = _run(capsys, "predict", "forecaster_universal", "--csv", path, "--column",
+                        "y", "--time-column", "ds")  # fmt: skip
+    assert code == 0 and err.startswith("warning: 3 step(s) missing from the time column, filled")
+    with pytest.warns(UserWarning, match=r"3 step\(s\) missing .* 2002-07-01, 2002-08-01"):
+        zoo.forecast("forecaster_universal", frame, 2)
+
+
 def test_detector_baselines_cover_every_series_of_a_long_file():
     """The baselines of a labelled long file are each series' own (fitted before its first
     anomaly), pooled: their flags are the sum of the per-series ones (before, the first series'

@@ -30,6 +30,7 @@ from zoo.data.series_input import (
     read_frame_series,
     read_user_series,
     rows_by_series,
+    warn_gaps,
 )
 
 __all__ = [
@@ -160,7 +161,12 @@ def _prepared(model, data, column, time_column, id_column, period):
         period=period,
         default_period=default,
     )
+    missing = family(model) in GAP_READING_DETECTORS
+    warn_gaps(series, "given to the detector as missing" if missing else _FILLED)
     return model, series
+
+
+_FILLED = "filled by time interpolation"
 
 
 def fine_tune(
@@ -459,6 +465,8 @@ def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.
         groups=groups,
         id_column=id_column if id_column in frame else None,
     )
+    missing = family(model) in GAP_READING_DETECTORS
+    warn_gaps(items, "given to the detector as missing" if missing else _FILLED)
     scores = _named_point_scores(model, items)
     out = np.full(len(frame), np.nan)
     for rows, item, found in zip(ordered, items, scores, strict=True):

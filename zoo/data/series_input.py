@@ -24,6 +24,7 @@ yyyymmdd numbers read as plain numbers), and a series shorter than `min_length`.
 from __future__ import annotations
 
 import datetime
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ __all__ = [
     "read_frame_series",
     "read_user_series",
     "rows_by_series",
+    "warn_gaps",
 ]
 
 
@@ -112,6 +114,26 @@ class UserSeries:
         if self.grid is None:
             return None
         return self.grid.stamps(np.arange(len(self.values), len(self.values) + horizon))
+
+
+def warn_gaps(series, how: str = "filled by time interpolation") -> None:
+    """One warning that names the steps missing from the time column of the `series`
+    (UserSeries; the first three steps of the first three series with gaps), when any, and
+    `how` they were read."""
+    gaps = [(item.id, item.filled) for item in series if item.filled.count]
+    if not gaps:
+        return
+    parts = []
+    for ident, report in gaps[:3]:
+        stamps = [stamp.removesuffix("T00:00:00") for stamp in report.timestamps[:3]]
+        shown = ", ".join(stamps) + (", ..." if report.count > 3 else "")
+        parts.append(f"{'' if ident is None else f'series {ident!r} '}{shown}")
+    more = f"; and {len(gaps) - 3} more series" if len(gaps) > 3 else ""
+    total = sum(report.count for _, report in gaps)
+    warnings.warn(
+        f"{total} step(s) missing from the time column, {how}: {'; '.join(parts)}{more}.",
+        stacklevel=3,
+    )
 
 
 def _check_columns(frame: pd.DataFrame, source: str, **named: str | None) -> None:

@@ -4,8 +4,9 @@
 (``unique_id``,) (``ds``,) ``step``, ``forecast``, ``q0.1``, ``q0.5``, ``q0.9`` (one ``q<level>``
 column per level), ``unique_id`` only for long-format input (series with an id) and ``ds`` only
 when the series have time stamps (the steps after the last one, on the same grid).
-``detection_table`` writes one row per input point: (``unique_id``,) (``ds``,) ``value``,
-``score``, ``is_anomaly`` (``score > threshold``).
+``detection_table`` writes one row per step of each series' grid: (``unique_id``,) (``ds``,)
+``value`` (empty for a step missing from the time column), ``score``, ``is_anomaly``
+(``score > threshold``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def detection_table(series: Sequence[UserSeries], scores, threshold: float) -> p
                 f"({len(item.values)}). Received {score.size}"
             )
         columns = _leading_columns(item, len(score), item.timestamps)
-        columns.update(value=item.values, score=score, is_anomaly=score > float(threshold))
+        # A step missing from the time column has no value of its own: blank, not the filled one.
+        columns.update(
+            value=item.with_gaps_missing(), score=score, is_anomaly=score > float(threshold)
+        )
         parts.append(pd.DataFrame(columns))
     return pd.concat(parts, ignore_index=True)

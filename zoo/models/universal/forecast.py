@@ -293,7 +293,7 @@ def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object,
     sorted by ds (text dates read as a CSV's time column is), put on the regular grid of their
     usual spacing (monthly, daily, a numeric step, ...) with missing steps and NaN values filled
     linearly, its season that grid's (12 for monthly, ...) unless `period` is given."""
-    from zoo.data.series_input import read_frame_series, rows_by_series
+    from zoo.data.series_input import read_frame_series, rows_by_series, warn_gaps
 
     frame = frame.reset_index(drop=True)
     y = _numbers(frame["y"], "series")
@@ -316,6 +316,7 @@ def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object,
         id_column="unique_id",
         period=period,
     )
+    warn_gaps(items)
     return list(zip(ids, items, strict=True))
 
 
