@@ -410,6 +410,19 @@ def test_clear_errors(capsys, monthly_csv):
     assert code == 2 and "--horizon" in err
     with pytest.raises(ValueError, match="zoo forecaster or detector"):
         zoo.predict("cnn_digits", np.arange(50.0))
+    # An option of a user's CSV given without `--csv` did nothing (the preset's protocol, the
+    # raw --input); it is refused by name. A backtest has no labels.
+    for argv, flag in (
+        (("evaluate", "forecaster_sunspots", "--horizon", "3"), "--horizon"),
+        (("plot", "forecaster_sunspots", "--period", "4"), "--period"),
+        (("predict", "forecaster_universal", "--input", monthly_csv, "--column", "y",
+          "--time-column", "ds"), "--time-column"),
+    ):  # fmt: skip
+        code, _, err = _run(capsys, *argv)
+        assert code == 2 and f"`{flag}` goes with `--csv`" in err, err
+    code, _, err = _run(capsys, "backtest", "forecaster_universal", "--csv", monthly_csv,
+                        "--column", "y", "--label-column", "y")  # fmt: skip
+    assert code == 2 and "`--label-column` applies to detectors" in err
     # A detector scores each series whole: the rolling-origin options are refused by name
     # (before, they were dropped without a word).
     for flag, value in (("--test-fraction", "0.5"), ("--stride", "3")):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with warnings.catch_warnings():  # restores the default display after the command
         warnings.showwarning = _show_warning
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except BrokenPipeError:  # the reader of stdout left (`zoo evaluate NAME | head`)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+            return 0
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 from zoo.commands.own_data import (
     add_data_options,
     jsonable,
+    refuse_csv_options,
     register_backtest,
     run_evaluate_csv,
     run_fine_tune_series,
@@ -302,6 +303,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.csv is not None:
         return run_evaluate_csv(args)
+    refuse_csv_options(args, "recomputes the card's metrics on the preset's own protocol")
     _require_name(args)
     preset = registry.get_preset(args.name)
     result = jsonable(preset.resolve("evaluation")(_load(args.name, args.model)))
@@ -408,6 +410,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError("Give `--csv` (a table of forecasts or flags) or `--input` (raw outputs).")
     if args.horizon is not None:
         raise ValueError("`--horizon` goes with `--csv` (a table of forecasts), not `--input`.")
+    refuse_csv_options(args, "runs the model on the raw --input", keep=("column",))
     _require_name(args)
     preset = registry.get_preset(args.name)
     data = _read_input(args.name, preset.task, args.input, args.column)
@@ -433,6 +436,7 @@ def run_plot(args: argparse.Namespace) -> int:
 
     if args.csv is not None:
         return run_plot_csv(args)
+    refuse_csv_options(args, "draws the preset's picture on its own test split")
     _require_name(args)
     preset = registry.get_preset(args.name)
     output = args.output or Path(f"{args.name}.png")

@@ -90,6 +90,31 @@ def _series_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# The options that read a user's CSV (`add_data_options`): dest -> flag.
+CSV_FLAGS = {
+    "column": "--column",
+    "time_column": "--time-column",
+    "id_column": "--id-column",
+    "period": "--period",
+    "label_column": "--label-column",
+    "test_fraction": "--test-fraction",
+    "stride": "--stride",
+    "horizon": "--horizon",
+}
+
+
+def refuse_csv_options(args: argparse.Namespace, what: str, keep: tuple[str, ...] = ()) -> None:
+    """An error naming the first option of a user's CSV given to a command run without
+    `--csv` (`what`: what the command does instead), which would do nothing there; `keep`: the
+    options that do apply to it."""
+    for dest, flag in CSV_FLAGS.items():
+        if dest not in keep and getattr(args, dest, None) is not None:
+            raise ValueError(
+                f"`{flag}` goes with `--csv` (your own series); without it this {what}. "
+                f"Received: {flag} {getattr(args, dest)}"
+            )
+
+
 def evaluation_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keywords of `zoo.own_data.evaluate`/`plot` from the command line."""
     return {
@@ -245,7 +270,11 @@ def run_backtest(args: argparse.Namespace) -> int:
 
     source = model_argument(args)
     options = evaluation_options(args)
-    options.pop("labels")
+    if options.pop("labels") is not None:
+        raise ValueError(
+            "`--label-column` applies to detectors (`zoo evaluate`); a backtest forecasts. "
+            f"Received: --label-column {args.label_column}"
+        )
     result = own_data.backtest(source, args.csv, args.column, **options)
     if args.output is not None:
         result.frame.to_csv(args.output, index=False)
