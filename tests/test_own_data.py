@@ -285,6 +285,28 @@ def _point_scores_by_hand(window_scores, window, n):
     )  # fmt: skip
 
 
+def test_a_label_column_of_true_and_false_reads_as_1_and_0(tmp_path):
+    # pandas writes a bool column as True/False, and so does `zoo predict`'s is_anomaly: it was
+    # refused as not numbers, by an error that named `column`.
+    values = _normal(600, seed=4)
+    values[[200, 450]] += 4.0
+    flags = np.isin(np.arange(600), [200, 450])
+    frame = pd.DataFrame({"v": values, "bool": flags, "int": flags.astype(int)})
+    path = tmp_path / "labelled.csv"
+    frame.to_csv(path, index=False)
+    words = zoo.evaluate("anomaly_universal", path, "v", labels="bool")
+    numbers = zoo.evaluate("anomaly_universal", path, "v", labels="int")
+    assert words["metrics"] == numbers["metrics"] and words["metrics"]["roc_auc"] > 0.9
+    frame.astype({"bool": object}).assign(bool=lambda f: f["bool"].where(f.index != 7, "maybe")
+                                          ).to_csv(path, index=False)  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"`label_column` 'bool' of '.*labelled.csv' .* 'maybe' at data row 8"
+    ):
+        zoo.evaluate("anomaly_universal", path, "v", labels="bool")
+    with pytest.raises(KeyError, match="`label_column` must name a column"):
+        zoo.evaluate("anomaly_universal", path, "v", labels="nope")
+
+
 def test_missing_steps_are_named_in_one_warning_and_left_blank(capsys, tmp_path):
     # Three months missing from the file: the detector's table keeps a row for each step of the
     # grid but leaves the missing values empty (before, it showed the interpolated ones as if

@@ -134,8 +134,7 @@ def _labels(labels, data, series, time_column, id_column) -> list[np.ndarray] | 
     if labels is None:
         return None
     if isinstance(labels, str):
-        found = read_user_series(data, labels, time_column=time_column, id_column=id_column)
-        return [(item.values > 0.5).astype("int8") for item in found]
+        return _label_column(data, labels, time_column, id_column)
     arrays = [labels] if np.ndim(labels[0]) == 0 else list(labels)
     arrays = [(np.asarray(y, "float64") > 0.5).astype("int8") for y in arrays]
     if [len(y) for y in arrays] != [len(s) for s in series]:
@@ -144,6 +143,34 @@ def _labels(labels, data, series, time_column, id_column) -> list[np.ndarray] | 
             f" Received lengths {[len(y) for y in arrays]}"
         )
     return arrays
+
+
+# Words a label column may hold for 1 and 0 (pandas writes a bool column as True/False).
+LABEL_WORDS = {"true": "1", "false": "0", "yes": "1", "no": "0"}
+
+
+def _label_column(data, column: str, time_column, id_column) -> list[np.ndarray]:
+    """The 0/1 labels of `column` of a CSV or DataFrame, one array per series, read on the
+    series' grid; 1/0 or True/False (any case), as `zoo predict` writes `is_anomaly`. An error
+    names `label_column`."""
+    import pandas as pd
+
+    from zoo.data.csv_input import _read_csv
+
+    source = data
+    if column in (frame := data if isinstance(data, pd.DataFrame) else _read_csv(data)):
+        words = frame[column].astype(str).str.strip().str.lower()
+        if words.isin(list(LABEL_WORDS)).any():
+            source = frame.assign(**{column: words.map(LABEL_WORDS).fillna(frame[column])})
+    try:
+        found = read_user_series(source, column, time_column=time_column, id_column=id_column)
+    except (KeyError, ValueError) as error:
+        text = str(error.args[0]).replace("`column`", "`label_column`", 1)
+        text = text.replace(f"column={column!r}", f"label_column={column!r}", 1)
+        if source is not data and not isinstance(data, pd.DataFrame):
+            text = text.replace("the DataFrame", repr(str(data)))
+        raise type(error)(text) from None
+    return [(item.values > 0.5).astype("int8") for item in found]
 
 
 def _model_period(model) -> int:
