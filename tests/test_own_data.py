@@ -297,8 +297,8 @@ def test_a_label_column_of_true_and_false_reads_as_1_and_0(tmp_path):
     words = zoo.evaluate("anomaly_universal", path, "v", labels="bool")
     numbers = zoo.evaluate("anomaly_universal", path, "v", labels="int")
     assert words["metrics"] == numbers["metrics"] and words["metrics"]["roc_auc"] > 0.9
-    frame.astype({"bool": object}).assign(bool=lambda f: f["bool"].where(f.index != 7, "maybe")
-                                          ).to_csv(path, index=False)  # fmt: skip
+    frame["bool"] = frame["bool"].astype(object).where(frame.index != 7, "maybe")
+    frame.to_csv(path, index=False)
     with pytest.raises(
         ValueError, match=r"`label_column` 'bool' of '.*labelled.csv' .* 'maybe' at data row 8"
     ):
