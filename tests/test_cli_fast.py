@@ -75,8 +75,33 @@ def test_fine_tune_prints_no_tensorflow_log_lines_and_warnings_in_one_line(tmp_p
         "--output", str(tmp_path / "tuned.keras"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+    # stdout is not a terminal: one plain line per epoch, no redrawn bar of terminal codes
+    assert "\x1b[" not in done.stdout and "\b" not in done.stdout
+    assert "Epoch 1/1\n" in done.stdout and " - loss: " in done.stdout
     # 120 held-out points of a clean daily cycle set a threshold below the preset's own at the
     # default 0.1 %, which is kept: the one warning, on one line
     (line,) = done.stderr.splitlines()
     assert line.startswith("warning: The held-out normal points set a threshold of ")
     assert "kept 0.81" in line and line.endswith("from the held-out scores alone.")
+
+
+@pytest.mark.parametrize("command", ["backtest", "export"])
+def test_backtest_and_export_print_no_tensorflow_log_lines(tmp_path, command):
+    """They loaded TensorFlow without muting its start-up lines (about 10 of them, and the
+    SavedModel loader's afterwards)."""
+    import numpy as np
+    import pandas as pd
+
+    months = pd.date_range("2010-01-01", periods=60, freq="MS")
+    values = 10 + np.sin(np.arange(60) * 2 * np.pi / 12)
+    pd.DataFrame({"ds": months, "y": values}).to_csv(tmp_path / "m.csv", index=False)
+    argv = {
+        "backtest": ["--csv", str(tmp_path / "m.csv"), "--column", "y", "--time-column", "ds",
+                     "--horizon", "3", "--output", str(tmp_path / "b.csv")],
+        "export": ["--period", "12", "--base-path", str(tmp_path / "sm")],
+    }[command]  # fmt: skip
+    done = _run("-m", "zoo", command, "forecaster_universal", *argv)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # origins 48..57 (the last 12 of 60, room for 3 steps) × 3 steps
+    expected = {"backtest": [f"Wrote 30 forecasts to {tmp_path / 'b.csv'}"], "export": []}
+    assert done.stderr.splitlines() == expected[command]

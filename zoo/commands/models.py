@@ -36,6 +36,7 @@ from zoo.commands.own_data import (
     run_fine_tune_series,
     run_plot_csv,
     run_predict_csv,
+    trainer_verbosity,
 )
 
 IMAGE_TASK = "image-classification"
@@ -284,7 +285,7 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"Training {args.name} (seed {args.seed}) in {run_dir}", file=sys.stderr)
     _keras_ready()
     card = preset.resolve("recipe")(
-        run_dir, seed=args.seed, epochs=args.epochs, verbose=0 if args.quiet else 1
+        run_dir, seed=args.seed, epochs=args.epochs, verbose=trainer_verbosity(args)
     )
     if args.output_dir is None:
         target = registry.preset_dir(args.name)
@@ -381,7 +382,7 @@ def run_fine_tune(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or output.with_name(output.name + ".run")
     model = _load(args.name, None)
     model = preset.resolve("fine_tune")(
-        model, data, seed=args.seed, run_dir=run_dir, verbose=0 if args.quiet else 1, **options
+        model, data, seed=args.seed, run_dir=run_dir, verbose=trainer_verbosity(args), **options
     )
     model.save(output)
     print(f"Saved the fine-tuned model to {output} (checkpoints and logs in {run_dir})")

@@ -115,6 +115,12 @@ def refuse_csv_options(args: argparse.Namespace, what: str, keep: tuple[str, ...
             )
 
 
+def trainer_verbosity(args: argparse.Namespace) -> int:
+    """The Trainer's `verbose`: 0 with --quiet, a progress bar on a terminal, else one line per
+    epoch (a bar redrawn with terminal codes makes a log file unreadable)."""
+    return 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
+
+
 def evaluation_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keywords of `zoo.own_data.evaluate`/`plot` from the command line."""
     return {
@@ -235,7 +241,7 @@ def run_fine_tune_series(args: argparse.Namespace, options: dict[str, Any]) -> i
         id_column=args.id_column,
         seed=args.seed,
         run_dir=run_dir,
-        verbose=0 if args.quiet else 1,
+        verbose=trainer_verbosity(args),
         **options,
     )
     model.save(output)
@@ -267,6 +273,9 @@ def register_backtest(subparsers, model_option, guard) -> None:
 
 def run_backtest(args: argparse.Namespace) -> int:
     from zoo import own_data
+    from zoo.commands.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
 
     source = model_argument(args)
     options = evaluation_options(args)

@@ -23,6 +23,7 @@ def import_tensorflow_quietly() -> None:
     if "tensorflow" in sys.modules or os.environ.get("ZOO_TF_LOGS") == "1":
         import keras
 
+        _python_logs_quiet()
         return
     sys.stderr.flush()
     saved = os.dup(2)
@@ -41,3 +42,14 @@ def import_tensorflow_quietly() -> None:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+    _python_logs_quiet()
+
+
+def _python_logs_quiet() -> None:
+    """TensorFlow's Python logger shows errors only (a command's own warnings say what matters;
+    "triggered tf.function retracing" after a fine-tune's evaluations of several lengths does
+    not), unless `ZOO_TF_LOGS=1`."""
+    if os.environ.get("ZOO_TF_LOGS") != "1":
+        import tensorflow
+
+        tensorflow.get_logger().setLevel("ERROR")

@@ -158,6 +158,9 @@ def _served(model, name: str, period: int | None):
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from zoo.commands.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from zoo.serving import export, write_models_config
 
     try:

@@ -227,7 +227,7 @@ class FitLoop:
         progbar = None
         if self.verbose:
             print(f"Epoch {epoch + 1}/{self.epochs}")
-            progbar = keras.utils.Progbar(target=steps, verbose=1, stateful_metrics=None)
+            progbar = keras.utils.Progbar(target=steps, verbose=self.verbose, stateful_metrics=None)
             if skip:
                 progbar.update(skip, values=None)
         every = trainer.checkpoint_options.every_n_steps

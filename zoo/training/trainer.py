@@ -290,7 +290,8 @@ class Trainer(TapeStep, CompiledSteps):
                 function of seed and epoch) and for datasets whose order is the same on every
                 pass; a dataset that reshuffles each pass resumes at the right count of
                 batches but not at the same ones.
-            verbose: 1 shows a progress bar per epoch, 0 is quiet.
+            verbose: 1 shows a progress bar per epoch, 2 one line per epoch (as Keras' fit:
+                for a log file), 0 is quiet.
         """
         return FitLoop(
             self,

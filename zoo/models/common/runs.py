@@ -46,7 +46,8 @@ class RunFolder:
                     k for k in set(stored) | set(arguments) if stored.get(k) != arguments.get(k)
                 )
                 raise ValueError(
-                    f"`--output-dir` {self.root} holds a run with other arguments "
+                    f"The run folder {self.root} (`zoo train --output-dir`, `zoo fine-tune "
+                    "--run-dir`) holds a run with other arguments "
                     f"({', '.join(f'{k}={stored.get(k)!r}' for k in changed)}); this run asks for "
                     f"{', '.join(f'{k}={arguments.get(k)!r}' for k in changed)}. Use another "
                     "folder, or remove this one to start over."
