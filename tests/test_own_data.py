@@ -285,6 +285,24 @@ def _point_scores_by_hand(window_scores, window, n):
     )  # fmt: skip
 
 
+def test_a_per_series_model_out_of_its_depth_says_so():
+    # forecaster_co2 reads 260 weeks; 120 months of another level get a band of no width, and
+    # anomaly_ucr135 (built on one heart-rate series) flags every point of an hourly cycle:
+    # each said nothing before.
+    frame = _monthly(120)
+    with pytest.warns(UserWarning) as seen:
+        table = zoo.predict("forecaster_co2", frame, "y", time_column="ds", horizon=3)
+    said = " ".join(str(w.message) for w in seen)
+    assert "shorter than the 260 values 'forecaster_co2' reads" in said
+    width = (table["q0.9"] - table["q0.1"]).max()
+    assert width < 1e-3 * np.abs(np.diff(frame["y"])).mean()  # 0.0007 against steps of ~4
+    assert "band of 1 series has almost no width" in said
+    hours = pd.DataFrame({"v": 20 + 5 * np.sin(2 * np.pi * np.arange(720) / 24)})
+    with pytest.warns(UserWarning, match=r"of the points are flagged: the detector does not fit"):
+        flags = zoo.predict("anomaly_ucr135", hours, "v")
+    assert flags["is_anomaly"].mean() > 0.1
+
+
 def test_a_label_column_of_true_and_false_reads_as_1_and_0(tmp_path):
     # pandas writes a bool column as True/False, and so does `zoo predict`'s is_anomaly: it was
     # refused as not numbers, by an error that named `column`.

@@ -10,6 +10,7 @@ point is flagged when its own score passes the threshold.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,9 +26,23 @@ from zoo.models.common.plots import plot_scores
 __all__ = ["evaluate_scores", "plot_first", "scores_table"]
 
 
+# A share of flagged points above this is no anomaly hunt: the detector does not fit the data.
+FLAGGED_SHARE_WARNING = 0.1
+
+
 def scores_table(series: Sequence[UserSeries], scores, threshold: float) -> pd.DataFrame:
-    """One row per input point: (unique_id,) (ds,) value, score, is_anomaly."""
-    return detection_table(series, scores, threshold)
+    """One row per input point: (unique_id,) (ds,) value, score, is_anomaly; a warning when
+    more than `FLAGGED_SHARE_WARNING` of the points are flagged."""
+    table = detection_table(series, scores, threshold)
+    share = float(table["is_anomaly"].mean()) if len(table) else 0.0
+    if share > FLAGGED_SHARE_WARNING:
+        warnings.warn(
+            f"{share:.0%} of the points are flagged: the detector does not fit this data (its "
+            "threshold was set for a false-alarm rate of a fraction of a percent on other data). "
+            "Fine-tune it on normal data of yours (`zoo fine-tune`), or use anomaly_universal.",
+            stacklevel=3,
+        )
+    return table
 
 
 def _normal_prefix(values: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -92,7 +92,31 @@ def forecast_rows(
     if horizon is not None:
         keep = steps(horizon, point.shape[1])
         point, band = point[:, :keep], band[:, :keep]
+    _warn_if_no_band(series, point, band)
     return forecast_table(series, point, band, QUANTILES)
+
+
+def _warn_if_no_band(series: Sequence[UserSeries], point: np.ndarray, band: np.ndarray) -> None:
+    """A warning when the 0.1–0.9 band of a series is narrower at every step than 1/1000 of
+    the series' own mean absolute step (an 80 % band is a few one-step errors wide): the model
+    is outside what it learned (a per-series model on another series' scale), and the band
+    says nothing."""
+    width = band[..., -1] - band[..., 0]
+    flat = []
+    for k, item in enumerate(series):
+        steps_taken = np.abs(np.diff(np.asarray(item.values, "float64")))
+        typical = float(np.mean(steps_taken)) if len(steps_taken) else 0.0
+        if typical > 0 and np.all(width[k] < 1e-3 * typical):
+            flat.append(k)
+    if flat:
+        name = "" if series[flat[0]].id is None else f" (the first: {series[flat[0]].id!r})"
+        warnings.warn(
+            f"The 0.1–0.9 band of {len(flat)} series{name} has almost no width (under 1/1000 "
+            "of the series' mean step): the model is outside "
+            "what it learned on them. Fine-tune it on your series (`zoo fine-tune`), or use "
+            "forecaster_universal.",
+            stacklevel=3,
+        )
 
 
 def evaluate_forecasts(

@@ -60,8 +60,20 @@ def model_horizon(model: keras.Model) -> int:
 
 def warn_if_out_of_scale(model: keras.Model, series: Sequence[UserSeries]) -> None:
     """A warning for each series whose spread is more than `SCALE_RATIO_WARNING` times away from
-    the scale the model divides by (module docstring)."""
+    the scale the model divides by (module docstring), and one for the series shorter than the
+    model's window."""
     config = model.get_config()
+    short = [item for item in series if len(item.values) < int(config["window"])]
+    if short:
+        name = "" if short[0].id is None else f" {short[0].id!r}"
+        warnings.warn(
+            f"{len(short)} series (the first{name}: {len(short[0].values)} values) are shorter "
+            f"than the {int(config['window'])} values {model.name!r} reads: it reads them "
+            "padded with their first value, which it never saw in training. Fine-tune it with "
+            "a shorter `--window`, or use forecaster_universal, which reads any length.",
+            UserWarning,
+            stacklevel=3,
+        )
     for item in series:
         tail = np.asarray(item.values, "float64")[-int(config["window"]) :]
         if len(tail) < 2:
