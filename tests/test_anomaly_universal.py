@@ -196,7 +196,8 @@ def test_a_series_missing_half_a_period_is_scored_with_the_gap_missing(tmp_path)
     assert np.isnan(scored["score"].iloc[0]) and not scored["is_anomaly"].iloc[0]
     # A series too short for the detector is named.
     two = pd.concat([holed.assign(unique_id="a"), holed.iloc[:5].assign(unique_id="b")])
-    with pytest.raises(ValueError, match=r"Series 'b': `series` must have at least 8 observed"):
+    named = r"Series 'b' \(data rows \d+–\d+\): `series` must have at least 8 observed"
+    with pytest.raises(ValueError, match=named):
         zoo.detect(model, two)
     np.testing.assert_allclose(scored["score"].to_numpy()[1:], expected, rtol=1e-6)
 

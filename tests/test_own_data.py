@@ -463,6 +463,13 @@ def test_clear_errors(capsys, monthly_csv):
     code, _, err = _run(capsys, "backtest", "forecaster_universal", "--csv", monthly_csv,
                         "--column", "y", "--label-column", "y")  # fmt: skip
     assert code == 2 and "`--label-column` applies to detectors" in err
+    # A series of a long file that a model cannot take is named with its rows (the error
+    # named neither), and a fine-tune's least length says where it comes from.
+    long = pd.concat([_monthly(40).assign(unique_id="a"), _monthly(5).assign(unique_id="b")])
+    with pytest.raises(ValueError, match=r"Series 'b' \(data rows 41–45\): `series` must have"):
+        zoo.predict("anomaly_universal", long, "y", time_column="ds", id_column="unique_id")
+    with pytest.raises(ValueError, match=r"at least 55 values to fine-tune: the inner holdout"):
+        zoo.fine_tune("forecaster_universal", _monthly(25), "y", time_column="ds", horizon=12)
     # A detector scores each series whole: the rolling-origin options are refused by name
     # (before, they were dropped without a word).
     for flag, value in (("--test-fraction", "0.5"), ("--stride", "3")):

@@ -266,7 +266,28 @@ def predict(
     if period is not None:
         _check_period_applies(model, "predictions")
     model, series = _prepared(model, data, column, time_column, id_column, period)
-    return _user_module(model).predict_table(model, series, **_horizon_option(model, horizon))
+    options = _horizon_option(model, horizon)
+    return _naming_series(
+        lambda part: _user_module(model).predict_table(model, part, **options), series
+    )
+
+
+def _naming_series(call, series: list[UserSeries]):
+    """`call(series)`; when it raises a ValueError and there are several series, the error
+    again with the series it is about (found by calling each alone) and its data rows."""
+    try:
+        return call(series)
+    except ValueError:
+        if len(series) > 1:
+            for k, item in enumerate(series):
+                try:
+                    call([item])
+                except ValueError as error:
+                    which = f"Series {k}" if item.id is None else f"Series {item.id!r}"
+                    if item.id is not None:  # read from a table: its rows are known
+                        which += f" (data rows {item.rows[0]}–{item.rows[1]})"
+                    raise ValueError(f"{which}: {error}") from None
+        raise
 
 
 def _check_period_applies(model, job: str) -> None:
@@ -456,18 +477,8 @@ def _detect_one(model, values, threshold) -> dict[str, np.ndarray]:
 
 def _named_point_scores(model, items: list[UserSeries]) -> list[np.ndarray]:
     """The family's point scores of all `items` at once (batched where it can); an error is
-    raised again naming the series it is about."""
-    module = _user_module(model)
-    try:
-        return module.point_scores(model, items)
-    except ValueError:
-        for item in items:  # find the series the error is about
-            try:
-                module.point_scores(model, [item])
-            except ValueError as error:
-                which = "" if item.id is None else f"Series {item.id!r}: "
-                raise ValueError(which + str(error)) from None
-        raise
+    raised again naming the series it is about (`_naming_series`)."""
+    return _naming_series(lambda part: _user_module(model).point_scores(model, part), items)
 
 
 def _scores_on_grid(model, frame, column, id_column, time_column, groups) -> np.ndarray:

@@ -264,7 +264,19 @@ def fine_tune(
     many = isinstance(data, list | tuple) and np.ndim(getattr(data[0], "values", data[0])) > 0
     items = data if many else [data]
     least = horizon + MIN_ORIGINS - 1 + max(8, 2 * period)
-    series = [check_series(getattr(s, "values", s), name="data", min_length=least) for s in items]
+    series = []
+    for k, item in enumerate(items):
+        values = check_series(getattr(item, "values", item), name="data", min_length=1)
+        if len(values) < least:
+            ident = getattr(item, "id", None)
+            which = f"Series {ident if ident is not None else k!r} of `data`" if many else "`data`"
+            raise ValueError(
+                f"{which} must have at least {least} values to fine-tune: the inner holdout's "
+                f"{MIN_ORIGINS} origins of horizon={horizon} steps ({horizon + MIN_ORIGINS - 1} "
+                f"values) after a fit part of max(8, 2·period={period}). Received {len(values)}. "
+                "Lower `horizon` (--horizon), or give a longer series."
+            )
+        series.append(values)
     held = _Holdout(series, horizon, holdout, period)
     seasons = [period]
     longer = LONGER_SEASONS.get(period)
