@@ -463,6 +463,15 @@ def test_clear_errors(capsys, monthly_csv):
     code, _, err = _run(capsys, "backtest", "forecaster_universal", "--csv", monthly_csv,
                         "--column", "y", "--label-column", "y")  # fmt: skip
     assert code == 2 and "`--label-column` applies to detectors" in err
+    # A folder given as the CSV, and a .keras file that is not one, get errors that say so
+    # (a traceback of IsADirectoryError, and Keras' "File not found").
+    code, _, err = _run(capsys, "predict", "forecaster_universal", "--csv", monthly_csv.parent,
+                        "--column", "y")  # fmt: skip
+    assert code == 2 and "must be a CSV file. Received the folder" in err
+    fake = monthly_csv.parent / "fake.keras"
+    fake.write_text("not a zip")
+    code, _, err = _run(capsys, "predict", "--model", fake, "--csv", monthly_csv, "--column", "y")
+    assert code == 2 and "must be a .keras file saved by Keras" in err and "not one" in err
     # A series of a long file that a model cannot take is named with its rows (the error
     # named neither), and a fine-tune's least length says where it comes from.
     long = pd.concat([_monthly(40).assign(unique_id="a"), _monthly(5).assign(unique_id="b")])

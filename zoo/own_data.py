@@ -75,8 +75,22 @@ def load_model(model):
 
         if not path.exists():
             raise FileNotFoundError(f"`model` must be an existing .keras file. Received: {path}")
+        check_keras_file(path, "model")
         return keras.saving.load_model(path)
     return registry.load(str(model))
+
+
+def check_keras_file(path: Path, name: str) -> None:
+    """A clear error for a `.keras` path that is a folder or not the zip archive Keras saves
+    (Keras itself says "File not found" for both)."""
+    import zipfile
+
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"`{name}` must be a .keras file saved by Keras (a zip archive, e.g. from `zoo "
+            f"fine-tune` or model.save). Received {str(path)!r}, which is "
+            f"{'a folder' if path.is_dir() else 'not one'}."
+        )
 
 
 def family(model) -> str:

@@ -205,6 +205,9 @@ def _load(name: str, path: Path | None):
 
     if not path.exists():
         raise FileNotFoundError(f"`--model` must be an existing .keras file. Received: {path}")
+    from zoo.own_data import check_keras_file
+
+    check_keras_file(path, "--model")
     return keras.saving.load_model(path)
 
 

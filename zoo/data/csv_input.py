@@ -27,6 +27,8 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"`path` must be an existing CSV file. Received: {str(path)!r}")
+    if not path.is_file():
+        raise ValueError(f"`path` must be a CSV file. Received the folder {str(path)!r}")
     text = file_text(path)
     preamble, header = 0, ""
     for line in io.StringIO(text, newline=None):  # comment ('#') and blank lines above the
