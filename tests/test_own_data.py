@@ -285,6 +285,16 @@ def _point_scores_by_hand(window_scores, window, n):
     )  # fmt: skip
 
 
+def test_whole_number_time_stamps_come_back_as_whole_numbers(capsys, tmp_path):
+    # A column of years read as numbers: the table's ds said 2020.0, 2021.0.
+    path = tmp_path / "years.csv"
+    pd.DataFrame({"year": np.arange(1950, 2020), "y": np.arange(70.0)}).to_csv(path, index=False)
+    code, out, err = _run(capsys, "predict", "forecaster_universal", "--csv", path, "--column",
+                          "y", "--time-column", "year", "--horizon", "2")  # fmt: skip
+    assert code == 0, err
+    assert [line.split(",")[0] for line in out.splitlines()] == ["ds", "2020", "2021"]
+
+
 def test_a_per_series_model_out_of_its_depth_says_so():
     # forecaster_co2 reads 260 weeks; 120 months of another level get a band of no width, and
     # anomaly_ucr135 (built on one heart-rate series) flags every point of an hourly cycle:

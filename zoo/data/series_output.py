@@ -26,8 +26,18 @@ def _leading_columns(series: UserSeries, count: int, stamps) -> dict:
     if series.id is not None:
         columns["unique_id"] = [series.id] * count
     if stamps is not None:
-        columns["ds"] = stamps
+        columns["ds"] = _whole_numbers_as_ints(stamps)
     return columns
+
+
+def _whole_numbers_as_ints(stamps):
+    """Numeric time stamps that are all whole numbers (years such as 2021, a counter) as ints,
+    so that a table writes 2021, not 2021.0; anything else as it is."""
+    if isinstance(stamps, np.ndarray) and stamps.dtype.kind == "f":
+        finite = np.isfinite(stamps).all()
+        if finite and np.all(stamps == np.round(stamps)) and np.abs(stamps).max(initial=0) < 2**53:
+            return stamps.astype("int64")
+    return stamps
 
 
 def forecast_table(
