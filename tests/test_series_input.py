@@ -341,3 +341,16 @@ def test_other_numbers_stay_numbers(stamps):
         (series,) = read_user_series(frame, "y", time_column="t")
     assert series.freq == "numeric" and series.period == 1
     np.testing.assert_array_equal(series.timestamps, stamps)
+
+
+def test_a_weekly_period_as_pandas_writes_it_reads_as_its_first_day(tmp_path):
+    # A PeriodIndex of weeks written to CSV ("2014-12-29/2015-01-04"): pandas read it as two
+    # zoned dates (a FutureWarning) and failed at a later row.
+    weeks = pd.period_range("2014-12-29", periods=60, freq="W")
+    path = tmp_path / "weeks.csv"
+    pd.DataFrame({"ds": weeks.astype(str), "y": np.arange(60.0)}).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (series,) = read_user_series(path, "y", time_column="ds")
+    assert (series.freq, series.period) == ("weekly", 52)
+    pd.testing.assert_index_equal(series.timestamps, weeks.start_time, check_names=False)

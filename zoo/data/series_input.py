@@ -172,9 +172,11 @@ def _iso_monday(year: str, week: str) -> str:
 
 
 def _spell_periods(text: pd.Series) -> pd.Series:
-    """Quarters ("1965 Q1"), months written as statistics offices do ("2018M01", "2018 M1") and
-    ISO weeks ("1991 W06", "2020-W05") as dates pandas can read."""
-    month = text.str.replace(r"^(\d{4})[\s-]*M(0?[1-9]|1[0-2])$", r"\1-\2-01", regex=True)
+    """Quarters ("1965 Q1"), months written as statistics offices do ("2018M01", "2018 M1"),
+    ISO weeks ("1991 W06", "2020-W05") and spans as pandas writes a weekly period
+    ("2014-12-29/2015-01-04", read as its first day) as dates pandas can read."""
+    span = text.str.replace(r"^(\d{4}-\d{2}-\d{2})/\d{4}-\d{2}-\d{2}$", r"\1", regex=True)
+    month = span.str.replace(r"^(\d{4})[\s-]*M(0?[1-9]|1[0-2])$", r"\1-\2-01", regex=True)
     quarter = month.str.replace(r"^(\d{4})[\s-]*Q([1-4])$", r"\1Q\2", regex=True)
     week = quarter.str.extract(r"^(\d{4})[\s-]*W(\d{1,2})$")
     has_week = week[0].notna().to_numpy()
