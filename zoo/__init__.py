@@ -81,7 +81,16 @@ def forecast(model, series, horizon: int, *, period=None, quantiles=(0.1, 0.5, 0
             f"{type(model).__name__} {getattr(model, 'name', '')!r}: use zoo.predict(model, "
             "data, column, ...) for the other forecasters and zoo.detect for detectors."
         )
-    return universal_forecast(model, series, horizon, period=period, quantiles=quantiles)
+    quantile_fn = None
+    if type(model).__name__ == "TunedUniversalForecaster":  # its own season, scale and band
+        from zoo.models.universal.tuned import tuned_quantiles
+
+        def quantile_fn(arrays, steps):
+            return tuned_quantiles(model, arrays, period, steps)
+
+    return universal_forecast(
+        model, series, horizon, period=period, quantiles=quantiles, quantile_fn=quantile_fn
+    )
 
 
 def register_custom_objects() -> None:

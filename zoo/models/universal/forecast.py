@@ -23,7 +23,7 @@ import pandas as pd
 
 from zoo.models.common.unit_scale import unit_scale
 from zoo.models.universal.seasonality import fit_seasonal_index
-from zoo.models.universal.user_settings import SEASONS, user_settings
+from zoo.models.universal.user_settings import SEASONS
 
 if TYPE_CHECKING:
     from zoo.data.series_input import UserSeries
@@ -181,6 +181,7 @@ def forecast(
     period: int | None = None,
     quantiles=(0.1, 0.5, 0.9),
     batch_size: int = 256,
+    quantile_fn=None,
 ):
     """Forecast `horizon` steps of every series, zero-shot.
 
@@ -198,6 +199,9 @@ def forecast(
         quantiles: levels in (0, 1); 0.1, 0.5, 0.9 come straight from the model, other levels
             from a normal shape fitted to them on each side of the median.
         batch_size: series per model call.
+        quantile_fn: instead of the network zero-shot, ``quantile_fn(arrays, horizon)`` gives
+            the (n, horizon, 3) quantiles of the series read (a fine-tuned model's own:
+            `tuned.tuned_quantiles`, which `zoo.forecast` passes for one).
 
     Returns:
         {"forecast": (n, horizon), "quantiles": (n, horizon, len(quantiles))} (a dated pandas
@@ -238,8 +242,8 @@ def forecast(
             "quantiles": np.zeros((0, int(horizon), len(levels))),
         }
         return _long_frame([], empty, levels, int(horizon), ids=not single) if frame else empty
-    if user_settings(model):  # fine-tuned: its own season, transform and calibrated band
-        q = _tuned_quantiles(model, arrays, period, int(horizon))
+    if quantile_fn is not None:  # e.g. a fine-tuned model's own (`tuned.tuned_quantiles`)
+        q = quantile_fn(arrays, int(horizon))
     else:
         config = getattr(model, "builder_config", None) or {}
         context_length = int(config.get("context_length", 96))
@@ -254,37 +258,6 @@ def forecast(
     if not frame:
         return out
     return _long_frame(groups, out, levels, int(horizon), ids=not single)
-
-
-def _tuned_quantiles(model, arrays: list[np.ndarray], period, horizon: int) -> np.ndarray:
-    """(n, horizon, 3) quantiles of a fine-tuned universal forecaster, as `zoo predict` gives
-    them (`tuned.forecast_histories`: its season, scale and per-step band); at most its own
-    horizon, with its own season (another `period` is an error that says so)."""
-    from zoo.models.universal.tuned import forecast_histories
-
-    settings, own = user_settings(model), int(model.builder_config["horizon"])
-    if horizon > own:
-        raise ValueError(
-            f"`horizon` must be at most this fine-tuned model's {own} steps (its band is "
-            f"calibrated per step). Received: horizon={horizon}. Fine-tune it with a longer "
-            "horizon, or use the zero-shot forecaster_universal, which forecasts any."
-        )
-    if period is not None and int(period) != int(settings["period"]):
-        raise ValueError(
-            f"`period` must be this fine-tuned model's own season {settings['period']} (or None). "
-            f"Received: period={period}. Fine-tune it with the other season to change it."
-        )
-    histories = []
-    for k, values in enumerate(arrays):
-        values = values[np.flatnonzero(np.isfinite(values))[0] :]
-        if not np.isfinite(values).all():
-            raise ValueError(
-                "`series` must have no missing values after its first one for a fine-tuned "
-                f"forecaster. Series {k} has NaN at row {int(np.flatnonzero(np.isnan(values))[0])} "
-                "of its observed part; give a DataFrame with ds to have gaps filled."
-            )
-        histories.append(values)
-    return forecast_histories(model, histories)["quantiles"][:, :horizon]
 
 
 def _frame_series(frame: pd.DataFrame, period: int | None) -> list[tuple[object, UserSeries]]:

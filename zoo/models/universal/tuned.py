@@ -45,7 +45,12 @@ from zoo.models.universal.seasonality import fit_seasonal_index
 from zoo.models.universal.transform import check_transform, forward, inverse
 from zoo.models.universal.user_settings import user_settings
 
-__all__ = ["TunedUniversalForecaster", "forecast_histories", "transformed_quantiles"]
+__all__ = [
+    "TunedUniversalForecaster",
+    "forecast_histories",
+    "transformed_quantiles",
+    "tuned_quantiles",
+]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -182,3 +187,32 @@ def forecast_histories(
         q = apply_band_scales(q, factor[:, None] * lower, factor[:, None] * upper)
     q = inverse(q, settings.get("transform", "none"))
     return {"forecast": q[..., 1], "quantiles": q}
+
+
+def tuned_quantiles(model, arrays: list[np.ndarray], period, horizon: int) -> np.ndarray:
+    """(n, horizon, 3) quantiles of a fine-tuned universal forecaster, as `zoo predict` gives
+    them (`tuned.forecast_histories`: its season, scale and per-step band); at most its own
+    horizon, with its own season (another `period` is an error that says so)."""
+    settings, own = user_settings(model), int(model.builder_config["horizon"])
+    if horizon > own:
+        raise ValueError(
+            f"`horizon` must be at most this fine-tuned model's {own} steps (its band is "
+            f"calibrated per step). Received: horizon={horizon}. Fine-tune it with a longer "
+            "horizon, or use the zero-shot forecaster_universal, which forecasts any."
+        )
+    if period is not None and int(period) != int(settings["period"]):
+        raise ValueError(
+            f"`period` must be this fine-tuned model's own season {settings['period']} (or None). "
+            f"Received: period={period}. Fine-tune it with the other season to change it."
+        )
+    histories = []
+    for k, values in enumerate(arrays):
+        values = values[np.flatnonzero(np.isfinite(values))[0] :]
+        if not np.isfinite(values).all():
+            raise ValueError(
+                "`series` must have no missing values after its first one for a fine-tuned "
+                f"forecaster. Series {k} has NaN at row {int(np.flatnonzero(np.isnan(values))[0])} "
+                "of its observed part; give a DataFrame with ds to have gaps filled."
+            )
+        histories.append(values)
+    return forecast_histories(model, histories)["quantiles"][:, :horizon]
