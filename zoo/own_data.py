@@ -61,6 +61,8 @@ SERIES_FAMILIES = {
 FORECASTER_FAMILIES = ("forecaster", "universal")
 # The share of each series at its end that a forecaster's evaluation forecasts.
 DEFAULT_TEST_FRACTION = 0.2
+# How a forecaster and the other detectors read a step missing from the time column.
+_FILLED = "filled by time interpolation"
 
 
 def load_model(model):
@@ -205,9 +207,6 @@ def _prepared(model, data, column, time_column, id_column, period):
     missing = family(model) in GAP_READING_DETECTORS
     warn_gaps(series, "given to the detector as missing" if missing else _FILLED)
     return model, series
-
-
-_FILLED = "filled by time interpolation"
 
 
 def fine_tune(
@@ -470,7 +469,7 @@ def plot(model, data=None, column: str | None = None, *, output="zoo.png", **opt
     labels = options.pop("labels", None)
     model = load_model(model)
     if reading["period"] is not None:
-        _check_period_applies(model, "evaluation")
+        _check_period_applies(model, "picture")
     model, series = _prepared(model, data, column, *reading.values())
     marks = _labels(labels, data, series, reading["time_column"], reading["id_column"])
     options = _rolling_options(model, options)
