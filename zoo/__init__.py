@@ -74,7 +74,7 @@ def forecast(model, series, horizon: int, *, period=None, quantiles=(0.1, 0.5, 0
     from zoo.models.universal.forecast import forecast as universal_forecast
     from zoo.own_data import load_model
 
-    model = load_model(model)
+    model = load_model(model, shared=True)
     if type(model).__name__ not in ("UniversalForecaster", "TunedUniversalForecaster"):
         raise ValueError(
             "`zoo.forecast` takes forecaster_universal or a model fine-tuned from it. Received "
