@@ -300,10 +300,9 @@ def test_a_preset_named_in_a_call_is_loaded_once_and_fine_tuning_leaves_it_alone
     assert tuned is not shared
     for kept, now in zip(before, shared.get_weights(), strict=True):
         np.testing.assert_array_equal(kept, now)
-    fresh = zoo.detect("anomaly_universal", values)["score"]
-    np.testing.assert_array_equal(
-        fresh, zoo.detect(load_model("anomaly_universal"), values)["score"]
-    )
+    by_name = zoo.detect("anomaly_universal", values)["score"]
+    by_copy = zoo.detect(load_model("anomaly_universal"), values)["score"]
+    np.testing.assert_allclose(by_name, by_copy, rtol=1e-5, atol=1e-6)  # float32 scores
 
 
 def test_whole_number_time_stamps_come_back_as_whole_numbers(capsys, tmp_path):
