@@ -7,6 +7,7 @@ import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -282,3 +283,24 @@ def _raw(url: str, body: bytes) -> tuple[int, str]:
     request = urllib.request.Request(url, data=body, method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status, response.read().decode()
+
+
+def test_an_input_of_the_wrong_rank_is_refused_before_the_model_runs(tmp_path):
+    """An 8x8 image sent without its channel axis reached oneDNN's convolution, which aborted
+    the whole server (every model down, no answer). The rank is checked against the signature
+    first: a 400 that says the shape expected, and the server answers the next request."""
+    x = keras.Input(shape=(8, 8, 1), name="image")
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3)(x))
+    export(keras.Model(x, {"y": pooled}), tmp_path / "conv")
+    manager = ModelManager.from_config_file(write_models_config(tmp_path), poll_wait_seconds=0)
+    with rest_server(manager) as rest:
+        url = f"{rest.url}/v1/models/conv:predict"
+        for body in ('{"instances": [[1, 2, 3]]}', json.dumps({"instances": [[[0.0] * 8] * 8]})):
+            status, answer = http(url, body)
+            assert status == 400, answer
+            assert (
+                'Input "image" of signature "serving_default" must have 4 dimensions'
+                in (answer["error"])
+            )
+        status, answer = http(url, json.dumps({"instances": [[[[1.0]] * 8] * 8]}))
+        assert status == 200 and np.shape(answer["predictions"]) == (1, 2)

@@ -54,6 +54,11 @@ class LoadOptions:
         return session_config(self.intra_op_threads, self.inter_op_threads)
 
 
+def _declared_shape(proto) -> tuple[int, ...] | None:
+    """A signature input's declared shape (-1 for a free size), None when its rank is free."""
+    return None if proto.unknown_rank else tuple(int(d.size) for d in proto.dim)
+
+
 class Servable:
     """One loaded version: a session runner with a reference count, closed when retired and idle."""
 
@@ -72,12 +77,36 @@ class Servable:
             sig: {k: tf.as_dtype(v.dtype) for k, v in sdef.inputs.items()}
             for sig, sdef in self.runner.signature_defs.items()
         }
+        self.input_shapes = {
+            sig: {k: _declared_shape(v.tensor_shape) for k, v in sdef.inputs.items()}
+            for sig, sdef in self.runner.signature_defs.items()
+        }
 
     def run(self, inputs: dict, signature: str = "serving_default", *, timeout_ms: int = 0) -> dict:
-        """Run `signature` on `inputs` (through the batcher when server-side batching is on)."""
+        """Run `signature` on `inputs` (through the batcher when server-side batching is on),
+        each input first checked against the rank its signature declares."""
+        self._check_shapes(inputs, signature)
         if self.batcher is not None:
             return self.batcher.run(self.runner, inputs, signature, timeout_ms)
         return self.runner.run(inputs, signature, timeout_ms=timeout_ms)
+
+    def _check_shapes(self, inputs: dict, signature: str) -> None:
+        """INVALID_ARGUMENT for an input whose rank differs from its signature's declaration.
+        The session does not check a fed tensor against its placeholder's shape, and a kernel
+        given a tensor of the wrong rank may abort the whole process (oneDNN's convolution did,
+        on an 8x8 image sent without its channel axis: every model of the server went down).
+        Sizes are left to the graph, as TF Serving leaves them (its errors, such as MatMul's
+        "Matrix size-incompatible", are the ones a client sees)."""
+        declared = self.input_shapes.get(signature, {})
+        for key, array in inputs.items():
+            want, got = declared.get(key), tuple(getattr(array, "shape", ()))
+            if want is not None and len(got) != len(want):
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    f'Input "{key}" of signature "{signature}" must have {len(want)} dimensions, '
+                    f"shape [{','.join(map(str, want))}] (-1: any size). "
+                    f"Received {len(got)}: [{','.join(map(str, got))}]",
+                )
 
     def warm_up(self) -> int:
         records = read_warmup_records(self.path)
