@@ -146,6 +146,9 @@ def test_exported_tuned_model_serves_zoo_predict(tmp_path, transform, naive_weig
     tol = _tolerance(expected["quantiles"])
     np.testing.assert_allclose(served["quantiles"], expected["quantiles"], **tol)
     np.testing.assert_allclose(served["forecast"], expected["forecast"], **tol)
+    # `zoo.export(model, ...)` from Python serves the same (it exported the bare network)
+    by_python = _serve(tuned, tmp_path, _padded(histories, 90))
+    np.testing.assert_allclose(by_python["quantiles"], expected["quantiles"], **tol)
 
 
 def test_exported_zero_shot_model_serves_forecast_with_period(tmp_path):
