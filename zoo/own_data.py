@@ -190,17 +190,17 @@ def _label_column(data, column: str, time_column, id_column) -> list[np.ndarray]
 
     from zoo.data.csv_input import _read_csv
 
-    source = data
-    if column in (frame := data if isinstance(data, pd.DataFrame) else _read_csv(data)):
+    frame = data if isinstance(data, pd.DataFrame) else _read_csv(data)  # read once
+    if column in frame:
         words = frame[column].astype(str).str.strip().str.lower()
         if words.isin(list(LABEL_WORDS)).any():
-            source = frame.assign(**{column: words.map(LABEL_WORDS).fillna(frame[column])})
+            frame = frame.assign(**{column: words.map(LABEL_WORDS).fillna(frame[column])})
     try:
-        found = read_user_series(source, column, time_column=time_column, id_column=id_column)
+        found = read_user_series(frame, column, time_column=time_column, id_column=id_column)
     except (KeyError, ValueError) as error:
         text = str(error.args[0]).replace("`column`", "`label_column`", 1)
         text = text.replace(f"column={column!r}", f"label_column={column!r}", 1)
-        if source is not data and not isinstance(data, pd.DataFrame):
+        if not isinstance(data, pd.DataFrame):  # the file, not the frame read from it
             text = text.replace("the DataFrame", repr(str(data)))
         raise type(error)(text) from None
     return [(item.values > 0.5).astype("int8") for item in found]

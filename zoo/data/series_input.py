@@ -197,8 +197,8 @@ def _numbers(text: pd.Series) -> np.ndarray:
 def _unix_unit(text: pd.Series, column: str, source: str) -> str | None:
     """The unit ("s" or "ms") of a whole time column of Unix times (`zoo.data.unix_times`),
     with a warning that says so; None for any other column."""
-    if pd.api.types.is_datetime64_any_dtype(text):
-        return None
+    if pd.api.types.is_datetime64_any_dtype(text) or not np.isfinite(_numbers(text[:1])).all():
+        return None  # dates, or text that is not a number: no pass over the whole column
     numbers = _numbers(text)
     return read_as_unix(numbers, column, source) if np.isfinite(numbers).all() else None
 

@@ -203,19 +203,20 @@ def _validation_series() -> tuple[NormalSeries, ...]:
     )
 
 
-def population_threshold(model, false_alarm_rate: float) -> float:
-    """The threshold passed by a share `false_alarm_rate` of the points of the validation
-    series (`validation_series`), each scored whole by `model`: how the preset's stored
-    threshold is set (`calibrate`)."""
-    scores = np.concatenate([point_scores(model, s.values) for s in validation_series()])
+def population_threshold(model, false_alarm_rate: float, normal=None) -> float:
+    """The threshold passed by a share `false_alarm_rate` of the points of the normal series
+    `normal` (default the validation series, `validation_series`), each scored whole by
+    `model`: how the preset's stored threshold is set (`calibrate`)."""
+    if normal is None:
+        normal = [s.values for s in validation_series()]
+    scores = np.concatenate([point_scores(model, values) for values in normal])
     return normal_threshold(scores, false_alarm_rate=false_alarm_rate)
 
 
 def calibrate(model, normal: list[np.ndarray], false_alarm_rate: float) -> float:
     """Set the stored threshold so that a share `false_alarm_rate` of the points of the normal
-    series `normal` pass it (`threshold_for_false_alarm_rate` on their point scores)."""
-    scores = np.concatenate([point_scores(model, values) for values in normal])
-    threshold = normal_threshold(scores, false_alarm_rate=false_alarm_rate)
+    series `normal` pass it (`population_threshold`)."""
+    threshold = population_threshold(model, false_alarm_rate, normal)
     return set_threshold(model, float(np.clip(threshold, 1e-6, 1 - 1e-6)))
 
 
